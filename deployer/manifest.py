@@ -1,0 +1,230 @@
+"""Find manifest files and parse them into plain data that remembers where every node came from.
+
+YAML is composed into nodes (C parser when available) and converted here, not by PyYAML's
+constructor, so that every mapping key and value keeps its line and column, duplicate keys are
+reported instead of silently overwritten, and hostile input (alias bombs, deep nesting, huge
+files, binary data) is refused with a located error instead of eating memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .problems import Problem
+
+try:  # the C parser is several times faster; fall back to pure Python where it is missing
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES_PER_FILE = 2_000_000
+
+JsonPath = tuple[str | int, ...]
+
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_MERGE = "tag:yaml.org,2002:merge"
+_scalar_constructor = yaml.constructor.SafeConstructor()
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int  # 1-based
+    column: int  # 1-based
+
+
+@dataclass
+class Document:
+    """One YAML document: its data, and the source location of every path in it."""
+
+    file: str
+    index: int  # 0-based position of the document in its file
+    data: Any
+    locations: dict[JsonPath, Location] = field(default_factory=dict)
+    key_locations: dict[JsonPath, Location] = field(default_factory=dict)
+
+    def locate(self, path: JsonPath, *, key: bool = False) -> Location:
+        """Best location for a path: the node itself, else its nearest located ancestor."""
+        table = self.key_locations if key else self.locations
+        probe = tuple(path)
+        if key and probe in table:
+            return table[probe]
+        while probe not in self.locations and probe:
+            probe = probe[:-1]
+        return self.locations.get(probe, Location(self.file, 1, 1))
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, mark: yaml.Mark | None):
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+
+
+def find_manifest_files(paths: list[str]) -> tuple[list[Path], list[Problem]]:
+    """Expand files and directories (recursively, sorted) into manifest files."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for raw in paths:
+        p = Path(raw)
+        if "\0" in raw:
+            problems.append(Problem(raw.replace("\0", "\\0"), 0, 0, "", "path contains a NUL byte"))
+        elif p.is_dir():
+            found = sorted(
+                f for f in p.rglob("*")
+                if f.suffix in (".yaml", ".yml") and f.is_file()
+            )
+            if not found:
+                problems.append(Problem(str(p), 0, 0, "", "directory contains no *.yaml or *.yml manifests"))
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        elif p.exists():
+            problems.append(Problem(str(p), 0, 0, "", "not a regular file or directory"))
+        else:
+            problems.append(Problem(str(p), 0, 0, "", "no such file or directory"))
+    # the same file named twice (a dir and a file in it) is read once
+    seen: set[Path] = set()
+    unique = []
+    for f in files:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique, problems
+
+
+def load_file(path: Path) -> tuple[list[Document], list[Problem]]:
+    """Parse every document of one file; problems are located, never raised."""
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return [], [Problem(name, 0, 0, "", f"file is {size} bytes; manifests are limited to {MAX_FILE_BYTES} bytes")]
+        raw = path.read_bytes()
+    except OSError as exc:
+        return [], [Problem(name, 0, 0, "", f"cannot read file: {exc.strerror or exc}")]
+    return load_bytes(raw, name)
+
+
+def load_bytes(raw: bytes, name: str) -> tuple[list[Document], list[Problem]]:
+    if b"\0" in raw:
+        return [], [Problem(name, 0, 0, "", "binary file (contains NUL bytes), not YAML")]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        return [], [Problem(name, line, col, "", "file is not valid UTF-8 text")]
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        return [], [Problem(name, 0, 0, "", "file is empty")]
+
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    loader = _Loader(text)
+    try:
+        index = 0
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:  # pragma: no cover - check_node said there was one
+                break
+            doc = Document(name, index, None)
+            try:
+                doc.data = _convert(node, (), doc, 0, [0])
+            except _Refused as exc:
+                problems.append(_problem_at(name, exc.mark, exc.message))
+                index += 1
+                continue
+            documents.append(doc)
+            index += 1
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = " ".join(s for s in (exc.context, exc.problem) if s) or "invalid YAML"
+        problems.append(_problem_at(name, mark, f"YAML syntax error: {message}"))
+    except yaml.YAMLError as exc:
+        problems.append(Problem(name, 0, 0, "", f"YAML error: {exc}"))
+    except RecursionError:
+        problems.append(Problem(name, 0, 0, "", f"document is nested too deeply (limit {MAX_DEPTH} levels)"))
+    finally:
+        loader.dispose()
+    if not documents and not problems:
+        problems.append(Problem(name, 0, 0, "", "file contains no YAML documents"))
+    return documents, problems
+
+
+def _problem_at(name: str, mark: yaml.Mark | None, message: str) -> Problem:
+    if mark is None:
+        return Problem(name, 0, 0, "", message)
+    return Problem(name, mark.line + 1, mark.column + 1, "", message)
+
+
+def _loc(doc: Document, node: yaml.Node) -> Location:
+    return Location(doc.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _convert(node: yaml.Node, path: JsonPath, doc: Document, depth: int, budget: list[int]) -> Any:
+    """Node tree → plain data. Aliased nodes are converted again each time they are used, so
+    a count of converted nodes bounds alias bombs; positions of aliased content point at the
+    anchor's definition."""
+    if depth > MAX_DEPTH:
+        raise _Refused(f"document is nested too deeply (limit {MAX_DEPTH} levels)", node.start_mark)
+    budget[0] += 1
+    if budget[0] > MAX_NODES_PER_FILE:
+        raise _Refused(
+            f"document expands to more than {MAX_NODES_PER_FILE} nodes (YAML alias bomb?)", node.start_mark
+        )
+    doc.locations.setdefault(path, _loc(doc, node))
+    if isinstance(node, yaml.ScalarNode):
+        return _scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(item, path + (i,), doc, depth + 1, budget) for i, item in enumerate(node.value)]
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                raise _Refused("YAML merge keys (<<) are not supported; write the fields out", key_node.start_mark)
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _Refused("mapping keys must be plain scalars", key_node.start_mark)
+            key = _scalar(key_node)
+            if not isinstance(key, str):
+                key = key_node.value  # YAML 1.1 would make `on`/`yes`/`1` non-strings; keys are names
+            if key in result:
+                first = doc.key_locations.get(path + (key,))
+                where = f" (first defined at line {first.line})" if first else ""
+                raise _Refused(f"duplicate key {key!r}{where}", key_node.start_mark)
+            doc.key_locations[path + (key,)] = _loc(doc, key_node)
+            result[key] = _convert(value_node, path + (key,), doc, depth + 1, budget)
+        return result
+    raise _Refused("unsupported YAML node", node.start_mark)  # pragma: no cover
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    # Only JSON-compatible scalar types; timestamps, binary and custom tags stay text.
+    if node.tag in (_INT, _FLOAT, _BOOL, _NULL):
+        try:
+            return _scalar_constructor.construct_object(node)
+        except (ValueError, yaml.constructor.ConstructorError):
+            return node.value
+    return node.value
+
+
+def load_paths(paths: list[str]) -> tuple[list[Document], list[Problem]]:
+    """Load every manifest below the given paths; all problems in one list."""
+    files, problems = find_manifest_files(paths)
+    documents: list[Document] = []
+    for f in files:
+        docs, probs = load_file(f)
+        documents.extend(docs)
+        problems.extend(probs)
+    return documents, problems

@@ -1,0 +1,186 @@
+"""Plain frozen data: the desired fleet, what the engine has, and the plan between them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_FLEET = "default"
+CONTAINER_PREFIX = "botmaker-"
+SECRETS_MOUNT = "/run/secrets"
+
+# Labels the tool owns on every container it creates.
+LABEL_MANAGED = "botmaker.managed"
+LABEL_BOT = "botmaker.bot-id"
+LABEL_FLEET = "botmaker.fleet"
+LABEL_SPEC_HASH = "botmaker.spec-hash"
+LABEL_SPEC = "botmaker.spec"  # canonical desired spec (no secret values), for exact field diffs
+LABEL_SECRETS = "botmaker.secrets-fingerprint"
+LABEL_PROTECT = "botmaker.protect"
+
+
+def container_name(bot: str) -> str:
+    return CONTAINER_PREFIX + bot
+
+
+@dataclass(frozen=True)
+class Port:
+    container_port: int
+    host_port: int
+    host_ip: str = "127.0.0.1"
+    protocol: str = "tcp"
+
+
+@dataclass(frozen=True)
+class Volume:
+    source: str
+    target: str
+    read_only: bool = False
+
+    @property
+    def is_bind(self) -> bool:
+        return self.source.startswith("/")
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    test: tuple[str, ...]  # Docker form: ("CMD", ...) or ("CMD-SHELL", "...")
+    interval_ns: int = 0
+    timeout_ns: int = 0
+    retries: int = 0
+    start_period_ns: int = 0
+
+
+@dataclass(frozen=True)
+class BotSpec:
+    """One bot's desired container, defaults merged and values normalised."""
+
+    name: str
+    image: str
+    labels: tuple[tuple[str, str], ...] = ()
+    pull_policy: str = "IfNotPresent"
+    provider: tuple[tuple[str, str], ...] = ()
+    channels: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    command: tuple[str, ...] | None = None
+    user: str | None = None
+    ports: tuple[Port, ...] = ()
+    volumes: tuple[Volume, ...] = ()
+    memory_bytes: int | None = None
+    nano_cpus: int | None = None
+    restart_policy: str = "unless-stopped"
+    restart_max_retries: int = 0
+    state: str = "running"
+    healthcheck: Healthcheck | None = None
+    network: str = "bridge"
+    source_file: str = ""
+
+    @property
+    def container_name(self) -> str:
+        return container_name(self.name)
+
+
+@dataclass(frozen=True)
+class FleetSpec:
+    name: str = DEFAULT_FLEET
+    secrets_dir: str | None = None
+    bots: tuple[BotSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class ObservedContainer:
+    """A container as one sparse list call shows it (plus an inspect when the plan needs one)."""
+
+    id: str
+    name: str  # without the leading slash
+    image: str  # the reference it was created from
+    image_id: str
+    state: str  # created, running, paused, restarting, exited, dead
+    labels: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    # Only filled in by an inspect, for containers whose in-place settings may differ:
+    memory_bytes: int | None = None
+    nano_cpus: int | None = None
+    restart_policy: str | None = None
+    restart_max_retries: int | None = None
+    inspected: bool = False
+
+    @property
+    def bot(self) -> str | None:
+        return self.labels.get(LABEL_BOT)
+
+    @property
+    def fleet(self) -> str | None:
+        return self.labels.get(LABEL_FLEET)
+
+    @property
+    def managed(self) -> bool:
+        return self.labels.get(LABEL_MANAGED) == "true"
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("running", "restarting")
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything the planner may know about the engine, gathered before planning."""
+
+    fleet: str
+    containers: tuple[ObservedContainer, ...] = ()  # managed containers of this fleet
+    # containers holding a botmaker-<bot> name that this fleet does not manage
+    foreign_by_name: dict[str, ObservedContainer] = field(default_factory=dict, compare=False, hash=False)
+    foreign_managed_count: int = 0  # managed containers of other fleets / no fleet, left alone
+    image_ids: dict[str, str | None] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str
+    before: Any
+    after: Any
+
+
+CREATE = "create"
+REPLACE = "replace"
+UPDATE = "update"
+START = "start"
+STOP = "stop"
+REMOVE = "remove"
+NOOP = "noop"
+ORPHAN = "orphan"
+
+
+@dataclass(frozen=True)
+class Action:
+    bot: str
+    action: str
+    reasons: tuple[str, ...] = ()
+    changes: tuple[Change, ...] = ()
+    container_id: str | None = None  # the current container, if any
+    leftovers: tuple[str, ...] = ()  # ids of stale copies (renamed aside by an interrupted apply)
+    desired: BotSpec | None = field(default=None, compare=False)
+
+    @property
+    def mutates(self) -> bool:
+        return self.action not in (NOOP, ORPHAN) or bool(self.leftovers)
+
+
+@dataclass(frozen=True)
+class Plan:
+    fleet: str
+    actions: tuple[Action, ...]
+    foreign_managed_count: int = 0
+    errors: tuple[str, ...] = ()  # conflicts that make the plan unappliable
+
+    def summary(self) -> dict[str, int]:
+        counts = {k: 0 for k in (CREATE, REPLACE, UPDATE, START, STOP, REMOVE)}
+        for a in self.actions:
+            if a.action in counts:
+                counts[a.action] += 1
+        counts["orphans"] = sum(1 for a in self.actions if a.action == ORPHAN)
+        return counts
+
+    @property
+    def has_changes(self) -> bool:
+        return any(a.mutates for a in self.actions)

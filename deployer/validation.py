@@ -1,0 +1,464 @@
+"""Schema and semantic checks over a whole manifest set, then the model built from it.
+
+Every check returns Problems located at a YAML node; nothing raises part-way, so one run
+reports everything. The JSON Schemas in schemas/ are the single source of truth for shape.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from .manifest import Document, JsonPath, Location
+from .model import (
+    DEFAULT_FLEET,
+    SECRETS_MOUNT,
+    BotSpec,
+    FleetSpec,
+    Healthcheck,
+    Port,
+    Volume,
+)
+from .problems import ERROR, WARNING, Problem, json_path
+
+API_VERSION = "botmaker/v1"
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_FILES = {"Bot": "bot.schema.json", "Fleet": "fleet.schema.json"}
+
+# Secret files each known provider / channel needs.
+PROVIDER_SECRETS = {
+    "anthropic": ("ANTHROPIC_API_KEY",),
+    "openai": ("OPENAI_API_KEY",),
+    "gemini": ("GEMINI_API_KEY",),
+    "openrouter": ("OPENROUTER_API_KEY",),
+}
+CHANNEL_SECRETS = {
+    "telegram": ("TELEGRAM_BOT_TOKEN",),
+    "discord": ("DISCORD_BOT_TOKEN",),
+    "slack": ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"),
+    "matrix": ("MATRIX_ACCESS_TOKEN",),
+}
+SECRET_LIKE_ENV = re.compile(r"(_KEY|_TOKEN|_SECRET|_CREDENTIALS)$|PASSWORD", re.IGNORECASE)
+VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h)")
+DURATION_NS = {"ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
+MEMORY_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+WILDCARD_IPS = ("0.0.0.0", "::")
+
+
+@functools.lru_cache(maxsize=None)
+def _validators() -> dict[str, Any]:
+    # jsonschema is imported here so that `deployer --help` stays fast.
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    resources = []
+    for path in sorted(SCHEMA_DIR.glob("*.schema.json")):
+        contents = json.loads(path.read_text())
+        resources.append((contents["$id"], Resource.from_contents(contents)))
+    registry = Registry().with_resources(resources)
+    out = {}
+    for kind, filename in SCHEMA_FILES.items():
+        schema = json.loads((SCHEMA_DIR / filename).read_text())
+        out[kind] = Draft202012Validator(
+            schema, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER
+        )
+    return out
+
+
+@dataclass
+class ValidationResult:
+    problems: list[Problem]
+    fleet: FleetSpec | None  # None when there are errors
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+
+class _Reporter:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, doc: Document, path: JsonPath, message: str, *, severity: str = ERROR, key: bool = False) -> None:
+        loc = doc.locate(path, key=key)
+        self.problems.append(Problem(loc.file, loc.line, loc.column, json_path(path), message, severity))
+
+
+def validate_documents(documents: list[Document], load_problems: list[Problem] | None = None) -> ValidationResult:
+    """Check a whole manifest set; build the FleetSpec only if there is no error."""
+    report = _Reporter()
+    report.problems.extend(load_problems or [])
+    bots: list[Document] = []
+    fleets: list[Document] = []
+    for doc in documents:
+        kind = _check_header(doc, report)
+        if kind is None:
+            continue
+        _schema_check(doc, kind, report)
+        (bots if kind == "Bot" else fleets).append(doc)
+
+    fleet_doc = fleets[0] if fleets else None
+    for extra in fleets[1:]:
+        first = fleets[0].locate(("kind",))
+        report.add(extra, ("kind",), f"more than one Fleet document (the first is at {first.file}:{first.line})")
+
+    if fleet_doc is not None:
+        _check_spec_semantics(fleet_doc, ("spec", "defaults"), report)
+    seen_names: dict[str, Document] = {}
+    for doc in bots:
+        name = _get(doc.data, ("metadata", "name"))
+        if isinstance(name, str):
+            if name in seen_names:
+                first = seen_names[name].locate(("metadata", "name"))
+                report.add(doc, ("metadata", "name"), f"duplicate bot name {name!r} (also defined at {first.file}:{first.line})")
+            else:
+                seen_names[name] = doc
+        labels = _get(doc.data, ("metadata", "labels"))
+        if isinstance(labels, dict):
+            for key in labels:
+                if isinstance(key, str) and key.startswith("botmaker."):
+                    report.add(doc, ("metadata", "labels", key), f"label {key!r} is reserved: keys under botmaker. belong to the deployer", key=True)
+        _check_spec_semantics(doc, ("spec",), report)
+
+    defaults = _get(fleet_doc.data, ("spec", "defaults")) if fleet_doc else None
+    merged: list[tuple[Document, dict[str, Any]]] = []
+    for doc in bots:
+        spec = _get(doc.data, ("spec",))
+        if not isinstance(spec, dict):
+            continue
+        merged_spec = merge_defaults(defaults if isinstance(defaults, dict) else {}, spec)
+        merged.append((doc, merged_spec))
+        _check_merged(doc, fleet_doc, merged_spec, report)
+    _check_cross_bot(merged, fleet_doc, report)
+
+    problems = report.problems
+    if any(p.is_error for p in problems):
+        return ValidationResult(problems, None)
+    return ValidationResult(problems, build_fleet(fleet_doc, merged))
+
+
+def merge_defaults(defaults: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """Maps merge key by key (recursively); lists and scalars are replaced by the bot's value."""
+    out = dict(defaults)
+    for key, value in spec.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_defaults(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+# --- per document -----------------------------------------------------------------------------
+
+def _check_header(doc: Document, report: _Reporter) -> str | None:
+    data = doc.data
+    if not isinstance(data, dict):
+        what = "empty" if data is None else type(data).__name__.replace("str", "a string").replace("list", "a list")
+        report.add(doc, (), f"document is {what}, not a mapping with apiVersion, kind, metadata and spec")
+        return None
+    ok = True
+    api = data.get("apiVersion")
+    if api is None:
+        report.add(doc, (), f"missing apiVersion (expected {API_VERSION})")
+        ok = False
+    elif api != API_VERSION:
+        report.add(doc, ("apiVersion",), f"unknown apiVersion {api!r}; expected {API_VERSION}")
+        ok = False
+    kind = data.get("kind")
+    if kind is None:
+        report.add(doc, (), "missing kind (expected Bot or Fleet)")
+        return None
+    if kind not in SCHEMA_FILES:
+        report.add(doc, ("kind",), f"unknown kind {kind!r}; expected Bot or Fleet")
+        return None
+    return kind if ok else None
+
+
+def _schema_check(doc: Document, kind: str, report: _Reporter) -> None:
+    validator = _validators()[kind]
+    for error in validator.iter_errors(doc.data):
+        for path, message, at_key in _explain(error):
+            report.add(doc, path, message, key=at_key)
+
+
+def _explain(error: Any) -> Iterator[tuple[JsonPath, str, bool]]:
+    """One schema error → located messages, keeping list indices and the validator's meaning."""
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = list(error.schema.get("properties", {}))
+        for key in error.instance:
+            if key not in known:
+                hint = difflib.get_close_matches(str(key), known, n=1)
+                extra = f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(known)}"
+                yield path + (key,), f"unknown field {key!r}{extra}", True
+        return
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        from jsonschema.exceptions import best_match
+
+        best = best_match(error.context)
+        if best is not None:
+            yield from _explain(best)
+            return
+    if error.validator == "propertyNames":
+        yield path, f"invalid key: {error.message}", False
+        return
+    if error.validator == "pattern" and path and path[-1] == "name":
+        yield path, f"{error.instance!r} is not a valid name: use lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit", False
+        return
+    yield path, error.message, False
+
+
+def _check_spec_semantics(doc: Document, base: JsonPath, report: _Reporter) -> None:
+    """Checks on one spec (a bot's or the fleet defaults), located in that document."""
+    spec = _get(doc.data, base)
+    if not isinstance(spec, dict):
+        return
+    env = spec.get("env")
+    if isinstance(env, dict):
+        for key in env:
+            if isinstance(key, str) and SECRET_LIKE_ENV.search(key):
+                report.add(
+                    doc, base + ("env", key),
+                    f"env {key} looks like a secret: list it in spec.secrets and put the value in the "
+                    f"file <secretsDir>/<bot>/{key} instead of the manifest",
+                    key=True,
+                )
+    volumes = spec.get("volumes")
+    if isinstance(volumes, list):
+        for i, vol in enumerate(volumes):
+            if not isinstance(vol, dict):
+                continue
+            source, target = vol.get("source"), vol.get("target")
+            if isinstance(source, str) and not source.startswith("/") and not VOLUME_NAME.match(source):
+                report.add(doc, base + ("volumes", i, "source"),
+                           f"relative bind source {source!r}: use an absolute host path (or a plain volume name)")
+            elif isinstance(source, str) and source.startswith("/") and os.path.normpath(source) != source.rstrip("/") and source != "/":
+                report.add(doc, base + ("volumes", i, "source"),
+                           f"bind source {source!r} is not a normalised path (no '..', '.' or '//')")
+            if isinstance(target, str) and (target.rstrip("/") == SECRETS_MOUNT or target.startswith(SECRETS_MOUNT + "/")):
+                report.add(doc, base + ("volumes", i, "target"), f"{SECRETS_MOUNT} is reserved for the bot's secrets")
+    restart = spec.get("restart")
+    if isinstance(restart, dict) and "maxRetries" in restart and restart.get("policy") != "on-failure":
+        report.add(doc, base + ("restart", "maxRetries"), "maxRetries only applies to the on-failure policy")
+    memory = _get(spec, ("resources", "memory"))
+    if isinstance(memory, str):
+        parsed = parse_memory(memory)
+        if parsed is not None and parsed < 6 * 1024 * 1024:
+            report.add(doc, base + ("resources", "memory"), f"memory {memory!r} is below Docker's minimum of 6m")
+    image = spec.get("image")
+    if isinstance(image, str) and image:
+        if _image_tag(image) in (None, "latest"):
+            report.add(doc, base + ("image",),
+                       f"image {image!r} has no pinned tag: 'latest' moves under you; pin a version such as :2026.2.26",
+                       severity=WARNING)
+
+
+def _check_merged(doc: Document, fleet_doc: Document | None, spec: dict[str, Any], report: _Reporter) -> None:
+    """Checks that need the bot's spec with the fleet defaults merged in."""
+    where = _Where(doc, fleet_doc)
+    if "image" not in spec:
+        report.add(doc, ("spec",), "spec.image is required (set it on the bot or in the Fleet's spec.defaults)")
+    secrets = spec.get("secrets") if isinstance(spec.get("secrets"), list) else []
+    provider = _get(spec, ("provider", "name"))
+    if isinstance(provider, str):
+        for needed in PROVIDER_SECRETS.get(provider, ()):
+            if needed not in secrets:
+                where.report(report, ("provider", "name"),
+                             f"provider {provider} needs the secret {needed}: add it to spec.secrets")
+    channels = spec.get("channels")
+    if isinstance(channels, list):
+        for i, channel in enumerate(channels):
+            ctype = channel.get("type") if isinstance(channel, dict) else None
+            for needed in CHANNEL_SECRETS.get(ctype, ()) if isinstance(ctype, str) else ():
+                if needed not in secrets:
+                    where.report(report, ("channels", i, "type"),
+                                 f"channel {ctype} needs the secret {needed}: add it to spec.secrets")
+
+
+class _Where:
+    """Locates a path of a merged spec: in the bot's document if it sets it, else the fleet defaults."""
+
+    def __init__(self, doc: Document, fleet_doc: Document | None):
+        self.doc, self.fleet_doc = doc, fleet_doc
+
+    def report(self, report: _Reporter, path: JsonPath, message: str) -> None:
+        if _has(self.doc.data, ("spec",) + path) or self.fleet_doc is None or not _has(
+            self.fleet_doc.data, ("spec", "defaults") + path
+        ):
+            report.add(self.doc, ("spec",) + path, message)
+        else:
+            name = _get(self.doc.data, ("metadata", "name"))
+            report.add(self.fleet_doc, ("spec", "defaults") + path, f"bot {name}: {message}")
+
+
+def _check_cross_bot(merged: list[tuple[Document, dict[str, Any]]], fleet_doc: Document | None, report: _Reporter) -> None:
+    ports_seen: list[tuple[str, int, str, str, Location]] = []  # ip, port, proto, bot, where
+    mounts_seen: list[tuple[str, bool, bool, str, Location]] = []  # source, is_bind, read_only, bot, where
+    for doc, spec in merged:
+        bot = _get(doc.data, ("metadata", "name"))
+        where = _Where(doc, fleet_doc)
+        ports = spec.get("ports") if isinstance(spec.get("ports"), list) else []
+        for i, port in enumerate(ports):
+            if not isinstance(port, dict) or not isinstance(port.get("hostPort"), int):
+                continue
+            ip = port.get("hostIP", "127.0.0.1")
+            proto = port.get("protocol", "tcp")
+            for other_ip, other_port, other_proto, other_bot, other_loc in ports_seen:
+                if other_port == port["hostPort"] and other_proto == proto and (
+                    ip == other_ip or ip in WILDCARD_IPS or other_ip in WILDCARD_IPS
+                ):
+                    who = "itself" if other_bot == bot else f"bot {other_bot}"
+                    where.report(report, ("ports", i, "hostPort"),
+                                 f"host port {ip}:{port['hostPort']}/{proto} is also published by {who} "
+                                 f"({other_loc.file}:{other_loc.line})")
+                    break
+            ports_seen.append((ip, port["hostPort"], proto, bot, doc.locate(("spec", "ports", i))))
+        volumes = spec.get("volumes") if isinstance(spec.get("volumes"), list) else []
+        for i, vol in enumerate(volumes):
+            if not isinstance(vol, dict) or not isinstance(vol.get("source"), str):
+                continue
+            source = vol["source"]
+            is_bind = source.startswith("/")
+            norm = os.path.normpath(source) if is_bind else source
+            read_only = vol.get("readOnly") is True
+            for other, other_bind, other_ro, other_bot, other_loc in mounts_seen:
+                if other_bot == bot or other_bind != is_bind or (read_only and other_ro):
+                    continue
+                if norm == other or (is_bind and (_inside(norm, other) or _inside(other, norm))):
+                    kind = "host path" if is_bind else "volume"
+                    where.report(report, ("volumes", i, "source"),
+                                 f"{kind} {source!r} is also mounted by bot {other_bot} ({other_loc.file}:{other_loc.line}): "
+                                 "a bot's state must never be shared by two containers (mount it readOnly in both to share read-only data)")
+                    break
+            mounts_seen.append((norm, is_bind, read_only, bot, doc.locate(("spec", "volumes", i))))
+
+
+def _inside(path: str, parent: str) -> bool:
+    return parent == "/" or path.startswith(parent.rstrip("/") + "/")
+
+
+# --- building the model -----------------------------------------------------------------------
+
+def build_fleet(fleet_doc: Document | None, merged: list[tuple[Document, dict[str, Any]]]) -> FleetSpec:
+    name = _get(fleet_doc.data, ("metadata", "name")) if fleet_doc else DEFAULT_FLEET
+    secrets_dir = _get(fleet_doc.data, ("spec", "secretsDir")) if fleet_doc else None
+    bots = tuple(
+        sorted((build_bot(doc, spec) for doc, spec in merged), key=lambda b: b.name)
+    )
+    return FleetSpec(name=name, secrets_dir=secrets_dir, bots=bots)
+
+
+def build_bot(doc: Document, spec: dict[str, Any]) -> BotSpec:
+    meta = doc.data["metadata"]
+    restart = spec.get("restart", "unless-stopped")
+    if isinstance(restart, dict):
+        restart_policy, max_retries = restart["policy"], int(restart.get("maxRetries", 0))
+    else:
+        restart_policy, max_retries = restart, 0
+    memory = spec.get("resources", {}).get("memory")
+    cpus = spec.get("resources", {}).get("cpus")
+    provider = spec.get("provider") or {}
+    user = spec.get("user")
+    return BotSpec(
+        name=meta["name"],
+        image=spec["image"],
+        labels=tuple(sorted((meta.get("labels") or {}).items())),
+        pull_policy=spec.get("pullPolicy", "IfNotPresent"),
+        provider=tuple(sorted(provider.items())),
+        channels=tuple(c["type"] for c in spec.get("channels", [])),
+        secrets=tuple(sorted(spec.get("secrets", []))),
+        env=tuple(sorted((k, _env_text(v)) for k, v in spec.get("env", {}).items())),
+        command=tuple(spec["command"]) if "command" in spec else None,
+        user=str(user) if user is not None else None,
+        ports=tuple(
+            Port(p["containerPort"], p["hostPort"], p.get("hostIP", "127.0.0.1"), p.get("protocol", "tcp"))
+            for p in spec.get("ports", [])
+        ),
+        volumes=tuple(
+            Volume(v["source"], v["target"], bool(v.get("readOnly", False))) for v in spec.get("volumes", [])
+        ),
+        memory_bytes=parse_memory(memory) if memory is not None else None,
+        nano_cpus=round(cpus * 1e9) if cpus is not None else None,
+        restart_policy=restart_policy,
+        restart_max_retries=max_retries,
+        state=spec.get("state", "running"),
+        healthcheck=_healthcheck(spec["healthcheck"]) if "healthcheck" in spec else None,
+        network=spec.get("network", "bridge"),
+        source_file=doc.file,
+    )
+
+
+def _healthcheck(hc: dict[str, Any]) -> Healthcheck:
+    test = hc["test"]
+    if isinstance(test, str):
+        test_tuple: tuple[str, ...] = ("CMD-SHELL", test)
+    elif test and test[0] in ("CMD", "CMD-SHELL", "NONE"):
+        test_tuple = tuple(test)
+    else:
+        test_tuple = ("CMD",) + tuple(test)
+    return Healthcheck(
+        test=test_tuple,
+        interval_ns=parse_duration(hc.get("interval", "0s")),
+        timeout_ns=parse_duration(hc.get("timeout", "0s")),
+        retries=int(hc.get("retries", 0)),
+        start_period_ns=parse_duration(hc.get("startPeriod", "0s")),
+    )
+
+
+def _env_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def parse_duration(text: str) -> int:
+    return sum(int(n) * DURATION_NS[unit] for n, unit in DURATION_PART.findall(text))
+
+
+def parse_memory(value: str | int) -> int | None:
+    if isinstance(value, int):
+        return value
+    m = re.fullmatch(r"([0-9]+)([bkmgBKMG]?)", value)
+    if not m:
+        return None
+    return int(m.group(1)) * MEMORY_UNITS[(m.group(2) or "b").lower()]
+
+
+def _image_tag(image: str) -> str | None:
+    if "@" in image:
+        return "@digest"
+    last = image.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+def _get(data: Any, path: JsonPath) -> Any:
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
+
+
+def _has(data: Any, path: JsonPath) -> bool:
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return False
+    return True
