@@ -45,3 +45,137 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
     if out:
         click.echo(out)
     sys.exit(1 if result.errors else 0)
+
+
+# --- shared steps -------------------------------------------------------------------------------
+
+def _load_fleet(paths: tuple[str, ...]):  # -> FleetSpec
+    from .manifest import load_paths
+    from .render import render_problems
+    from .validation import validate_documents
+
+    documents, load_problems = load_paths(list(paths))
+    result = validate_documents(documents, load_problems)
+    if result.errors or result.fleet is None:
+        click.echo(render_problems(result.problems, "text"), err=True)
+        sys.exit(1)
+    for w in result.warnings:
+        click.echo(w.format(), err=True)
+    return result.fleet
+
+
+def _plan_options(fleet, secrets_dir: str | None, prune: bool = False):  # -> PlanOptions
+    import os
+
+    from .planner import PlanOptions
+
+    chosen = secrets_dir or os.environ.get("DEPLOYER_SECRETS_DIR") or fleet.secrets_dir
+    return PlanOptions(secrets_dir=chosen, prune=prune)
+
+
+def _make_plan(paths: tuple[str, ...], secrets_dir: str | None, prune: bool, parallelism: int = 8):
+    from .engine import DockerEngine
+    from .observe import gather
+    from .planner import plan as make_plan
+
+    fleet = _load_fleet(paths)
+    options = _plan_options(fleet, secrets_dir, prune)
+    engine = DockerEngine(max_pool_size=max(16, parallelism * 2))
+    observed = gather(engine, fleet, options, parallelism=parallelism)
+    return fleet, options, engine, make_plan(fleet, observed, options)
+
+
+_secrets_dir_option = click.option(
+    "--secrets-dir", type=click.Path(), default=None,
+    help="Host directory with one sub-directory of secret files per bot (overrides the Fleet's "
+         "spec.secretsDir; also DEPLOYER_SECRETS_DIR).",
+)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes, 0 when none.")
+@click.option("--prune", is_flag=True, help="Plan the removal of orphan containers of this fleet.")
+@_secrets_dir_option
+def plan(paths: tuple[str, ...], fmt: str, detailed_exitcode: bool, prune: bool, secrets_dir: str | None) -> None:
+    """Show what apply would change on the engine, field by field. Changes nothing."""
+    from .render import render_plan
+
+    try:
+        _, _, _, the_plan = _make_plan(paths, secrets_dir, prune)
+    except DeployerError as exc:
+        _fail(str(exc))
+    click.echo(render_plan(the_plan, fmt))
+    if the_plan.errors:
+        sys.exit(1)
+    sys.exit(2 if detailed_exitcode and the_plan.has_changes else 0)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--yes", "-y", is_flag=True, help="Apply without asking for confirmation.")
+@click.option("--parallelism", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="How many bots are changed at once.")
+@click.option("--wait-timeout", type=click.FloatRange(1, 3600), default=60, show_default=True,
+              help="Seconds to wait for a started container to run (and be healthy).")
+@click.option("--stop-timeout", type=click.IntRange(0, 3600), default=10, show_default=True,
+              help="Seconds a container gets to stop gracefully before it is killed.")
+@click.option("--prune", is_flag=True, help="Remove orphan containers of this fleet (after all else succeeded).")
+@_secrets_dir_option
+def apply(paths: tuple[str, ...], yes: bool, parallelism: int, wait_timeout: float, stop_timeout: int,
+          prune: bool, secrets_dir: str | None) -> None:
+    """Converge the engine to the manifests: compute the plan, show it, confirm, execute it."""
+    from .applier import Applier, ApplyOptions
+    from .render import render_plan
+
+    try:
+        _, options, engine, the_plan = _make_plan(paths, secrets_dir, prune, parallelism)
+    except DeployerError as exc:
+        _fail(str(exc))
+    click.echo(render_plan(the_plan, "text"))
+    if the_plan.errors:
+        _fail("the plan has errors (above); nothing was changed")
+    if not the_plan.has_changes:
+        sys.exit(0)
+    if not yes:
+        if not sys.stdin.isatty():
+            _fail("refusing to apply without confirmation: no terminal to ask on; pass --yes to apply non-interactively")
+        if not click.confirm("Apply this plan?", default=False):
+            click.echo("Apply cancelled; nothing was changed.")
+            sys.exit(1)
+
+    def progress(bot: str, event: str, message: str) -> None:
+        mark = {"start": "...", "done": "ok ", "fail": "ERR", "skip": "--"}.get(event, "   ")
+        click.echo(f"[{mark}] {bot}: {message}")
+
+    applier = Applier(engine, the_plan.fleet, ApplyOptions(
+        parallelism=parallelism, wait_timeout=wait_timeout, stop_timeout=stop_timeout, plan_options=options,
+    ), progress)
+    report = applier.apply(the_plan)
+    click.echo("")
+    for r in report.results:
+        status = "ok" if r.ok else ("rolled back" if r.rolled_back else "FAILED")
+        click.echo(f"  {r.bot:<30} {r.action:<8} {status:<12} {r.seconds:6.1f}s  {r.message if not r.ok else ''}".rstrip())
+    for bot in report.skipped:
+        click.echo(f"  {bot:<30} remove   skipped      (an earlier change failed; nothing pruned)")
+    failed = len(report.failed)
+    click.echo(f"\nApply finished: {len(report.results) - failed} succeeded, {failed} failed"
+               + (f", {len(report.skipped)} skipped" if report.skipped else "") + ".")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_secrets_dir_option
+def status(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
+    """Show each bot: desired and actual state, health, image, start time, restarts, in sync or not."""
+    from .status import collect_status, render_status
+
+    try:
+        fleet = _load_fleet(paths)
+        rows = collect_status(fleet, _plan_options(fleet, secrets_dir))
+    except DeployerError as exc:
+        _fail(str(exc))
+    click.echo(render_status(fleet.name, rows, fmt))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from .model import Plan
 from .problems import Problem
 
 
@@ -20,3 +22,90 @@ def render_problems(problems: list[Problem], fmt: str, *, bots: int | None = Non
         count = f"{bots} bot(s) valid" if bots is not None else "valid"
         lines.append(f"{count}, {warnings} warning(s)")
     return "\n".join(lines)
+
+
+# --- plans --------------------------------------------------------------------------------------
+
+PLAN_FORMAT_VERSION = "1"
+SYMBOLS = {
+    "create": "+", "replace": "-/+", "update": "~", "start": ">", "stop": ".",
+    "remove": "-", "orphan": "?", "noop": " ",
+}
+VERBS = {
+    "create": "will be created", "replace": "must be replaced", "update": "will be updated in place",
+    "start": "will be started", "stop": "will be stopped", "remove": "will be removed",
+    "orphan": "is an orphan (no manifest); left alone without --prune", "noop": "only leftovers removed",
+}
+
+
+def _value(v: object) -> str:
+    if v is None:
+        return "(none)"
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, sort_keys=True)
+    return json.dumps(v) if isinstance(v, str) else str(v)
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The stable, versioned JSON form (schema: schemas/plan.schema.json)."""
+    return {
+        "format_version": PLAN_FORMAT_VERSION,
+        "fleet": plan.fleet,
+        "actions": [
+            {
+                "bot": a.bot,
+                "action": a.action,
+                "reasons": list(a.reasons),
+                "changes": [{"field": c.field, "before": c.before, "after": c.after} for c in a.changes],
+            }
+            for a in plan.actions
+            if a.action != "noop" or a.leftovers
+        ],
+        "summary": plan.summary(),
+        "foreign_managed_containers": plan.foreign_managed_count,
+        "errors": list(plan.errors),
+    }
+
+
+def render_plan(plan: Plan, fmt: str = "text") -> str:
+    if fmt == "json":
+        return json.dumps(plan_document(plan), indent=2, sort_keys=False)
+    lines: list[str] = []
+    for a in plan.actions:
+        if a.action == "noop" and not a.leftovers:
+            continue
+        lines.append(f"  {SYMBOLS[a.action]:>3} bot {a.bot} {VERBS[a.action]}")
+        for reason in a.reasons:
+            lines.append(f"        # {reason}")
+        for c in a.changes:
+            forces = "  # forces replacement" if a.action == "replace" and c.field not in ("memory", "cpus", "restart") else ""
+            lines.append(f"        {c.field}: {_diff_value(c.before, c.after)}{forces}")
+        lines.append("")
+    for err in plan.errors:
+        lines.append(f"  ! {err}")
+    if plan.errors:
+        lines.append("")
+    s = plan.summary()
+    if not plan.has_changes and not plan.errors:
+        lines.append(f"No changes. Fleet {plan.fleet} matches its manifests.")
+    lines.append(
+        f"Plan: {s['create']} to create, {s['replace']} to replace, {s['update']} to update, "
+        f"{s['start']} to start, {s['stop']} to stop"
+        + (f", {s['remove']} to remove" if s["remove"] else "")
+        + "."
+    )
+    if s["orphans"]:
+        lines.append(f"{s['orphans']} orphan container(s) of fleet {plan.fleet} listed above; --prune removes them.")
+    if plan.foreign_managed_count:
+        lines.append(f"{plan.foreign_managed_count} managed container(s) of other fleets or tools seen and left alone.")
+    return "\n".join(lines)
+
+
+def _diff_value(before: object, after: object) -> str:
+    if isinstance(before, dict) and isinstance(after, dict):
+        parts = []
+        for k in sorted(set(before) | set(after)):
+            if before.get(k) != after.get(k):
+                parts.append(f"{k}: {_value(before.get(k))} -> {_value(after.get(k))}")
+        return "{ " + "; ".join(parts) + " }"
+    return f"{_value(before)} -> {_value(after)}"

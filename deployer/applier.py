@@ -1,0 +1,240 @@
+"""Executes exactly a Plan's actions through an engine: bounded parallelism, stop-first replace
+with rollback, removals last. Progress goes to a callback; nothing here prints or prompts."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from .engine import ContainerStatus, DockerEngine, EngineError
+from .hashing import spec_hash
+from .model import CREATE, NOOP, ORPHAN, REMOVE, REPLACE, START, STOP, UPDATE, Action, BotSpec, Plan
+from .planner import PlanOptions, desired_spec
+
+ASIDE_MARK = "_old_"  # bot names cannot contain '_', so an aside name never collides with a bot
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    parallelism: int = 4
+    wait_timeout: float = 60.0
+    stop_timeout: int = 10
+    settle: float = 1.0  # how long a container without healthcheck must stay up to count as started
+    plan_options: PlanOptions = PlanOptions()
+    extra_labels: Callable[[BotSpec], dict[str, str]] | None = None
+
+
+@dataclass
+class BotResult:
+    bot: str
+    action: str
+    ok: bool
+    message: str
+    seconds: float = 0.0
+    rolled_back: bool = False
+
+
+@dataclass
+class ApplyReport:
+    results: list[BotResult] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[BotResult]:
+        return [r for r in self.results if not r.ok]
+
+
+class Progress(Protocol):
+    def __call__(self, bot: str, event: str, message: str) -> None: ...
+
+
+class StartFailed(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class Applier:
+    def __init__(self, engine: DockerEngine, fleet: str, options: ApplyOptions,
+                 progress: Progress = lambda bot, event, message: None):
+        self.engine = engine
+        self.fleet = fleet
+        self.options = options
+        self.progress = progress
+        self._image_ready: dict[str, str | None] = {}
+
+    def apply(self, plan: Plan) -> ApplyReport:
+        report = ApplyReport()
+        main = [a for a in plan.actions if a.mutates and a.action not in (REMOVE, ORPHAN)]
+        removals = [a for a in plan.actions if a.action == REMOVE]
+        with ThreadPoolExecutor(max_workers=max(1, self.options.parallelism)) as pool:
+            report.results.extend(pool.map(self._run, main))
+        if removals:
+            if report.failed:
+                report.skipped.extend(a.bot for a in removals)
+                for a in removals:
+                    self.progress(a.bot, "skip", "not removed: an earlier change failed, so nothing is pruned")
+            else:
+                with ThreadPoolExecutor(max_workers=max(1, self.options.parallelism)) as pool:
+                    report.results.extend(pool.map(self._run, removals))
+        return report
+
+    # -- one action ----------------------------------------------------------------------------
+    def _run(self, action: Action) -> BotResult:
+        started = time.monotonic()
+        verb = {CREATE: "creating", REPLACE: "replacing", UPDATE: "updating", START: "starting",
+                STOP: "stopping", REMOVE: "removing", NOOP: "cleaning up"}[action.action]
+        self.progress(action.bot, "start", verb)
+        rolled_back = False
+        try:
+            handler = getattr(self, f"_{action.action}")
+            message = handler(action)
+            if action.leftovers and action.action != REPLACE:
+                self._remove_leftovers(action)
+            ok = True
+        except _RolledBack as exc:
+            ok, message, rolled_back = False, exc.message, True
+        except (EngineError, StartFailed) as exc:
+            ok, message = False, str(exc)
+        except Exception as exc:  # noqa: BLE001 - one bot's bug must not stop the others
+            ok, message = False, f"unexpected error: {type(exc).__name__}: {exc}"
+        seconds = time.monotonic() - started
+        self.progress(action.bot, "done" if ok else "fail", f"{message} in {seconds:.1f}s" if ok else message)
+        return BotResult(action.bot, action.action, ok, message, seconds, rolled_back)
+
+    def _create(self, action: Action) -> str:
+        bot = _desired(action)
+        self._ensure_image(bot)
+        new_id = self._create_container(bot)
+        if bot.state == "running":
+            self._start_and_wait(new_id, bot)
+            return "created and started"
+        return "created (stopped, as the manifest says)"
+
+    def _replace(self, action: Action) -> str:
+        """Stop-first: a Telegram token allows one poller, so old and new never run together."""
+        bot = _desired(action)
+        self._ensure_image(bot)  # a failed pull leaves the current container untouched
+        old_id = action.container_id
+        assert old_id is not None
+        old_status = self.engine.inspect(old_id)
+        was_running = old_status.running
+        aside = f"{bot.container_name}{ASIDE_MARK}{old_id[:12]}"
+        if was_running:
+            self.engine.stop(old_id, bot.container_name, timeout=self.options.stop_timeout)
+        if old_status.name != aside:
+            self.engine.rename(old_id, aside)
+        try:
+            new_id = self._create_container(bot)
+        except EngineError as exc:
+            self._restore(old_id, bot, was_running)
+            raise _RolledBack(f"rolled back: {exc}; the old container was restored") from None
+        if bot.state == "running":
+            try:
+                self._start_and_wait(new_id, bot)
+            except (EngineError, StartFailed) as exc:
+                self._discard(new_id)
+                self._restore(old_id, bot, was_running)
+                raise _RolledBack(f"rolled back: {exc}; the old container was restored") from None
+        self.engine.remove(old_id, aside)
+        self._remove_leftovers(action)
+        return "replaced" + (" and started" if bot.state == "running" else " (stopped)")
+
+    def _update(self, action: Action) -> str:
+        bot = _desired(action)
+        assert action.container_id
+        self.engine.update(action.container_id, bot, bot.container_name)
+        fields = ", ".join(c.field for c in action.changes)
+        if bot.state == "running" and any("manifest says running" in r for r in action.reasons):
+            self._start_and_wait(action.container_id, bot)
+            return f"updated {fields} in place and started"
+        return f"updated {fields} in place"
+
+    def _start(self, action: Action) -> str:
+        bot = _desired(action)
+        assert action.container_id
+        self._start_and_wait(action.container_id, bot)
+        return "started"
+
+    def _stop(self, action: Action) -> str:
+        assert action.container_id
+        self.engine.stop(action.container_id, action.bot, timeout=self.options.stop_timeout)
+        return "stopped"
+
+    def _remove(self, action: Action) -> str:
+        assert action.container_id
+        self.engine.stop(action.container_id, action.bot, timeout=self.options.stop_timeout)
+        self.engine.remove(action.container_id, action.bot)
+        return "removed (volumes and secrets kept)"
+
+    def _noop(self, action: Action) -> str:
+        return "removed leftovers of an interrupted apply"
+
+    # -- steps ---------------------------------------------------------------------------------
+    def _ensure_image(self, bot: BotSpec) -> None:
+        ref = bot.image
+        if bot.pull_policy == "Always":
+            self.engine.pull(ref)
+            return
+        if self.engine.image_id(ref) is not None:
+            return
+        if bot.pull_policy == "Never":
+            raise EngineError(f"image {ref} is not on the engine and pullPolicy is Never")
+        self.engine.pull(ref)
+
+    def _create_container(self, bot: BotSpec) -> str:
+        spec = desired_spec(bot, self.options.plan_options)
+        extra = self.options.extra_labels(bot) if self.options.extra_labels else None
+        return self.engine.create(
+            bot, fleet=self.fleet, spec=spec, spec_hash=spec_hash(spec),
+            secrets_dir=self.options.plan_options.secrets_dir, extra_labels=extra,
+        )
+
+    def _start_and_wait(self, container_id: str, bot: BotSpec) -> ContainerStatus:
+        self.engine.start(container_id, bot.container_name)
+        st = self.engine.wait_ready(
+            container_id, timeout=self.options.wait_timeout, settle=self.options.settle,
+            healthcheck=bot.healthcheck is not None,
+        )
+        ok = st.running and st.restart_count == 0 and (bot.healthcheck is None or st.health == "healthy")
+        if ok:
+            return st
+        if st.status in ("exited", "dead") or st.restart_count > 0 or st.status == "restarting":
+            logs = self.engine.logs_tail(container_id, 10)
+            tail = " | ".join(line for line in logs.splitlines()[-5:] if line.strip())
+            raise StartFailed(
+                f"container exited with code {st.exit_code} right after start"
+                + (f" (restarted {st.restart_count}x)" if st.restart_count else "")
+                + (f"; last log lines: {tail}" if tail else "; no log output")
+            )
+        if bot.healthcheck is not None and st.health != "healthy":
+            raise StartFailed(f"container is {st.health or 'not healthy'} after {self.options.wait_timeout:.0f}s")
+        raise StartFailed(f"container is {st.status} after {self.options.wait_timeout:.0f}s, not running")
+
+    def _discard(self, container_id: str) -> None:
+        try:
+            self.engine.remove(container_id)
+        except EngineError:
+            pass  # reported by the next plan as a leftover if it survived
+
+    def _restore(self, old_id: str, bot: BotSpec, was_running: bool) -> None:
+        self.engine.rename(old_id, bot.container_name)
+        if was_running:
+            self.engine.start(old_id, bot.container_name)
+
+    def _remove_leftovers(self, action: Action) -> None:
+        for leftover in action.leftovers:
+            self.engine.remove(leftover)
+
+
+class _RolledBack(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _desired(action: Action) -> BotSpec:
+    assert action.desired is not None, f"action {action.action} for {action.bot} has no desired spec"
+    return action.desired

@@ -1,0 +1,330 @@
+"""The single-host Docker backend: the only module that imports the docker SDK.
+
+A narrow interface (list, inspect, image lookup, pull, create, start, stop, update, rename,
+remove, wait, logs) that a Swarm backend could implement too. Every docker error is mapped to
+an EngineError carrying one clear line. The client is built lazily, so commands that do not
+need the engine never contact (or import) it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import docker
+import docker.errors
+from docker.types import Healthcheck as DockerHealthcheck
+from docker.types import Mount
+
+from .hashing import canonical_json, secrets_source
+from .model import (
+    LABEL_BOT,
+    LABEL_FLEET,
+    LABEL_MANAGED,
+    LABEL_SPEC,
+    LABEL_SPEC_HASH,
+    SECRETS_MOUNT,
+    BotSpec,
+    ObservedContainer,
+)
+from .problems import DeployerError
+
+MUTATING = frozenset({"pull", "create", "start", "stop", "update", "rename", "remove"})
+
+
+class EngineError(DeployerError):
+    """One engine call failed; the message is one line fit for an operator."""
+
+
+@dataclass(frozen=True)
+class ContainerStatus:
+    id: str
+    name: str
+    status: str  # created, running, restarting, exited, dead, paused
+    running: bool
+    exit_code: int
+    restart_count: int
+    health: str | None  # starting, healthy, unhealthy, or None without a healthcheck
+    started_at: str
+    image: str
+    image_id: str
+    labels: dict[str, str]
+    memory_bytes: int
+    nano_cpus: int
+    restart_policy: str
+    restart_max_retries: int
+
+
+def docker_host() -> str:
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+def _explain(exc: Exception, what: str) -> EngineError:
+    if isinstance(exc, docker.errors.APIError):
+        detail = str(exc.explanation or exc).strip().splitlines()[0] if (exc.explanation or str(exc)) else ""
+        status = exc.status_code
+        low = detail.lower()
+        if "port is already allocated" in low or "address already in use" in low:
+            return EngineError(f"{what}: host port already in use ({detail})")
+        if "bind source path does not exist" in low or "invalid mount config" in low:
+            return EngineError(f"{what}: bad bind source ({detail})")
+        if status == 409 and "is already in use" in low:
+            return EngineError(f"{what}: name already taken by another container ({detail})")
+        if status == 404:
+            return EngineError(f"{what}: not found ({detail})")
+        return EngineError(f"{what}: {detail or exc}")
+    if isinstance(exc, docker.errors.DockerException):
+        return EngineError(f"{what}: cannot reach the Docker engine at {docker_host()} ({_first_line(exc)})")
+    if isinstance(exc, (ConnectionError, OSError)):
+        return EngineError(f"{what}: cannot reach the Docker engine at {docker_host()} ({_first_line(exc)})")
+    return EngineError(f"{what}: {_first_line(exc)}")
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class DockerEngine:
+    """The single-host backend. Thread-safe for the calls the applier makes in parallel."""
+
+    def __init__(self, *, max_pool_size: int = 16, timeout: int = 120):
+        self._client: docker.APIClient | None = None
+        self._lock = threading.Lock()
+        self._max_pool_size = max_pool_size
+        self._timeout = timeout
+        self.calls: Counter[str] = Counter()
+
+    # -- plumbing ------------------------------------------------------------------------------
+    @property
+    def api(self) -> docker.APIClient:
+        with self._lock:
+            if self._client is None:
+                try:
+                    client = docker.from_env(max_pool_size=self._max_pool_size, timeout=self._timeout)
+                    self._client = client.api
+                except Exception as exc:  # noqa: BLE001 - every failure here means "unreachable"
+                    raise EngineError(
+                        f"cannot reach the Docker engine at {docker_host()} ({_first_line(exc)}); "
+                        "is dockerd running and DOCKER_HOST right?"
+                    ) from None
+            return self._client
+
+    def _call(self, name: str, what: str, fn: Callable[[], Any]) -> Any:
+        with self._lock:
+            self.calls[name] += 1
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - mapped to one line
+            raise _explain(exc, what) from None
+
+    @property
+    def mutating_calls(self) -> int:
+        return sum(n for k, n in self.calls.items() if k in MUTATING)
+
+    # -- reading -------------------------------------------------------------------------------
+    def list_containers(self, *, labels: list[str] | None = None, name: str | None = None) -> list[ObservedContainer]:
+        """One list call (no per-container inspect), all states."""
+        filters: dict[str, Any] = {}
+        if labels:
+            filters["label"] = labels
+        if name:
+            filters["name"] = name
+        rows = self._call("list", "list containers", lambda: self.api.containers(all=True, filters=filters))
+        return [
+            ObservedContainer(
+                id=r["Id"],
+                name=(r.get("Names") or ["/?"])[0].lstrip("/"),
+                image=r.get("Image", ""),
+                image_id=r.get("ImageID", ""),
+                state=r.get("State", ""),
+                labels=r.get("Labels") or {},
+            )
+            for r in rows
+        ]
+
+    def inspect(self, container_id: str) -> ContainerStatus:
+        data = self._call("inspect", f"inspect container {container_id[:12]}", lambda: self.api.inspect_container(container_id))
+        state = data.get("State") or {}
+        host = data.get("HostConfig") or {}
+        config = data.get("Config") or {}
+        restart = host.get("RestartPolicy") or {}
+        return ContainerStatus(
+            id=data["Id"],
+            name=data.get("Name", "").lstrip("/"),
+            status=state.get("Status", ""),
+            running=bool(state.get("Running")),
+            exit_code=int(state.get("ExitCode") or 0),
+            restart_count=int(data.get("RestartCount") or 0),
+            health=(state.get("Health") or {}).get("Status"),
+            started_at=state.get("StartedAt", ""),
+            image=config.get("Image", ""),
+            image_id=data.get("Image", ""),
+            labels=config.get("Labels") or {},
+            memory_bytes=int(host.get("Memory") or 0),
+            nano_cpus=int(host.get("NanoCpus") or 0),
+            restart_policy=restart.get("Name") or "no",
+            restart_max_retries=int(restart.get("MaximumRetryCount") or 0),
+        )
+
+    def image_id(self, ref: str) -> str | None:
+        """The local image ID behind a reference, or None when the engine does not have it."""
+        try:
+            data = self._call("inspect_image", f"inspect image {ref}", lambda: self.api.inspect_image(ref))
+        except EngineError as exc:
+            if "not found" in str(exc):
+                return None
+            raise
+        return data.get("Id")
+
+    def logs_tail(self, container_id: str, lines: int = 20) -> str:
+        try:
+            raw = self._call("logs", "read logs", lambda: self.api.logs(container_id, tail=lines))
+        except EngineError:
+            return ""
+        return raw.decode("utf-8", "replace").strip()
+
+    # -- changing ------------------------------------------------------------------------------
+    def pull(self, ref: str) -> None:
+        repo, tag = _split_ref(ref)
+        self._call("pull", f"pull {ref}", lambda: self.api.pull(repo, tag=tag))
+
+    def create(self, bot: BotSpec, *, fleet: str, spec: dict[str, Any], spec_hash: str,
+               secrets_dir: str | None, extra_labels: dict[str, str] | None = None) -> str:
+        labels = dict(bot.labels)
+        if bot.provider:
+            labels.update({f"botmaker.{k}": v for k, v in bot.provider if k in ("name", "model")})
+            labels["botmaker.provider"] = labels.pop("botmaker.name", "")
+        if bot.channels:
+            labels["botmaker.channels"] = ",".join(bot.channels)
+        labels.update(extra_labels or {})
+        labels.update({
+            LABEL_MANAGED: "true",
+            LABEL_BOT: bot.name,
+            LABEL_FLEET: fleet,
+            LABEL_SPEC_HASH: spec_hash,
+            LABEL_SPEC: canonical_json(spec),
+        })
+        mounts = [
+            Mount(target=v.target, source=v.source, type="bind" if v.is_bind else "volume", read_only=v.read_only)
+            for v in bot.volumes
+        ]
+        source = secrets_source(bot, secrets_dir)
+        if source:
+            mounts.append(Mount(target=SECRETS_MOUNT, source=source, type="bind", read_only=True))
+        port_bindings: dict[str, list[tuple[str, int]]] = {}
+        for p in bot.ports:
+            port_bindings.setdefault(f"{p.container_port}/{p.protocol}", []).append((p.host_ip, p.host_port))
+        restart: dict[str, Any] = {"Name": bot.restart_policy if bot.restart_policy != "no" else ""}
+        if bot.restart_policy == "on-failure":
+            restart["MaximumRetryCount"] = bot.restart_max_retries
+        host_config = self.api.create_host_config(
+            mounts=mounts,
+            port_bindings=port_bindings or None,
+            mem_limit=bot.memory_bytes,
+            memswap_limit=bot.memory_bytes,  # a hard cap: no swap beyond the memory limit
+            nano_cpus=bot.nano_cpus,
+            restart_policy=restart,
+            network_mode=bot.network,
+        )
+        healthcheck = None
+        if bot.healthcheck is not None:
+            hc = bot.healthcheck
+            healthcheck = DockerHealthcheck(
+                test=list(hc.test), interval=hc.interval_ns or None, timeout=hc.timeout_ns or None,
+                retries=hc.retries or None, start_period=hc.start_period_ns or None,
+            )
+        result = self._call(
+            "create", f"create {bot.container_name}",
+            lambda: self.api.create_container(
+                image=bot.image,
+                command=list(bot.command) if bot.command is not None else None,
+                name=bot.container_name,
+                environment=[f"{k}={v}" for k, v in bot.env],
+                user=bot.user or "",
+                labels=labels,
+                ports=[(p.container_port, p.protocol) for p in bot.ports] or None,
+                host_config=host_config,
+                healthcheck=healthcheck,
+            ),
+        )
+        return result["Id"]
+
+    def start(self, container_id: str, name: str = "") -> None:
+        self._call("start", f"start {name or container_id[:12]}", lambda: self.api.start(container_id))
+
+    def stop(self, container_id: str, name: str = "", timeout: int = 10) -> None:
+        self._call("stop", f"stop {name or container_id[:12]}", lambda: self.api.stop(container_id, timeout=timeout))
+
+    def remove(self, container_id: str, name: str = "") -> None:
+        """Remove a container (force: it is stopped already or unwanted). Volumes are kept."""
+        self._call("remove", f"remove {name or container_id[:12]}",
+                   lambda: self.api.remove_container(container_id, force=True, v=False))
+
+    def rename(self, container_id: str, new_name: str) -> None:
+        self._call("rename", f"rename {container_id[:12]} to {new_name}", lambda: self.api.rename(container_id, new_name))
+
+    def update(self, container_id: str, bot: BotSpec, name: str = "") -> None:
+        kwargs: dict[str, Any] = {}
+        if bot.memory_bytes is not None:
+            kwargs["mem_limit"] = bot.memory_bytes
+            kwargs["memswap_limit"] = bot.memory_bytes
+        if bot.nano_cpus is not None:
+            kwargs["nano_cpus"] = bot.nano_cpus
+        policy: dict[str, Any] = {"Name": bot.restart_policy if bot.restart_policy != "no" else ""}
+        if bot.restart_policy == "on-failure":
+            policy["MaximumRetryCount"] = bot.restart_max_retries
+        kwargs["restart_policy"] = policy
+        self._call("update", f"update {name or container_id[:12]}", lambda: self._update(container_id, kwargs))
+
+    def _update(self, container_id: str, kwargs: dict[str, Any]) -> None:
+        # APIClient.update_container has no nano_cpus argument: send the body ourselves.
+        body: dict[str, Any] = {"RestartPolicy": kwargs["restart_policy"]}
+        if "mem_limit" in kwargs:
+            body["Memory"] = kwargs["mem_limit"]
+            body["MemorySwap"] = kwargs["memswap_limit"]
+        if "nano_cpus" in kwargs:
+            body["NanoCpus"] = kwargs["nano_cpus"]
+        url = self.api._url("/containers/{0}/update", container_id)
+        res = self.api._post_json(url, data=body)
+        self.api._raise_for_status(res)
+
+    def wait_ready(self, container_id: str, *, timeout: float, settle: float, healthcheck: bool) -> ContainerStatus:
+        """Poll until the container runs (and is healthy when it has a healthcheck).
+
+        Without a healthcheck it must then stay up for `settle` seconds: a gateway that exits at
+        once (bad config, unreadable secret) must not be reported as started.
+        """
+        deadline = time.monotonic() + timeout
+        running_since: float | None = None
+        delay = 0.05
+        while True:
+            st = self.inspect(container_id)
+            if st.status in ("exited", "dead") or st.restart_count > 0 or st.status == "restarting":
+                return st
+            if st.running:
+                if healthcheck:
+                    if st.health in ("healthy", "unhealthy"):
+                        return st
+                else:
+                    running_since = running_since or time.monotonic()
+                    if time.monotonic() - running_since >= settle:
+                        return st
+            if time.monotonic() >= deadline:
+                return st
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
+def _split_ref(ref: str) -> tuple[str, str | None]:
+    if "@" in ref:
+        return ref, None
+    last = ref.rsplit("/", 1)[-1]
+    if ":" in last:
+        repo, tag = ref.rsplit(":", 1)
+        return repo, tag
+    return ref, "latest"

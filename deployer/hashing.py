@@ -1,0 +1,80 @@
+"""The canonical desired container spec and its versioned hash.
+
+Only the manifest (and the fleet's secrets directory) goes in: nothing read from the engine,
+no daemon defaults. So an unchanged manifest always hashes the same, whatever the tool or
+daemon version, and never causes a spurious replace. Bump SPEC_VERSION only together with a
+migration, since a new version changes every hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from .model import SECRETS_MOUNT, BotSpec
+
+SPEC_VERSION = "v1"
+
+# Fields Docker can change on a live container (`docker update`); all others force a replace.
+IN_PLACE_FIELDS = ("memory", "cpus", "restart")
+
+
+def secrets_source(bot: BotSpec, secrets_dir: str | None) -> str | None:
+    if not bot.secrets or not secrets_dir:
+        return None
+    return secrets_dir.rstrip("/") + "/" + bot.name
+
+
+def container_spec(bot: BotSpec, secrets_dir: str | None = None) -> dict[str, Any]:
+    """Everything that defines the container, as plain JSON data with a fixed shape.
+
+    `state` and `pullPolicy` are left out on purpose: they are how we run the container,
+    not what it is.
+    """
+    hc = bot.healthcheck
+    return {
+        "image": bot.image,
+        "command": list(bot.command) if bot.command is not None else None,
+        "env": dict(bot.env),
+        "user": bot.user,
+        "ports": sorted(
+            f"{p.host_ip}:{p.host_port}:{p.container_port}/{p.protocol}" for p in bot.ports
+        ),
+        "volumes": sorted(
+            f"{v.source}:{v.target}:{'ro' if v.read_only else 'rw'}" for v in bot.volumes
+        ),
+        "secrets": {
+            "mount": f"{secrets_source(bot, secrets_dir)}:{SECRETS_MOUNT}:ro"
+            if secrets_source(bot, secrets_dir)
+            else None,
+            "names": list(bot.secrets),
+        },
+        "network": bot.network,
+        "healthcheck": None
+        if hc is None
+        else {
+            "test": list(hc.test),
+            "interval": hc.interval_ns,
+            "timeout": hc.timeout_ns,
+            "retries": hc.retries,
+            "startPeriod": hc.start_period_ns,
+        },
+        "labels": dict(bot.labels),
+        "provider": dict(bot.provider),
+        "channels": list(bot.channels),
+        "memory": bot.memory_bytes,
+        "cpus": bot.nano_cpus / 1e9 if bot.nano_cpus is not None else None,
+        "restart": bot.restart_policy
+        if bot.restart_policy != "on-failure"
+        else f"on-failure:{bot.restart_max_retries}",
+    }
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def spec_hash(spec: dict[str, Any]) -> str:
+    digest = hashlib.sha256(canonical_json(spec).encode()).hexdigest()
+    return f"{SPEC_VERSION}-{digest[:32]}"

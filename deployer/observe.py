@@ -1,0 +1,54 @@
+"""Facts about the engine, gathered before planning (the planner itself does no I/O).
+
+Cost for an unchanged fleet of N bots: two list calls and one image lookup per distinct image,
+whatever N is. Containers are inspected only when their recorded spec hash differs from the
+manifest (or with refresh=True, for drift detection).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from concurrent.futures import ThreadPoolExecutor
+
+from .engine import DockerEngine
+from .model import CONTAINER_PREFIX, LABEL_MANAGED, FleetSpec, Observed, ObservedContainer
+from .planner import PlanOptions, needs_inspect
+
+
+def gather(engine: DockerEngine, fleet: FleetSpec, options: PlanOptions, *, refresh: bool = False,
+           parallelism: int = 8) -> Observed:
+    managed = engine.list_containers(labels=[f"{LABEL_MANAGED}=true"])
+    ours = [c for c in managed if c.fleet == fleet.name]
+    foreign_managed = len(managed) - len(ours)
+    wanted_names = {b.container_name for b in fleet.bots}
+    our_ids = {c.id for c in ours}
+    foreign_by_name = {
+        c.name: c
+        for c in engine.list_containers(name=CONTAINER_PREFIX)
+        if c.name in wanted_names and c.id not in our_ids
+    }
+    to_inspect = set(c.id for c in ours) if refresh else set(needs_inspect(fleet, tuple(ours), options))
+    if to_inspect:
+        with ThreadPoolExecutor(max_workers=parallelism) as pool:
+            statuses = dict(zip(to_inspect, pool.map(engine.inspect, to_inspect)))
+        ours = [_with_live_settings(c, statuses[c.id]) if c.id in statuses else c for c in ours]
+    images = sorted({b.image for b in fleet.bots})
+    image_ids = {ref: engine.image_id(ref) for ref in images}
+    return Observed(
+        fleet=fleet.name,
+        containers=tuple(sorted(ours, key=lambda c: c.name)),
+        foreign_by_name=foreign_by_name,
+        foreign_managed_count=foreign_managed,
+        image_ids=image_ids,
+    )
+
+
+def _with_live_settings(c: ObservedContainer, st) -> ObservedContainer:  # type: ignore[no-untyped-def]
+    return dataclasses.replace(
+        c,
+        memory_bytes=st.memory_bytes,
+        nano_cpus=st.nano_cpus,
+        restart_policy=st.restart_policy,
+        restart_max_retries=st.restart_max_retries,
+        inspected=True,
+    )

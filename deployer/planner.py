@@ -1,0 +1,200 @@
+"""The planner: a pure function of (desired fleet, observed engine state, options) → Plan.
+
+No I/O here. Whatever the plan needs from the engine (the label-filtered container list, an
+inspect of the containers whose recorded spec differs, the local image IDs behind tags) is
+gathered beforehand into an `Observed` value, so a plan can be reproduced and unit-tested
+from data alone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .hashing import IN_PLACE_FIELDS, container_spec, spec_hash
+from .model import (
+    CREATE,
+    LABEL_SPEC,
+    LABEL_SPEC_HASH,
+    NOOP,
+    ORPHAN,
+    REMOVE,
+    REPLACE,
+    START,
+    STOP,
+    UPDATE,
+    Action,
+    BotSpec,
+    Change,
+    FleetSpec,
+    Observed,
+    ObservedContainer,
+    Plan,
+    container_name,
+)
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    secrets_dir: str | None = None
+    prune: bool = False
+
+
+def desired_spec(bot: BotSpec, options: PlanOptions) -> dict[str, Any]:
+    return container_spec(bot, options.secrets_dir)
+
+
+def plan(fleet: FleetSpec, observed: Observed, options: PlanOptions = PlanOptions()) -> Plan:
+    by_bot: dict[str, list[ObservedContainer]] = {}
+    for c in observed.containers:
+        by_bot.setdefault(c.bot or "", []).append(c)
+
+    actions: list[Action] = []
+    errors: list[str] = []
+    for bot in fleet.bots:
+        foreign = observed.foreign_by_name.get(bot.container_name)
+        if foreign is not None:
+            owner = f"fleet {foreign.fleet}" if foreign.fleet else (
+                "no fleet (managed by another tool)" if foreign.managed else "nobody (not created by deployer)"
+            )
+            errors.append(
+                f"bot {bot.name}: container {bot.container_name} ({foreign.id[:12]}) already exists and belongs to "
+                f"{owner}; deployer will not touch it: remove or rename it by hand"
+            )
+            continue
+        actions.append(_plan_bot(bot, by_bot.pop(bot.name, []), observed, options))
+
+    for bot_name in sorted(by_bot):
+        for c in sorted(by_bot[bot_name], key=lambda c: c.name):
+            kind = REMOVE if options.prune else ORPHAN
+            actions.append(
+                Action(
+                    bot=bot_name or c.name,
+                    action=kind,
+                    reasons=(f"container {c.name} belongs to fleet {observed.fleet} but no manifest declares bot {bot_name!r}",),
+                    container_id=c.id,
+                )
+            )
+    return Plan(
+        fleet=fleet.name,
+        actions=tuple(actions),
+        foreign_managed_count=observed.foreign_managed_count,
+        errors=tuple(errors),
+    )
+
+
+def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Observed, options: PlanOptions) -> Action:
+    want = desired_spec(bot, options)
+    if not containers:
+        return Action(bot.name, CREATE, ("no container",), desired=bot)
+
+    canonical = [c for c in containers if c.name == bot.container_name]
+    # A container renamed aside by an interrupted replace is still ours; keep the newest one.
+    current = canonical[0] if canonical else sorted(containers, key=lambda c: c.name)[-1]
+    leftovers = tuple(sorted(c.id for c in containers if c is not current))
+    base = dict(bot=bot.name, container_id=current.id, leftovers=leftovers, desired=bot)
+
+    replace_changes, update_changes, reasons = _diff(bot, want, current, observed)
+    if current.name != bot.container_name:
+        reasons.insert(0, f"container was left as {current.name} by an interrupted apply")
+        replace_changes.insert(0, Change("name", current.name, bot.container_name))
+    if replace_changes:
+        return Action(action=REPLACE, reasons=tuple(reasons), changes=tuple(replace_changes + update_changes), **base)
+    if update_changes:
+        state_note = []
+        if bot.state == "running" and not current.running:
+            # docker update does not start a container; starting is part of converging
+            state_note = [f"container is {current.state}, manifest says running"]
+        return Action(action=UPDATE, reasons=tuple(reasons + state_note), changes=tuple(update_changes), **base)
+    if bot.state == "running" and not current.running:
+        return Action(action=START, reasons=(f"container is {current.state}, manifest says running",),
+                      changes=(Change("state", current.state, "running"),), **base)
+    if bot.state == "stopped" and current.running:
+        return Action(action=STOP, reasons=(f"container is {current.state}, manifest says stopped",),
+                      changes=(Change("state", current.state, "stopped"),), **base)
+    reasons_noop = ("leftover copies from an interrupted apply will be removed",) if leftovers else ()
+    return Action(action=NOOP, reasons=reasons_noop, **base)
+
+
+def _diff(bot: BotSpec, want: dict[str, Any], current: ObservedContainer, observed: Observed) -> tuple[list[Change], list[Change], list[str]]:
+    replace: list[Change] = []
+    update: list[Change] = []
+    reasons: list[str] = []
+    # A matching hash proves the recorded spec equals the manifest; the live in-place settings
+    # are still compared when an inspect was made (they may have been changed by `docker update`).
+    if current.labels.get(LABEL_SPEC_HASH) == spec_hash(want):
+        recorded: dict[str, Any] | None = want
+    else:
+        recorded = _recorded_spec(current)
+    if recorded is None:
+        replace.append(Change("spec", "(not recorded)", "(manifest)"))
+        reasons.append("container carries no readable botmaker.spec label")
+        return replace, update, reasons
+    if recorded is not want or current.inspected:
+        for field_name in want:
+            before, after = recorded.get(field_name), want[field_name]
+            if field_name in IN_PLACE_FIELDS:
+                before = _actual_in_place(current, field_name, before)
+                if before == after:
+                    continue
+                if after is None:
+                    # docker update cannot remove a limit, only change it
+                    replace.append(Change(field_name, before, after))
+                    reasons.append(f"{field_name} limit removed (docker update cannot unset it)")
+                else:
+                    update.append(Change(field_name, before, after))
+                    reasons.append(f"{field_name} changed (in place)")
+            elif before != after:
+                replace.append(Change(field_name, before, after))
+                reasons.append(f"{field_name} changed")
+    # The tag may now point at another image (pulled or rebuilt since the container was made).
+    local_id = observed.image_ids.get(bot.image)
+    if (
+        not any(c.field == "image" for c in replace)
+        and local_id
+        and current.image_id
+        and local_id != current.image_id
+    ):
+        replace.append(Change("image_id", _short(current.image_id), _short(local_id)))
+        reasons.append(f"image {bot.image} now points to a different image ID")
+    return replace, update, reasons
+
+
+def _actual_in_place(current: ObservedContainer, field_name: str, recorded: Any) -> Any:
+    """The live value of a docker-update field when an inspect is available; else the recorded one."""
+    if not current.inspected:
+        return recorded
+    if field_name == "memory":
+        return current.memory_bytes or None
+    if field_name == "cpus":
+        return current.nano_cpus / 1e9 if current.nano_cpus else None
+    if field_name == "restart":
+        policy = current.restart_policy or "no"
+        return f"on-failure:{current.restart_max_retries or 0}" if policy == "on-failure" else policy
+    return recorded  # pragma: no cover
+
+
+def _recorded_spec(c: ObservedContainer) -> dict[str, Any] | None:
+    try:
+        data = json.loads(c.labels.get(LABEL_SPEC, ""))
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _short(image_id: str) -> str:
+    return image_id.split(":", 1)[-1][:12]
+
+
+def needs_inspect(fleet: FleetSpec, containers: tuple[ObservedContainer, ...], options: PlanOptions) -> list[str]:
+    """IDs of containers whose recorded spec hash differs from the manifest: only these may need
+    their live in-place settings read (everything else is proven unchanged by the label)."""
+    wanted = {b.name: spec_hash(desired_spec(b, options)) for b in fleet.bots}
+    return [
+        c.id for c in containers
+        if c.bot in wanted and c.labels.get(LABEL_SPEC_HASH) != wanted[c.bot]
+    ]
+
+
+__all__ = ["PlanOptions", "plan", "needs_inspect", "desired_spec", "container_name"]
