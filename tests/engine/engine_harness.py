@@ -1,0 +1,103 @@
+"""Helpers shared by the real-engine tests (tests/engine).
+
+Import as ``from engine_harness import ...``; tests/engine/conftest.py puts
+this directory on sys.path.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from typing import Any, Callable
+
+import pytest
+
+STAND_IN_REPO = "deployer-test/openclaw"
+STAND_IN_IMAGE = f"{STAND_IN_REPO}:1"
+STAND_IN_IMAGE_V2 = f"{STAND_IN_REPO}:2"
+BOT_PORT = 18789
+BOT_UID = 1000
+FLEET_LABEL = "botmaker.fleet"
+CONTAINER_PREFIX = "botmaker-"
+FLEET_NAME_MAX = 40
+HINT = "Run the suite with `bash scripts/test.sh` (or run `bash scripts/engine-up.sh` first)."
+
+
+def poll(
+    predicate: Callable[[], Any],
+    *,
+    timeout: float = 30.0,
+    interval: float = 0.2,
+    what: str = "condition",
+) -> Any:
+    """Call ``predicate`` until it returns something truthy; return that value.
+
+    Exceptions raised by the predicate count as "not yet". Fails the test
+    after ``timeout`` seconds, reporting the last value / exception.
+    """
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except Exception as exc:  # noqa: BLE001 - "not ready yet"
+            last = exc
+        if time.monotonic() >= deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}; last result: {last!r}")
+        time.sleep(interval)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]+", "-", text.lower())).strip("-")
+
+
+def make_fleet_name(test_name: str) -> str:
+    """``t-<slug>-<6 hex>``: a DNS label of at most 40 chars."""
+    suffix = secrets.token_hex(3)
+    room = FLEET_NAME_MAX - len("t-") - len("-") - len(suffix)
+    slug = _slug(test_name)[:room].strip("-") or "x"
+    return f"t-{slug}-{suffix}"
+
+
+def fleet_containers(client: Any, fleet: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for c in client.containers.list(all=True, filters={"label": f"{FLEET_LABEL}={fleet}"}):
+        found[c.id] = c
+    prefix = f"{CONTAINER_PREFIX}{fleet}"
+    for c in client.containers.list(all=True):
+        if c.name.startswith(prefix):
+            found[c.id] = c
+    return found
+
+
+def remove_fleet(client: Any, fleet: str) -> list[str]:
+    """Force-remove everything belonging to ``fleet``; returns what failed."""
+    import docker.errors
+
+    problems: list[str] = []
+    for c in fleet_containers(client, fleet).values():
+        try:
+            c.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            problems.append(f"container {c.name}: {exc}")
+    label = {"label": f"{FLEET_LABEL}={fleet}"}
+    for net in client.networks.list(filters=label):
+        try:
+            net.remove()
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            problems.append(f"network {net.name}: {exc}")
+    for vol in client.volumes.list(filters=label):
+        try:
+            vol.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            problems.append(f"volume {vol.name}: {exc}")
+    return problems
