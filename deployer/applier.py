@@ -6,11 +6,12 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 from .engine import ContainerStatus, DockerEngine, EngineError
 from .hashing import spec_hash
-from .model import CREATE, NOOP, ORPHAN, REMOVE, REPLACE, START, STOP, UPDATE, Action, BotSpec, Plan
+from .secrets import fingerprint_label
+from .model import LABEL_SECRETS, CREATE, NOOP, ORPHAN, REMOVE, REPLACE, START, STOP, UPDATE, Action, BotSpec, Plan
 from .planner import PlanOptions, desired_spec
 
 ASIDE_MARK = "_old_"  # bot names cannot contain '_', so an aside name never collides with a bot
@@ -23,7 +24,6 @@ class ApplyOptions:
     stop_timeout: int = 10
     settle: float = 1.0  # how long a container without healthcheck must stay up to count as started
     plan_options: PlanOptions = PlanOptions()
-    extra_labels: Callable[[BotSpec], dict[str, str]] | None = None
 
 
 @dataclass
@@ -186,7 +186,8 @@ class Applier:
 
     def _create_container(self, bot: BotSpec) -> str:
         spec = desired_spec(bot, self.options.plan_options)
-        extra = self.options.extra_labels(bot) if self.options.extra_labels else None
+        prints = self.options.plan_options.secret_fingerprints.get(bot.name)
+        extra = {LABEL_SECRETS: fingerprint_label(prints)} if prints else None
         return self.engine.create(
             bot, fleet=self.fleet, spec=spec, spec_hash=spec_hash(spec),
             secrets_dir=self.options.plan_options.secrets_dir, extra_labels=extra,

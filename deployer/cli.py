@@ -27,10 +27,20 @@ def main() -> None:
     """
 
 
+_secrets_dir_option = click.option(
+    "--secrets-dir", type=click.Path(), default=None,
+    help="Host directory with one sub-directory of secret files per bot (overrides the Fleet's "
+         "spec.secretsDir; also DEPLOYER_SECRETS_DIR).",
+)
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(FORMATS_VALIDATE), default="text", show_default=True)
-def validate(paths: tuple[str, ...], fmt: str) -> None:
+@click.option("--secrets", "check_secrets", is_flag=True,
+              help="Also check every bot's secret files (paths, modes, owners, conflicts); needs no engine.")
+@_secrets_dir_option
+def validate(paths: tuple[str, ...], fmt: str, check_secrets: bool, secrets_dir: str | None) -> None:
     """Check manifests against the schemas and the semantic rules; report every problem.
 
     Exit 0 when there is no error (warnings allowed), 1 when there is any.
@@ -41,10 +51,16 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
 
     documents, load_problems = load_paths(list(paths))
     result = validate_documents(documents, load_problems)
-    out = render_problems(result.problems, fmt, bots=len(result.fleet.bots) if result.fleet else None)
+    problems = list(result.problems)
+    if check_secrets and result.fleet is not None:
+        from .secrets import check_fleet_secrets
+
+        options = _plan_options(result.fleet, secrets_dir)
+        problems += check_fleet_secrets(result.fleet, options.secrets_dir, create_key=False).problems
+    out = render_problems(problems, fmt, bots=len(result.fleet.bots) if result.fleet else None)
     if out:
         click.echo(out)
-    sys.exit(1 if result.errors else 0)
+    sys.exit(1 if any(p.is_error for p in problems) else 0)
 
 
 # --- shared steps -------------------------------------------------------------------------------
@@ -74,22 +90,30 @@ def _plan_options(fleet, secrets_dir: str | None, prune: bool = False):  # -> Pl
 
 
 def _make_plan(paths: tuple[str, ...], secrets_dir: str | None, prune: bool, parallelism: int = 8):
+    """Load, validate, observe, check secrets, plan. Nothing here changes a container."""
+    import dataclasses
+
     from .engine import DockerEngine
     from .observe import gather
     from .planner import plan as make_plan
+    from .secrets import check_fleet_secrets
 
     fleet = _load_fleet(paths)
     options = _plan_options(fleet, secrets_dir, prune)
     engine = DockerEngine(max_pool_size=max(16, parallelism * 2))
     observed = gather(engine, fleet, options, parallelism=parallelism)
+    secrets = check_fleet_secrets(fleet, options.secrets_dir, image_users=observed.image_users)
+    _report_secret_problems(secrets.problems)
+    options = dataclasses.replace(options, secret_fingerprints=secrets.fingerprints)
     return fleet, options, engine, make_plan(fleet, observed, options)
 
 
-_secrets_dir_option = click.option(
-    "--secrets-dir", type=click.Path(), default=None,
-    help="Host directory with one sub-directory of secret files per bot (overrides the Fleet's "
-         "spec.secretsDir; also DEPLOYER_SECRETS_DIR).",
-)
+def _report_secret_problems(problems) -> None:  # type: ignore[no-untyped-def]
+    for p in problems:
+        click.echo(p.format(), err=True)
+    errors = sum(1 for p in problems if p.is_error)
+    if errors:
+        _fail(f"{errors} secret problem(s) above; nothing was changed")
 
 
 @main.command()

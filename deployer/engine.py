@@ -171,15 +171,18 @@ class DockerEngine:
             restart_max_retries=int(restart.get("MaximumRetryCount") or 0),
         )
 
-    def image_id(self, ref: str) -> str | None:
-        """The local image ID behind a reference, or None when the engine does not have it."""
+    def image_info(self, ref: str) -> tuple[str | None, str | None]:
+        """(local image ID, the image's configured User), or (None, None) when the engine lacks it."""
         try:
             data = self._call("inspect_image", f"inspect image {ref}", lambda: self.api.inspect_image(ref))
         except EngineError as exc:
             if "not found" in str(exc):
-                return None
+                return None, None
             raise
-        return data.get("Id")
+        return data.get("Id"), (data.get("Config") or {}).get("User") or None
+
+    def image_id(self, ref: str) -> str | None:
+        return self.image_info(ref)[0]
 
     def logs_tail(self, container_id: str, lines: int = 20) -> str:
         try:

@@ -132,6 +132,7 @@ class Observed:
     foreign_by_name: dict[str, ObservedContainer] = field(default_factory=dict, compare=False, hash=False)
     foreign_managed_count: int = 0  # managed containers of other fleets / no fleet, left alone
     image_ids: dict[str, str | None] = field(default_factory=dict, compare=False, hash=False)
+    image_users: dict[str, str | None] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)

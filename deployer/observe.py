@@ -33,13 +33,14 @@ def gather(engine: DockerEngine, fleet: FleetSpec, options: PlanOptions, *, refr
             statuses = dict(zip(to_inspect, pool.map(engine.inspect, to_inspect)))
         ours = [_with_live_settings(c, statuses[c.id]) if c.id in statuses else c for c in ours]
     images = sorted({b.image for b in fleet.bots})
-    image_ids = {ref: engine.image_id(ref) for ref in images}
+    infos = {ref: engine.image_info(ref) for ref in images}
     return Observed(
         fleet=fleet.name,
         containers=tuple(sorted(ours, key=lambda c: c.name)),
         foreign_by_name=foreign_by_name,
         foreign_managed_count=foreign_managed,
-        image_ids=image_ids,
+        image_ids={ref: info[0] for ref, info in infos.items()},
+        image_users={ref: info[1] for ref, info in infos.items()},
     )
 
 

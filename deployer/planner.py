@@ -9,12 +9,14 @@ from data alone.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from .secrets import parse_fingerprint_label
 from .hashing import IN_PLACE_FIELDS, container_spec, spec_hash
 from .model import (
     CREATE,
+    LABEL_SECRETS,
     LABEL_SPEC,
     LABEL_SPEC_HASH,
     NOOP,
@@ -39,6 +41,8 @@ from .model import (
 class PlanOptions:
     secrets_dir: str | None = None
     prune: bool = False
+    # bot -> {secret name -> keyed fingerprint}, from the secrets checks; never values
+    secret_fingerprints: dict[str, dict[str, str]] = field(default_factory=dict, compare=False, hash=False)
 
 
 def desired_spec(bot: BotSpec, options: PlanOptions) -> dict[str, Any]:
@@ -96,6 +100,10 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
     base = dict(bot=bot.name, container_id=current.id, leftovers=leftovers, desired=bot)
 
     replace_changes, update_changes, reasons = _diff(bot, want, current, observed)
+    rotated = _rotated_secrets(bot, current, options)
+    if rotated:
+        reasons.extend(f"secret {name} changed (the gateway reads it at start)" for name in rotated)
+        replace_changes.extend(Change(f"secret {name}", "(fingerprint)", "(new fingerprint)") for name in rotated)
     if current.name != bot.container_name:
         reasons.insert(0, f"container was left as {current.name} by an interrupted apply")
         replace_changes.insert(0, Change("name", current.name, bot.container_name))
@@ -159,6 +167,15 @@ def _diff(bot: BotSpec, want: dict[str, Any], current: ObservedContainer, observ
         replace.append(Change("image_id", _short(current.image_id), _short(local_id)))
         reasons.append(f"image {bot.image} now points to a different image ID")
     return replace, update, reasons
+
+
+def _rotated_secrets(bot: BotSpec, current: ObservedContainer, options: PlanOptions) -> list[str]:
+    """Secrets whose content changed since the container was made (keyed fingerprints only)."""
+    wanted = options.secret_fingerprints.get(bot.name)
+    if not wanted:
+        return []
+    recorded = parse_fingerprint_label(current.labels.get(LABEL_SECRETS)) or {}
+    return [name for name in sorted(wanted) if name in recorded and recorded[name] != wanted[name]]
 
 
 def _actual_in_place(current: ObservedContainer, field_name: str, recorded: Any) -> Any:

@@ -1,0 +1,250 @@
+"""Secret files: checks before any change, and keyed fingerprints for rotation and conflicts.
+
+A secret value never leaves this module: checks return Problems that name the bot, the secret
+and the path; fingerprints are HMAC-SHA256 under a per-fleet key kept beside the secrets (a
+plain hash of a short token could be brute-forced from a label).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .model import BotSpec, FleetSpec
+from .problems import ERROR, WARNING, Problem
+
+KEY_FILE = ".deployer-fingerprint-key"
+FINGERPRINT_VERSION = "v1"
+# Tokens that only one process may use at a time: two bots sharing one fight forever.
+EXCLUSIVE_TOKENS = {
+    "TELEGRAM_BOT_TOKEN": "Telegram allows one poller per bot token (getUpdates 409 Conflict)",
+    "DISCORD_BOT_TOKEN": "Discord delivers a bot's gateway events to one session",
+    "SLACK_APP_TOKEN": "Slack Socket Mode delivers each event to one connection",
+    "SLACK_BOT_TOKEN": "Slack Socket Mode delivers each event to one connection",
+}
+MAX_SECRET_BYTES = 1024 * 1024
+
+
+@dataclass
+class SecretsReport:
+    problems: list[Problem] = field(default_factory=list)
+    # bot -> {secret name -> fingerprint}; only for bots whose secrets all passed
+    fingerprints: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+
+def parse_uid(user: str | None) -> int | None:
+    if not user:
+        return None
+    head = user.split(":", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def check_fleet_secrets(
+    fleet: FleetSpec,
+    secrets_dir: str | None,
+    *,
+    image_users: dict[str, str | None] | None = None,
+    create_key: bool = True,
+) -> SecretsReport:
+    """Check every bot's secrets; report every problem in one pass."""
+    report = SecretsReport()
+    needing = [b for b in fleet.bots if b.secrets]
+    if not needing:
+        return report
+    if not secrets_dir:
+        for bot in needing:
+            _add(report, bot.source_file, bot, None,
+                 "declares secrets but no secrets directory is set; set spec.secretsDir in the Fleet, "
+                 "or pass --secrets-dir / DEPLOYER_SECRETS_DIR")
+        return report
+    root = Path(secrets_dir)
+    if not _check_dir(report, root, None, "secrets directory"):
+        return report
+    key = _fleet_key(root, create=create_key, report=report)
+    seen: dict[tuple[str, str], str] = {}  # (secret name, content fingerprint) -> first bot
+    for bot in needing:
+        uid = parse_uid(bot.user) if bot.user else parse_uid((image_users or {}).get(bot.image))
+        bot_dir = root / bot.name
+        if not _check_dir(report, bot_dir, bot, "bot secrets directory", uid=uid):
+            continue
+        prints: dict[str, str] = {}
+        for name in bot.secrets:
+            content = _check_file(report, bot_dir, name, bot, uid)
+            if content is None or key is None:
+                continue
+            prints[name] = fingerprint(key, name, content)
+            if name in EXCLUSIVE_TOKENS:
+                digest = fingerprint(key, "token", content.strip())
+                other = seen.get((name, digest))
+                if other is not None:
+                    _add(report, str(bot_dir / name), bot, name,
+                         f"has the same value as bot {other}'s {name}: {EXCLUSIVE_TOKENS[name]}, so the two bots "
+                         "would fight forever; give each bot its own token")
+                else:
+                    seen[(name, digest)] = bot.name
+        if len(prints) == len(bot.secrets):
+            report.fingerprints[bot.name] = prints
+        declared = set(bot.secrets)
+        try:
+            extra = sorted(p.name for p in bot_dir.iterdir() if p.name not in declared)
+        except OSError:
+            extra = []
+        for name in extra:
+            _add(report, str(bot_dir / name), bot, name,
+                 "is in the bot's secrets directory but no manifest declares it (it is still mounted at /run/secrets)",
+                 severity=WARNING)
+    return report
+
+
+def fingerprint(key: bytes, name: str, content: bytes) -> str:
+    return hmac.new(key, name.encode() + b"\0" + content, hashlib.sha256).hexdigest()[:24]
+
+
+def fingerprint_label(prints: dict[str, str]) -> str:
+    """Label value: per-secret keyed fingerprints, so a plan can say which secret changed."""
+    return FINGERPRINT_VERSION + ";" + ",".join(f"{k}={v}" for k, v in sorted(prints.items()))
+
+
+def parse_fingerprint_label(value: str | None) -> dict[str, str] | None:
+    if not value or not value.startswith(FINGERPRINT_VERSION + ";"):
+        return None
+    body = value[len(FINGERPRINT_VERSION) + 1:]
+    out = {}
+    for part in filter(None, body.split(",")):
+        name, _, fp = part.partition("=")
+        out[name] = fp
+    return out
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+def _add(report: SecretsReport, file: str, bot: BotSpec | None, secret: str | None, message: str,
+         severity: str = ERROR) -> None:
+    who = f"bot {bot.name}" if bot else "fleet"
+    what = f"secret {secret}" if secret else ""
+    subject = f"{who}: {what} ".replace(":  ", ": ").strip() if what else f"{who}:"
+    report.problems.append(Problem(file, 0, 0, "", f"{subject} {message}".replace("  ", " "), severity))
+
+
+def _check_dir(report: SecretsReport, path: Path, bot: BotSpec | None, what: str, uid: int | None = None) -> bool:
+    if not path.is_absolute():
+        _add(report, str(path), bot, None, f"{what} {path} must be an absolute path")
+        return False
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        fix = f"mkdir -m 700 {path}" + (f" && chown {uid} {path}" if uid else "")
+        _add(report, str(path), bot, None, f"{what} {path} does not exist; create it: {fix}")
+        return False
+    except OSError as exc:
+        _add(report, str(path), bot, None, f"{what} {path} cannot be read: {exc.strerror}")
+        return False
+    if stat.S_ISLNK(st.st_mode):
+        _add(report, str(path), bot, None, f"{what} {path} is a symlink; use the real directory (symlinks are refused)")
+        return False
+    if not stat.S_ISDIR(st.st_mode):
+        _add(report, str(path), bot, None, f"{what} {path} is not a directory")
+        return False
+    if st.st_mode & 0o077:
+        _add(report, str(path), bot, None,
+             f"{what} {path} is open to group or others (mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 700 {path}")
+        return False
+    if uid is not None and uid != 0 and st.st_uid != uid:
+        _add(report, str(path), bot, None,
+             f"{what} {path} is owned by uid {st.st_uid}, but the container runs as uid {uid} and cannot enter it; "
+             f"run: chown {uid} {path}")
+        return False
+    return True
+
+
+def _check_file(report: SecretsReport, bot_dir: Path, name: str, bot: BotSpec, uid: int | None) -> bytes | None:
+    path = bot_dir / name
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        _add(report, str(path), bot, name, f"file {path} does not exist; write the value there with mode 0600")
+        return None
+    except OSError as exc:
+        _add(report, str(path), bot, name, f"file {path} cannot be read: {exc.strerror}")
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        _add(report, str(path), bot, name, f"{path} is a symlink; secrets must be regular files inside the bot's directory")
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        _add(report, str(path), bot, name, f"{path} is not a regular file")
+        return None
+    if os.path.realpath(path) != os.path.join(os.path.realpath(bot_dir), name):
+        _add(report, str(path), bot, name, f"{path} resolves outside the bot's secrets directory")
+        return None
+    if st.st_mode & 0o077:
+        _add(report, str(path), bot, name,
+             f"file {path} is open to group or others (mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}")
+        return None
+    if st.st_size > MAX_SECRET_BYTES:
+        _add(report, str(path), bot, name, f"file {path} is larger than {MAX_SECRET_BYTES} bytes; is it the right file?")
+        return None
+    try:
+        # O_NOFOLLOW: the file cannot be swapped for a symlink between the check and the read
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            content = os.read(fd, MAX_SECRET_BYTES + 1)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        _add(report, str(path), bot, name, f"file {path} cannot be read: {exc.strerror}")
+        return None
+    if not content.strip():
+        _add(report, str(path), bot, name, f"file {path} is empty or only whitespace")
+        return None
+    if uid is not None and uid != 0 and st.st_uid != uid:
+        _add(report, str(path), bot, name,
+             f"file {path} is owned by uid {st.st_uid} with mode {stat.S_IMODE(st.st_mode):04o}, so the container "
+             f"(uid {uid}) cannot read it; run: chown {uid} {path}")
+        return None
+    return content
+
+
+def _fleet_key(root: Path, *, create: bool, report: SecretsReport) -> bytes | None:
+    """The per-fleet HMAC key, created 0600 on first use (O_EXCL: two runners cannot race)."""
+    path = root / KEY_FILE
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                st = os.fstat(fd)
+                data = os.read(fd, 4096).strip()
+            finally:
+                os.close(fd)
+            if st.st_mode & 0o077:
+                _add(report, str(path), None, None,
+                     f"fingerprint key {path} is open to group or others; run: chmod 600 {path}")
+                return None
+            if len(data) < 32:
+                _add(report, str(path), None, None, f"fingerprint key {path} is too short; delete it to make a new one")
+                return None
+            return data
+        except FileNotFoundError:
+            if not create:
+                return None
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                _add(report, str(path), None, None, f"cannot create fingerprint key {path}: {exc.strerror}")
+                return None
+            with os.fdopen(fd, "w") as f:
+                f.write(os.urandom(32).hex() + "\n")
+        except OSError as exc:
+            _add(report, str(path), None, None, f"cannot read fingerprint key {path}: {exc.strerror}")
+            return None
+    return None
