@@ -10,11 +10,9 @@ from typing import Protocol
 
 from .engine import ContainerStatus, DockerEngine, EngineError
 from .hashing import spec_hash
+from .model import CREATE, LABEL_SECRETS, NOOP, ORPHAN, REMOVE, REPLACE, START, STOP, UPDATE, Action, BotSpec, Plan
+from .planner import ASIDE_MARK, PlanOptions, desired_spec
 from .secrets import fingerprint_label
-from .model import LABEL_SECRETS, CREATE, NOOP, ORPHAN, REMOVE, REPLACE, START, STOP, UPDATE, Action, BotSpec, Plan
-from .planner import PlanOptions, desired_spec
-
-ASIDE_MARK = "_old_"  # bot names cannot contain '_', so an aside name never collides with a bot
 
 
 @dataclass(frozen=True)

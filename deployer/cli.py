@@ -80,16 +80,17 @@ def _load_fleet(paths: tuple[str, ...]):  # -> FleetSpec
     return result.fleet
 
 
-def _plan_options(fleet, secrets_dir: str | None, prune: bool = False):  # -> PlanOptions
+def _plan_options(fleet, secrets_dir: str | None, **kwargs):  # -> PlanOptions
     import os
 
     from .planner import PlanOptions
 
     chosen = secrets_dir or os.environ.get("DEPLOYER_SECRETS_DIR") or fleet.secrets_dir
-    return PlanOptions(secrets_dir=chosen, prune=prune)
+    return PlanOptions(secrets_dir=chosen, **kwargs)
 
 
-def _make_plan(paths: tuple[str, ...], secrets_dir: str | None, prune: bool, parallelism: int = 8):
+def _make_plan(paths: tuple[str, ...], secrets_dir: str | None, *, refresh: bool = False,
+               parallelism: int = 8, **plan_kwargs):
     """Load, validate, observe, check secrets, plan. Nothing here changes a container."""
     import dataclasses
 
@@ -99,9 +100,11 @@ def _make_plan(paths: tuple[str, ...], secrets_dir: str | None, prune: bool, par
     from .secrets import check_fleet_secrets
 
     fleet = _load_fleet(paths)
-    options = _plan_options(fleet, secrets_dir, prune)
+    options = _plan_options(fleet, secrets_dir, **plan_kwargs)
+    if options.adopt - {b.name for b in fleet.bots}:
+        _fail(f"--adopt names bots that no manifest declares: {', '.join(sorted(options.adopt - {b.name for b in fleet.bots}))}")
     engine = DockerEngine(max_pool_size=max(16, parallelism * 2))
-    observed = gather(engine, fleet, options, parallelism=parallelism)
+    observed = gather(engine, fleet, options, refresh=refresh, parallelism=parallelism)
     secrets = check_fleet_secrets(fleet, options.secrets_dir, image_users=observed.image_users)
     _report_secret_problems(secrets.problems)
     options = dataclasses.replace(options, secret_fingerprints=secrets.fingerprints)
@@ -116,18 +119,39 @@ def _report_secret_problems(problems) -> None:  # type: ignore[no-untyped-def]
         _fail(f"{errors} secret problem(s) above; nothing was changed")
 
 
+def _prune_options(f):  # type: ignore[no-untyped-def]
+    for option in reversed([
+        click.option("--prune", is_flag=True,
+                     help="Remove orphan containers of this fleet (last, and only if everything else succeeded)."),
+        click.option("--allow-empty", is_flag=True, help="Allow --prune with a manifest set of zero bots."),
+        click.option("--max-removals", type=click.IntRange(0), default=None,
+                     help="Refuse a plan that would remove more than N containers."),
+        click.option("--adopt", "adopt", multiple=True, metavar="BOT",
+                     help="Take over the container holding botmaker-BOT that no fleet manages (replaced by ours)."),
+    ]):
+        f = option(f)
+    return f
+
+
+def _prune_kwargs(prune: bool, allow_empty: bool, max_removals: int | None, adopt: tuple[str, ...]) -> dict:
+    return dict(prune=prune, allow_empty=allow_empty, max_removals=max_removals, adopt=frozenset(adopt))
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes, 0 when none.")
-@click.option("--prune", is_flag=True, help="Plan the removal of orphan containers of this fleet.")
+@click.option("--refresh", is_flag=True, help="Inspect every container and compare its real configuration (drift).")
+@_prune_options
 @_secrets_dir_option
-def plan(paths: tuple[str, ...], fmt: str, detailed_exitcode: bool, prune: bool, secrets_dir: str | None) -> None:
+def plan(paths: tuple[str, ...], fmt: str, detailed_exitcode: bool, refresh: bool, prune: bool, allow_empty: bool,
+         max_removals: int | None, adopt: tuple[str, ...], secrets_dir: str | None) -> None:
     """Show what apply would change on the engine, field by field. Changes nothing."""
     from .render import render_plan
 
     try:
-        _, _, _, the_plan = _make_plan(paths, secrets_dir, prune)
+        _, _, _, the_plan = _make_plan(paths, secrets_dir, refresh=refresh,
+                                       **_prune_kwargs(prune, allow_empty, max_removals, adopt))
     except DeployerError as exc:
         _fail(str(exc))
     click.echo(render_plan(the_plan, fmt))
@@ -145,16 +169,19 @@ def plan(paths: tuple[str, ...], fmt: str, detailed_exitcode: bool, prune: bool,
               help="Seconds to wait for a started container to run (and be healthy).")
 @click.option("--stop-timeout", type=click.IntRange(0, 3600), default=10, show_default=True,
               help="Seconds a container gets to stop gracefully before it is killed.")
-@click.option("--prune", is_flag=True, help="Remove orphan containers of this fleet (after all else succeeded).")
+@click.option("--refresh", is_flag=True, help="Inspect every container first and repair drift.")
+@_prune_options
 @_secrets_dir_option
 def apply(paths: tuple[str, ...], yes: bool, parallelism: int, wait_timeout: float, stop_timeout: int,
-          prune: bool, secrets_dir: str | None) -> None:
+          refresh: bool, prune: bool, allow_empty: bool, max_removals: int | None, adopt: tuple[str, ...],
+          secrets_dir: str | None) -> None:
     """Converge the engine to the manifests: compute the plan, show it, confirm, execute it."""
     from .applier import Applier, ApplyOptions
     from .render import render_plan
 
     try:
-        _, options, engine, the_plan = _make_plan(paths, secrets_dir, prune, parallelism)
+        _, options, engine, the_plan = _make_plan(paths, secrets_dir, refresh=refresh, parallelism=parallelism,
+                                                  **_prune_kwargs(prune, allow_empty, max_removals, adopt))
     except DeployerError as exc:
         _fail(str(exc))
     click.echo(render_plan(the_plan, "text"))
@@ -187,6 +214,28 @@ def apply(paths: tuple[str, ...], yes: bool, parallelism: int, wait_timeout: flo
     click.echo(f"\nApply finished: {len(report.results) - failed} succeeded, {failed} failed"
                + (f", {len(report.skipped)} skipped" if report.skipped else "") + ".")
     sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_secrets_dir_option
+def drift(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
+    """Inspect every container of the fleet and report where the engine differs from the manifests.
+
+    Exit 0 when there is no drift, 2 when there is, 1 on error. Meant for a scheduled CI job;
+    `apply --refresh` repairs what it finds.
+    """
+    from .render import render_drift
+
+    try:
+        _, _, _, the_plan = _make_plan(paths, secrets_dir, refresh=True)
+    except DeployerError as exc:
+        _fail(str(exc))
+    click.echo(render_drift(the_plan, fmt))
+    if the_plan.errors:
+        sys.exit(1)
+    sys.exit(2 if the_plan.has_changes else 0)
 
 
 @main.command()

@@ -57,6 +57,7 @@ class ContainerStatus:
     nano_cpus: int
     restart_policy: str
     restart_max_retries: int
+    live: dict[str, Any]
 
 
 def docker_host() -> str:
@@ -169,6 +170,7 @@ class DockerEngine:
             nano_cpus=int(host.get("NanoCpus") or 0),
             restart_policy=restart.get("Name") or "no",
             restart_max_retries=int(restart.get("MaximumRetryCount") or 0),
+            live=live_spec(data),
         )
 
     def image_info(self, ref: str) -> tuple[str | None, str | None]:
@@ -321,6 +323,51 @@ class DockerEngine:
                 return st
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
+
+
+def live_spec(data: dict[str, Any]) -> dict[str, Any]:
+    """An inspect, normalised to the shape of hashing.container_spec, for drift comparison.
+
+    Keys the daemon fills from the image (env, labels, command) cannot be told apart from
+    the container's own; the planner compares only what the manifest sets for those.
+    """
+    config = data.get("Config") or {}
+    host = data.get("HostConfig") or {}
+    env = dict(item.split("=", 1) if "=" in item else (item, "") for item in (config.get("Env") or []))
+    ports = []
+    for key, bindings in (host.get("PortBindings") or {}).items():
+        container_port, _, proto = key.partition("/")
+        for b in bindings or []:
+            ports.append(f"{b.get('HostIp') or '0.0.0.0'}:{b.get('HostPort')}:{container_port}/{proto or 'tcp'}")
+    volumes, secrets_mount = [], None
+    for m in data.get("Mounts") or []:
+        source = m.get("Source", "") if m.get("Type") == "bind" else m.get("Name", "")
+        entry = f"{source}:{m.get('Destination')}:{'rw' if m.get('RW') else 'ro'}"
+        if m.get("Destination") == SECRETS_MOUNT:
+            secrets_mount = entry
+        else:
+            volumes.append(entry)
+    hc = config.get("Healthcheck")
+    restart = host.get("RestartPolicy") or {}
+    policy = restart.get("Name") or "no"
+    return {
+        "image": config.get("Image"),
+        "command": config.get("Cmd"),
+        "env": env,
+        "user": config.get("User") or None,
+        "ports": sorted(ports),
+        "volumes": sorted(volumes),
+        "secrets_mount": secrets_mount,
+        "network": host.get("NetworkMode"),
+        "healthcheck": None if not hc else {
+            "test": hc.get("Test"), "interval": hc.get("Interval", 0), "timeout": hc.get("Timeout", 0),
+            "retries": hc.get("Retries", 0), "startPeriod": hc.get("StartPeriod", 0),
+        },
+        "labels": config.get("Labels") or {},
+        "memory": host.get("Memory") or None,
+        "cpus": (host.get("NanoCpus") or 0) / 1e9 or None,
+        "restart": f"on-failure:{restart.get('MaximumRetryCount') or 0}" if policy == "on-failure" else policy,
+    }
 
 
 def _split_ref(ref: str) -> tuple[str, str | None]:

@@ -104,6 +104,8 @@ class ObservedContainer:
     restart_policy: str | None = None
     restart_max_retries: int | None = None
     inspected: bool = False
+    # With --refresh: the real configuration, normalised to the canonical spec's shape
+    live: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
     @property
     def bot(self) -> str | None:

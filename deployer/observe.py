@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
-from .engine import DockerEngine
+from .engine import ContainerStatus, DockerEngine
 from .model import CONTAINER_PREFIX, LABEL_MANAGED, FleetSpec, Observed, ObservedContainer
 from .planner import PlanOptions, needs_inspect
 
@@ -31,7 +31,7 @@ def gather(engine: DockerEngine, fleet: FleetSpec, options: PlanOptions, *, refr
     if to_inspect:
         with ThreadPoolExecutor(max_workers=parallelism) as pool:
             statuses = dict(zip(to_inspect, pool.map(engine.inspect, to_inspect)))
-        ours = [_with_live_settings(c, statuses[c.id]) if c.id in statuses else c for c in ours]
+        ours = [_with_live_settings(c, statuses[c.id], refresh) if c.id in statuses else c for c in ours]
     images = sorted({b.image for b in fleet.bots})
     infos = {ref: engine.image_info(ref) for ref in images}
     return Observed(
@@ -44,7 +44,7 @@ def gather(engine: DockerEngine, fleet: FleetSpec, options: PlanOptions, *, refr
     )
 
 
-def _with_live_settings(c: ObservedContainer, st) -> ObservedContainer:  # type: ignore[no-untyped-def]
+def _with_live_settings(c: ObservedContainer, st: ContainerStatus, refresh: bool) -> ObservedContainer:
     return dataclasses.replace(
         c,
         memory_bytes=st.memory_bytes,
@@ -52,4 +52,5 @@ def _with_live_settings(c: ObservedContainer, st) -> ObservedContainer:  # type:
         restart_policy=st.restart_policy,
         restart_max_retries=st.restart_max_retries,
         inspected=True,
+        live=st.live if refresh else None,
     )

@@ -12,10 +12,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .secrets import parse_fingerprint_label
 from .hashing import IN_PLACE_FIELDS, container_spec, spec_hash
+from .secrets import parse_fingerprint_label
 from .model import (
     CREATE,
+    LABEL_PROTECT,
     LABEL_SECRETS,
     LABEL_SPEC,
     LABEL_SPEC_HASH,
@@ -37,10 +38,16 @@ from .model import (
 )
 
 
+ASIDE_MARK = "_old_"  # an old container renamed aside during a replace; bot names cannot hold '_'
+
+
 @dataclass(frozen=True)
 class PlanOptions:
     secrets_dir: str | None = None
     prune: bool = False
+    allow_empty: bool = False  # --prune with zero bots would remove the whole fleet
+    max_removals: int | None = None
+    adopt: frozenset[str] = frozenset()  # bots whose name-holding foreign container may be replaced
     # bot -> {secret name -> keyed fingerprint}, from the secrets checks; never values
     secret_fingerprints: dict[str, dict[str, str]] = field(default_factory=dict, compare=False, hash=False)
 
@@ -58,34 +65,62 @@ def plan(fleet: FleetSpec, observed: Observed, options: PlanOptions = PlanOption
     errors: list[str] = []
     for bot in fleet.bots:
         foreign = observed.foreign_by_name.get(bot.container_name)
+        if foreign is not None and bot.name in options.adopt and foreign.fleet in (None, ""):
+            actions.append(Action(
+                bot.name, REPLACE,
+                (f"adopt: container {bot.container_name} ({foreign.id[:12]}) is not managed by fleet "
+                 f"{observed.fleet}; it is replaced by one that is",),
+                (Change("owner", _owner(foreign), f"fleet {observed.fleet}"),),
+                container_id=foreign.id, desired=bot,
+            ))
+            continue
         if foreign is not None:
-            owner = f"fleet {foreign.fleet}" if foreign.fleet else (
-                "no fleet (managed by another tool)" if foreign.managed else "nobody (not created by deployer)"
-            )
+            hint = ("it belongs to another fleet and cannot be adopted" if foreign.fleet
+                    else f"remove or rename it by hand, or take it over with --adopt {bot.name}")
             errors.append(
                 f"bot {bot.name}: container {bot.container_name} ({foreign.id[:12]}) already exists and belongs to "
-                f"{owner}; deployer will not touch it: remove or rename it by hand"
+                f"{_owner(foreign)}; deployer will not touch it: {hint}"
             )
             continue
         actions.append(_plan_bot(bot, by_bot.pop(bot.name, []), observed, options))
 
     for bot_name in sorted(by_bot):
         for c in sorted(by_bot[bot_name], key=lambda c: c.name):
-            kind = REMOVE if options.prune else ORPHAN
-            actions.append(
-                Action(
-                    bot=bot_name or c.name,
-                    action=kind,
-                    reasons=(f"container {c.name} belongs to fleet {observed.fleet} but no manifest declares bot {bot_name!r}",),
-                    container_id=c.id,
-                )
-            )
+            reasons = [f"container {c.name} belongs to fleet {observed.fleet} but no manifest declares bot {bot_name!r}"]
+            protected = c.labels.get(LABEL_PROTECT) == "true"
+            if protected:
+                reasons.append(f"protected ({LABEL_PROTECT}=true): never removed")
+            kind = REMOVE if options.prune and not protected else ORPHAN
+            actions.append(Action(bot=bot_name or c.name, action=kind, reasons=tuple(reasons), container_id=c.id))
+    errors.extend(_prune_guards(fleet, actions, options))
     return Plan(
         fleet=fleet.name,
         actions=tuple(actions),
         foreign_managed_count=observed.foreign_managed_count,
         errors=tuple(errors),
     )
+
+
+def _owner(c: ObservedContainer) -> str:
+    if c.fleet:
+        return f"fleet {c.fleet}"
+    return "no fleet (managed by another tool, e.g. the dashboard)" if c.managed else "nobody (not created by deployer)"
+
+
+def _prune_guards(fleet: FleetSpec, actions: list[Action], options: PlanOptions) -> list[str]:
+    """Refusals that protect against mass deletion; they make the whole plan unappliable."""
+    if not options.prune:
+        return []
+    removals = sum(1 for a in actions if a.action == REMOVE)
+    errors = []
+    if not fleet.bots and not options.allow_empty:
+        errors.append(
+            f"refusing to prune with a manifest set of zero bots: that would remove every container of fleet "
+            f"{fleet.name} ({removals}); pass --allow-empty if that is really what you want"
+        )
+    if options.max_removals is not None and removals > options.max_removals:
+        errors.append(f"refusing to remove {removals} containers: more than --max-removals {options.max_removals}")
+    return errors
 
 
 def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Observed, options: PlanOptions) -> Action:
@@ -105,8 +140,12 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
         reasons.extend(f"secret {name} changed (the gateway reads it at start)" for name in rotated)
         replace_changes.extend(Change(f"secret {name}", "(fingerprint)", "(new fingerprint)") for name in rotated)
     if current.name != bot.container_name:
-        reasons.insert(0, f"container was left as {current.name} by an interrupted apply")
+        how = "by an interrupted apply" if ASIDE_MARK in current.name else "(renamed by hand?)"
+        reasons.insert(0, f"container is named {current.name} {how}, not {bot.container_name}")
         replace_changes.insert(0, Change("name", current.name, bot.container_name))
+    if len(canonical) + sum(1 for c in containers if ASIDE_MARK in c.name) < len(containers):
+        extras = [c.name for c in containers if c is not current and ASIDE_MARK not in c.name]
+        reasons.append(f"extra containers carry this bot's labels but were not created by this apply: {', '.join(extras)}")
     if replace_changes:
         return Action(action=REPLACE, reasons=tuple(reasons), changes=tuple(replace_changes + update_changes), **base)
     if update_changes:
@@ -156,6 +195,8 @@ def _diff(bot: BotSpec, want: dict[str, Any], current: ObservedContainer, observ
             elif before != after:
                 replace.append(Change(field_name, before, after))
                 reasons.append(f"{field_name} changed")
+    if current.live is not None:
+        _drift(want, current.live, replace, reasons)
     # The tag may now point at another image (pulled or rebuilt since the container was made).
     local_id = observed.image_ids.get(bot.image)
     if (
@@ -167,6 +208,35 @@ def _diff(bot: BotSpec, want: dict[str, Any], current: ObservedContainer, observ
         replace.append(Change("image_id", _short(current.image_id), _short(local_id)))
         reasons.append(f"image {bot.image} now points to a different image ID")
     return replace, update, reasons
+
+
+def _drift(want: dict[str, Any], live: dict[str, Any], replace: list[Change], reasons: list[str]) -> None:
+    """Compare the real configuration (from an inspect) with the manifest, field by field.
+
+    In-place fields are compared by _diff already. For env and labels only the keys the
+    manifest sets are compared (the daemon merges the image's in); command and user only
+    when the manifest sets them.
+    """
+    already = {c.field for c in replace}
+    checks: list[tuple[str, Any, Any]] = [
+        ("image", want["image"], live["image"]),
+        ("ports", want["ports"], live["ports"]),
+        ("volumes", want["volumes"], live["volumes"]),
+        ("secrets", want["secrets"]["mount"], live["secrets_mount"]),
+        ("network", want["network"], live["network"]),
+        ("env", want["env"], {k: live["env"].get(k) for k in want["env"]}),
+        ("labels", want["labels"], {k: live["labels"].get(k) for k in want["labels"]}),
+    ]
+    if want["command"] is not None:
+        checks.append(("command", want["command"], live["command"]))
+    if want["user"] is not None:
+        checks.append(("user", want["user"], live["user"]))
+    if want["healthcheck"] is not None:  # without one in the manifest, the image's may apply
+        checks.append(("healthcheck", want["healthcheck"], live["healthcheck"]))
+    for name, desired, actual in checks:
+        if name not in already and desired != actual:
+            replace.append(Change(name, actual, desired))
+            reasons.append(f"drift: {name} on the engine differs from the manifest")
 
 
 def _rotated_secrets(bot: BotSpec, current: ObservedContainer, options: PlanOptions) -> list[str]:

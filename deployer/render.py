@@ -94,6 +94,8 @@ def render_plan(plan: Plan, fmt: str = "text") -> str:
         + (f", {s['remove']} to remove" if s["remove"] else "")
         + "."
     )
+    if s["remove"]:
+        lines.append("Removals run last, and only if every other change succeeds; volumes and secrets are kept.")
     if s["orphans"]:
         lines.append(f"{s['orphans']} orphan container(s) of fleet {plan.fleet} listed above; --prune removes them.")
     if plan.foreign_managed_count:
@@ -109,3 +111,30 @@ def _diff_value(before: object, after: object) -> str:
                 parts.append(f"{k}: {_value(before.get(k))} -> {_value(after.get(k))}")
         return "{ " + "; ".join(parts) + " }"
     return f"{_value(before)} -> {_value(after)}"
+
+
+def render_drift(plan: Plan, fmt: str = "text") -> str:
+    """Drift report: every field where the engine differs from the manifests, desired vs actual."""
+    drifted = [a for a in plan.actions if a.mutates]
+    if fmt == "json":
+        return json.dumps({
+            "format_version": PLAN_FORMAT_VERSION,
+            "fleet": plan.fleet,
+            "drifted": [
+                {"bot": a.bot, "repair": a.action, "reasons": list(a.reasons),
+                 "fields": [{"field": c.field, "desired": c.after, "actual": c.before} for c in a.changes]}
+                for a in drifted
+            ],
+            "errors": list(plan.errors),
+        }, indent=2)
+    lines = []
+    for a in drifted:
+        lines.append(f"bot {a.bot}: drifted (apply will {a.action})")
+        for reason in a.reasons:
+            lines.append(f"    # {reason}")
+        for c in a.changes:
+            lines.append(f"    {c.field}: desired {_value(c.after)}, actual {_value(c.before)}")
+    lines.extend(f"! {e}" for e in plan.errors)
+    lines.append(f"Drift: {len(drifted)} bot(s) of fleet {plan.fleet} differ from their manifests."
+                 if drifted else f"No drift: fleet {plan.fleet} matches its manifests.")
+    return "\n".join(lines)
