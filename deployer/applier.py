@@ -3,8 +3,9 @@ with rollback, removals last. Progress goes to a callback; nothing here prints o
 
 from __future__ import annotations
 
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -13,6 +14,7 @@ from .hashing import spec_hash
 from .model import CREATE, LABEL_SECRETS, NOOP, ORPHAN, REMOVE, REPLACE, START, STOP, UPDATE, Action, BotSpec, Plan
 from .planner import ASIDE_MARK, PlanOptions, desired_spec
 from .secrets import fingerprint_label
+from .stamps import Stamp
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class ApplyOptions:
     stop_timeout: int = 10
     settle: float = 1.0  # how long a container without healthcheck must stay up to count as started
     plan_options: PlanOptions = PlanOptions()
+    stamp: Stamp | None = None  # revision labels put on every container created
 
 
 @dataclass
@@ -38,6 +41,7 @@ class BotResult:
 class ApplyReport:
     results: list[BotResult] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    interrupted: bool = False
 
     @property
     def failed(self) -> list[BotResult]:
@@ -61,26 +65,38 @@ class Applier:
         self.fleet = fleet
         self.options = options
         self.progress = progress
-        self._image_ready: dict[str, str | None] = {}
+        self.cancelled = threading.Event()
 
     def apply(self, plan: Plan) -> ApplyReport:
+        """Run the plan. On KeyboardInterrupt (SIGINT, or SIGTERM mapped to it by the CLI) no new
+        action starts, the ones under way finish, and the report says what was and wasn't done."""
         report = ApplyReport()
         main = [a for a in plan.actions if a.mutates and a.action not in (REMOVE, ORPHAN)]
         removals = [a for a in plan.actions if a.action == REMOVE]
-        with ThreadPoolExecutor(max_workers=max(1, self.options.parallelism)) as pool:
-            report.results.extend(pool.map(self._run, main))
+        report.results.extend(self._run_all(main, report))
         if removals:
             if report.failed:
                 report.skipped.extend(a.bot for a in removals)
                 for a in removals:
                     self.progress(a.bot, "skip", "not removed: an earlier change failed, so nothing is pruned")
             else:
-                with ThreadPoolExecutor(max_workers=max(1, self.options.parallelism)) as pool:
-                    report.results.extend(pool.map(self._run, removals))
+                report.results.extend(self._run_all(removals, report))
         return report
+
+    def _run_all(self, actions: list[Action], report: ApplyReport) -> list[BotResult]:
+        with ThreadPoolExecutor(max_workers=max(1, self.options.parallelism)) as pool:
+            futures: list[Future[BotResult]] = [pool.submit(self._run, a) for a in actions]
+            try:
+                return [f.result() for f in futures]
+            except KeyboardInterrupt:
+                self.cancelled.set()
+                report.interrupted = True
+                return [f.result() for f in futures]
 
     # -- one action ----------------------------------------------------------------------------
     def _run(self, action: Action) -> BotResult:
+        if self.cancelled.is_set():
+            return BotResult(action.bot, action.action, False, "not started: the apply was interrupted")
         started = time.monotonic()
         verb = {CREATE: "creating", REPLACE: "replacing", UPDATE: "updating", START: "starting",
                 STOP: "stopping", REMOVE: "removing", NOOP: "cleaning up"}[action.action]
@@ -185,7 +201,9 @@ class Applier:
     def _create_container(self, bot: BotSpec) -> str:
         spec = desired_spec(bot, self.options.plan_options)
         prints = self.options.plan_options.secret_fingerprints.get(bot.name)
-        extra = {LABEL_SECRETS: fingerprint_label(prints)} if prints else None
+        extra = {LABEL_SECRETS: fingerprint_label(prints)} if prints else {}
+        if self.options.stamp is not None:
+            extra.update(self.options.stamp.labels_for(bot))
         return self.engine.create(
             bot, fleet=self.fleet, spec=spec, spec_hash=spec_hash(spec),
             secrets_dir=self.options.plan_options.secrets_dir, extra_labels=extra,

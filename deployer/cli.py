@@ -1,20 +1,40 @@
-"""Thin click commands: parse options, call the pieces, map DeployerError to one line and an exit code."""
+"""Thin click commands: parse options, call the pieces, print, map errors to one line and an exit code.
+
+This is the only module that prompts or exits. Heavy modules (jsonschema, the docker SDK) are
+imported inside the commands, so `deployer --help` and `deployer validate` never load docker.
+"""
 
 from __future__ import annotations
 
+import signal
 import sys
+from typing import Any, Callable, NoReturn
 
 import click
 
 from . import __version__
 from .problems import DeployerError
 
-FORMATS_VALIDATE = ["text", "json"]
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
 
-def _fail(message: str) -> "NoReturn":  # noqa: F821
+def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
-    sys.exit(1)
+    sys.exit(EXIT_ERROR)
+
+
+def _handle_errors(run: Callable[[], Any]) -> Any:
+    """Every expected failure becomes one located line (or a list of problems) and exit 1."""
+    from .render import render_problems
+    from .workflow import InvalidManifests, InvalidSecrets
+
+    try:
+        return run()
+    except (InvalidManifests, InvalidSecrets) as exc:
+        click.echo(render_problems(exc.problems, "text"), err=True)
+        _fail(str(exc))
+    except DeployerError as exc:
+        _fail(str(exc))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,22 +44,73 @@ def main() -> None:
 
     Manifests (apiVersion botmaker/v1, kind Bot / Fleet) live in git; validate them, plan
     the changes against the engine, and apply exactly that plan.
+
+    Exit codes: 0 success, 1 error, 2 changes/drift found (plan --detailed-exitcode, drift).
     """
 
 
-_secrets_dir_option = click.option(
-    "--secrets-dir", type=click.Path(), default=None,
-    help="Host directory with one sub-directory of secret files per bot (overrides the Fleet's "
-         "spec.secretsDir; also DEPLOYER_SECRETS_DIR).",
+# --- shared options -----------------------------------------------------------------------------
+
+def _options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def apply_all(f: Any) -> Any:
+        for d in reversed(decorators):
+            f = d(f)
+        return f
+    return apply_all
+
+
+paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path())
+secrets_dir_option = click.option(
+    "--secrets-dir", type=click.Path(), default=None, envvar="DEPLOYER_SECRETS_DIR", show_envvar=True,
+    help="Host directory with one sub-directory of secret files per bot (overrides the Fleet's spec.secretsDir).",
+)
+no_color_option = click.option("--no-color", is_flag=True, help="No colour (also when NO_COLOR is set).")
+prune_options = _options(
+    click.option("--prune", is_flag=True,
+                 help="Remove orphan containers of this fleet (last, and only if everything else succeeded)."),
+    click.option("--allow-empty", is_flag=True, help="Allow --prune with a manifest set of zero bots."),
+    click.option("--max-removals", type=click.IntRange(0), default=None,
+                 help="Refuse a plan that would remove more than N containers."),
+    click.option("--adopt", "adopt", multiple=True, metavar="BOT",
+                 help="Take over the container holding botmaker-BOT that no fleet manages (it is replaced)."),
 )
 
 
+def _color(no_color: bool) -> bool:
+    from .render import use_color
+
+    return use_color(no_color, sys.stdout)
+
+
+def _prepare(paths: list[str], secrets_dir: str | None, *, refresh: bool = False, parallelism: int = 8,
+             engine: Any = None, **plan_kwargs: Any) -> Any:
+    from .engine import DockerEngine
+    from .workflow import load_fleet, plan_options, prepare
+
+    fleet, warnings = load_fleet(paths)
+    for w in warnings:
+        click.echo(w.format(), err=True)
+    options = plan_options(fleet, secrets_dir, **plan_kwargs)
+    engine = engine or DockerEngine(max_pool_size=max(16, parallelism * 2))
+    prepared = prepare(fleet, options, engine, refresh=refresh, parallelism=parallelism)
+    for w in prepared.warnings:
+        click.echo(w.format(), err=True)
+    return prepared, engine
+
+
+def _prune_kwargs(prune: bool, allow_empty: bool, max_removals: int | None, adopt: tuple[str, ...]) -> dict[str, Any]:
+    return dict(prune=prune, allow_empty=allow_empty, max_removals=max_removals, adopt=frozenset(adopt))
+
+
+# --- validate -----------------------------------------------------------------------------------
+
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(FORMATS_VALIDATE), default="text", show_default=True)
+@paths_argument
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "github"]), default="text",
+              show_default=True)
 @click.option("--secrets", "check_secrets", is_flag=True,
               help="Also check every bot's secret files (paths, modes, owners, conflicts); needs no engine.")
-@_secrets_dir_option
+@secrets_dir_option
 def validate(paths: tuple[str, ...], fmt: str, check_secrets: bool, secrets_dir: str | None) -> None:
     """Check manifests against the schemas and the semantic rules; report every problem.
 
@@ -54,114 +125,65 @@ def validate(paths: tuple[str, ...], fmt: str, check_secrets: bool, secrets_dir:
     problems = list(result.problems)
     if check_secrets and result.fleet is not None:
         from .secrets import check_fleet_secrets
+        from .workflow import plan_options
 
-        options = _plan_options(result.fleet, secrets_dir)
+        options = plan_options(result.fleet, secrets_dir)
         problems += check_fleet_secrets(result.fleet, options.secrets_dir, create_key=False).problems
     out = render_problems(problems, fmt, bots=len(result.fleet.bots) if result.fleet else None)
     if out:
         click.echo(out)
-    sys.exit(1 if any(p.is_error for p in problems) else 0)
+    sys.exit(EXIT_ERROR if any(p.is_error for p in problems) else EXIT_OK)
 
 
-# --- shared steps -------------------------------------------------------------------------------
+# --- plan ---------------------------------------------------------------------------------------
 
-def _load_fleet(paths: tuple[str, ...]):  # -> FleetSpec
-    from .manifest import load_paths
-    from .render import render_problems
-    from .validation import validate_documents
+def _render_plan(plan: Any, fmt: str, color: bool) -> str:
+    from . import render
 
-    documents, load_problems = load_paths(list(paths))
-    result = validate_documents(documents, load_problems)
-    if result.errors or result.fleet is None:
-        click.echo(render_problems(result.problems, "text"), err=True)
-        sys.exit(1)
-    for w in result.warnings:
-        click.echo(w.format(), err=True)
-    return result.fleet
-
-
-def _plan_options(fleet, secrets_dir: str | None, **kwargs):  # -> PlanOptions
-    import os
-
-    from .planner import PlanOptions
-
-    chosen = secrets_dir or os.environ.get("DEPLOYER_SECRETS_DIR") or fleet.secrets_dir
-    return PlanOptions(secrets_dir=chosen, **kwargs)
-
-
-def _make_plan(paths: tuple[str, ...], secrets_dir: str | None, *, refresh: bool = False,
-               parallelism: int = 8, **plan_kwargs):
-    """Load, validate, observe, check secrets, plan. Nothing here changes a container."""
-    import dataclasses
-
-    from .engine import DockerEngine
-    from .observe import gather
-    from .planner import plan as make_plan
-    from .secrets import check_fleet_secrets
-
-    fleet = _load_fleet(paths)
-    options = _plan_options(fleet, secrets_dir, **plan_kwargs)
-    if options.adopt - {b.name for b in fleet.bots}:
-        _fail(f"--adopt names bots that no manifest declares: {', '.join(sorted(options.adopt - {b.name for b in fleet.bots}))}")
-    engine = DockerEngine(max_pool_size=max(16, parallelism * 2))
-    observed = gather(engine, fleet, options, refresh=refresh, parallelism=parallelism)
-    secrets = check_fleet_secrets(fleet, options.secrets_dir, image_users=observed.image_users)
-    _report_secret_problems(secrets.problems)
-    options = dataclasses.replace(options, secret_fingerprints=secrets.fingerprints)
-    return fleet, options, engine, make_plan(fleet, observed, options)
-
-
-def _report_secret_problems(problems) -> None:  # type: ignore[no-untyped-def]
-    for p in problems:
-        click.echo(p.format(), err=True)
-    errors = sum(1 for p in problems if p.is_error)
-    if errors:
-        _fail(f"{errors} secret problem(s) above; nothing was changed")
-
-
-def _prune_options(f):  # type: ignore[no-untyped-def]
-    for option in reversed([
-        click.option("--prune", is_flag=True,
-                     help="Remove orphan containers of this fleet (last, and only if everything else succeeded)."),
-        click.option("--allow-empty", is_flag=True, help="Allow --prune with a manifest set of zero bots."),
-        click.option("--max-removals", type=click.IntRange(0), default=None,
-                     help="Refuse a plan that would remove more than N containers."),
-        click.option("--adopt", "adopt", multiple=True, metavar="BOT",
-                     help="Take over the container holding botmaker-BOT that no fleet manages (replaced by ours)."),
-    ]):
-        f = option(f)
-    return f
-
-
-def _prune_kwargs(prune: bool, allow_empty: bool, max_removals: int | None, adopt: tuple[str, ...]) -> dict:
-    return dict(prune=prune, allow_empty=allow_empty, max_removals=max_removals, adopt=frozenset(adopt))
+    if fmt == "markdown":
+        return render.render_plan_markdown(plan)
+    if fmt == "github":
+        return render.render_plan_github(plan)
+    if fmt == "json":
+        return render.render_plan(plan, "json")
+    return render.render_plan(plan, "text", color=color)
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@paths_argument
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "github"]), default="text",
+              show_default=True)
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), default=None,
+              help="Save the plan (with digests of manifests and engine state) for `apply --plan`.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes, 0 when none.")
 @click.option("--refresh", is_flag=True, help="Inspect every container and compare its real configuration (drift).")
-@_prune_options
-@_secrets_dir_option
-def plan(paths: tuple[str, ...], fmt: str, detailed_exitcode: bool, refresh: bool, prune: bool, allow_empty: bool,
-         max_removals: int | None, adopt: tuple[str, ...], secrets_dir: str | None) -> None:
-    """Show what apply would change on the engine, field by field. Changes nothing."""
-    from .render import render_plan
+@prune_options
+@secrets_dir_option
+@no_color_option
+def plan(paths: tuple[str, ...], fmt: str, out_file: str | None, detailed_exitcode: bool, refresh: bool,
+         prune: bool, allow_empty: bool, max_removals: int | None, adopt: tuple[str, ...],
+         secrets_dir: str | None, no_color: bool) -> None:
+    """Show what apply would change on the engine, field by field. Changes nothing, takes no lock."""
+    prepared, _ = _handle_errors(lambda: _prepare(
+        list(paths), secrets_dir, refresh=refresh, **_prune_kwargs(prune, allow_empty, max_removals, adopt)))
+    click.echo(_render_plan(prepared.plan, fmt, _color(no_color)))
+    if prepared.plan.errors:
+        sys.exit(EXIT_ERROR)
+    if out_file:
+        from .planfile import write_plan_file
 
-    try:
-        _, _, _, the_plan = _make_plan(paths, secrets_dir, refresh=refresh,
-                                       **_prune_kwargs(prune, allow_empty, max_removals, adopt))
-    except DeployerError as exc:
-        _fail(str(exc))
-    click.echo(render_plan(the_plan, fmt))
-    if the_plan.errors:
-        sys.exit(1)
-    sys.exit(2 if detailed_exitcode and the_plan.has_changes else 0)
+        write_plan_file(out_file, paths=list(paths), fleet=prepared.fleet, observed=prepared.observed,
+                        options=prepared.options, refresh=refresh, plan=prepared.plan)
+        click.echo(f"Saved the plan to {out_file}; apply exactly it with: deployer apply --plan {out_file}", err=True)
+    sys.exit(EXIT_CHANGES if detailed_exitcode and prepared.plan.has_changes else EXIT_OK)
 
+
+# --- apply --------------------------------------------------------------------------------------
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, required=False, type=click.Path())
+@click.option("--plan", "plan_file", type=click.Path(dir_okay=False), default=None,
+              help="Apply exactly this saved plan (from `plan --out`); refused if manifests or engine moved since.")
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--parallelism", type=click.IntRange(1, 64), default=4, show_default=True,
               help="How many bots are changed at once.")
@@ -169,57 +191,140 @@ def plan(paths: tuple[str, ...], fmt: str, detailed_exitcode: bool, refresh: boo
               help="Seconds to wait for a started container to run (and be healthy).")
 @click.option("--stop-timeout", type=click.IntRange(0, 3600), default=10, show_default=True,
               help="Seconds a container gets to stop gracefully before it is killed.")
+@click.option("--lock-timeout", type=click.FloatRange(0), default=0, show_default=True,
+              help="Seconds to wait for another run's lock on this fleet (0: fail at once).")
+@click.option("--lock-ttl", type=click.FloatRange(5), default=1800, show_default=True,
+              help="Seconds after which our lock counts as abandoned and may be taken over.")
+@click.option("--revision", default=None, help="Revision to stamp (default: git HEAD of the manifests' repository).")
 @click.option("--refresh", is_flag=True, help="Inspect every container first and repair drift.")
-@_prune_options
-@_secrets_dir_option
-def apply(paths: tuple[str, ...], yes: bool, parallelism: int, wait_timeout: float, stop_timeout: int,
-          refresh: bool, prune: bool, allow_empty: bool, max_removals: int | None, adopt: tuple[str, ...],
-          secrets_dir: str | None) -> None:
-    """Converge the engine to the manifests: compute the plan, show it, confirm, execute it."""
+@prune_options
+@secrets_dir_option
+@no_color_option
+def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism: int, wait_timeout: float,
+          stop_timeout: int, lock_timeout: float, lock_ttl: float, revision: str | None, refresh: bool,
+          prune: bool, allow_empty: bool, max_removals: int | None, adopt: tuple[str, ...],
+          secrets_dir: str | None, no_color: bool) -> None:
+    """Converge the engine to the manifests: lock the fleet, plan, show, confirm, execute, record."""
     from .applier import Applier, ApplyOptions
-    from .render import render_plan
+    from .engine import DockerEngine
+    from .lock import FleetLock
+    from .stamps import Stamp, git_revision, write_record
+    from .workflow import load_fleet
 
+    saved = None
+    if plan_file:
+        from .planfile import check_manifests, read_plan_file
+
+        saved = _handle_errors(lambda: read_plan_file(plan_file))
+        if paths:
+            _fail("give either PATHS or --plan, not both: a saved plan knows its manifests")
+        paths = tuple(saved.paths)
+        o = saved.options
+        secrets_dir, refresh = o["secrets_dir"], o["refresh"]
+        prune, allow_empty, max_removals, adopt = o["prune"], o["allow_empty"], o["max_removals"], tuple(o["adopt"])
+        _handle_errors(lambda: check_manifests(saved))
+    elif not paths:
+        _fail("give the manifest PATHS to apply, or --plan FILE")
+    if not yes and not saved and not sys.stdin.isatty():
+        _fail("refusing to apply without confirmation: no terminal to ask on; pass --yes to apply non-interactively")
+
+    fleet, _ = _handle_errors(lambda: load_fleet(list(paths)))
+    engine = DockerEngine(max_pool_size=max(16, parallelism * 2))
+    lock = FleetLock(engine, fleet.name, ttl=lock_ttl, timeout=lock_timeout)
+    previous = _interrupts_raise()
     try:
-        _, options, engine, the_plan = _make_plan(paths, secrets_dir, refresh=refresh, parallelism=parallelism,
-                                                  **_prune_kwargs(prune, allow_empty, max_removals, adopt))
-    except DeployerError as exc:
-        _fail(str(exc))
-    click.echo(render_plan(the_plan, "text"))
+        _handle_errors(lock.acquire)
+        if lock.took_over:
+            click.echo(f"Took over the expired lock of {lock.took_over}.", err=True)
+        code = _apply_locked(
+            engine, list(paths), saved, secrets_dir, refresh, parallelism, yes,
+            _prune_kwargs(prune, allow_empty, max_removals, adopt), no_color,
+            lambda options, stamp: Applier(engine, fleet.name, ApplyOptions(
+                parallelism=parallelism, wait_timeout=wait_timeout, stop_timeout=stop_timeout,
+                plan_options=options, stamp=stamp)),
+            Stamp.now(revision or git_revision(list(paths))), write_record,
+        )
+    except KeyboardInterrupt:
+        click.echo("Interrupted before any change was made; nothing was changed.", err=True)
+        code = 130
+    finally:
+        try:
+            lock.release()
+        except DeployerError as exc:
+            click.echo(f"warning: could not release the lock: {exc}; run: deployer unlock {fleet.name} --force",
+                       err=True)
+        _restore_signals(previous)
+    sys.exit(code)
+
+
+def _apply_locked(engine: Any, paths: list[str], saved: Any, secrets_dir: str | None, refresh: bool,
+                  parallelism: int, yes: bool, plan_kwargs: dict[str, Any], no_color: bool,
+                  make_applier: Callable[[Any, Any], Any], stamp: Any, write_record: Callable[..., None]) -> int:
+    prepared, _ = _handle_errors(lambda: _prepare(paths, secrets_dir, refresh=refresh, parallelism=parallelism,
+                                                  engine=engine, **plan_kwargs))
+    the_plan = prepared.plan
+    if saved is not None:
+        from .planfile import check_state
+
+        _handle_errors(lambda: check_state(saved, prepared.fleet, prepared.observed, prepared.options, the_plan))
+    click.echo(_render_plan(the_plan, "text", _color(no_color)))
     if the_plan.errors:
         _fail("the plan has errors (above); nothing was changed")
     if not the_plan.has_changes:
-        sys.exit(0)
-    if not yes:
-        if not sys.stdin.isatty():
-            _fail("refusing to apply without confirmation: no terminal to ask on; pass --yes to apply non-interactively")
-        if not click.confirm("Apply this plan?", default=False):
-            click.echo("Apply cancelled; nothing was changed.")
-            sys.exit(1)
+        _handle_errors(lambda: write_record(engine, the_plan.fleet, stamp, the_plan.summary(), "no changes"))
+        return EXIT_OK
+    if not yes and saved is None and not click.confirm("Apply this plan?", default=False):
+        click.echo("Apply cancelled; nothing was changed.")
+        return EXIT_ERROR
 
     def progress(bot: str, event: str, message: str) -> None:
-        mark = {"start": "...", "done": "ok ", "fail": "ERR", "skip": "--"}.get(event, "   ")
+        mark = {"start": "...", "done": "ok ", "fail": "ERR", "skip": "-- "}.get(event, "   ")
         click.echo(f"[{mark}] {bot}: {message}")
 
-    applier = Applier(engine, the_plan.fleet, ApplyOptions(
-        parallelism=parallelism, wait_timeout=wait_timeout, stop_timeout=stop_timeout, plan_options=options,
-    ), progress)
+    applier = make_applier(prepared.options, stamp)
+    applier.progress = progress
     report = applier.apply(the_plan)
     click.echo("")
     for r in report.results:
         status = "ok" if r.ok else ("rolled back" if r.rolled_back else "FAILED")
-        click.echo(f"  {r.bot:<30} {r.action:<8} {status:<12} {r.seconds:6.1f}s  {r.message if not r.ok else ''}".rstrip())
+        detail = "" if r.ok else r.message
+        click.echo(f"  {r.bot:<30} {r.action:<8} {status:<12} {r.seconds:6.1f}s  {detail}".rstrip())
     for bot in report.skipped:
         click.echo(f"  {bot:<30} remove   skipped      (an earlier change failed; nothing pruned)")
     failed = len(report.failed)
-    click.echo(f"\nApply finished: {len(report.results) - failed} succeeded, {failed} failed"
-               + (f", {len(report.skipped)} skipped" if report.skipped else "") + ".")
-    sys.exit(1 if failed else 0)
+    result = (f"{len(report.results) - failed} succeeded, {failed} failed"
+              + (f", {len(report.skipped)} skipped" if report.skipped else ""))
+    if report.interrupted:
+        result += " (interrupted: actions not started are listed as failed)"
+    click.echo(f"\nApply finished: {result}.")
+    try:
+        write_record(engine, the_plan.fleet, stamp, the_plan.summary(), result)
+    except DeployerError as exc:
+        click.echo(f"warning: could not write the fleet's last-applied record: {exc}", err=True)
+    if report.interrupted:
+        return 130
+    return EXIT_ERROR if failed else EXIT_OK
 
+
+def _interrupts_raise() -> Any:
+    """SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so the lock is released and a report printed."""
+    try:
+        return signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except ValueError:  # not in the main thread (e.g. under a test runner)
+        return None
+
+
+def _restore_signals(previous: Any) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# --- drift, status, unlock ----------------------------------------------------------------------
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@paths_argument
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@_secrets_dir_option
+@secrets_dir_option
 def drift(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
     """Inspect every container of the fleet and report where the engine differs from the manifests.
 
@@ -228,27 +333,46 @@ def drift(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
     """
     from .render import render_drift
 
-    try:
-        _, _, _, the_plan = _make_plan(paths, secrets_dir, refresh=True)
-    except DeployerError as exc:
-        _fail(str(exc))
-    click.echo(render_drift(the_plan, fmt))
-    if the_plan.errors:
-        sys.exit(1)
-    sys.exit(2 if the_plan.has_changes else 0)
+    prepared, _ = _handle_errors(lambda: _prepare(list(paths), secrets_dir, refresh=True))
+    click.echo(render_drift(prepared.plan, fmt))
+    if prepared.plan.errors:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_CHANGES if prepared.plan.has_changes else EXIT_OK)
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@paths_argument
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@_secrets_dir_option
+@secrets_dir_option
 def status(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
-    """Show each bot: desired and actual state, health, image, start time, restarts, in sync or not."""
+    """Show each bot: desired and actual state, health, image, start time, restarts, revision, in sync;
+    and the fleet's last apply (revision, time, who, result)."""
+    from .stamps import read_record
     from .status import collect_status, render_status
 
-    try:
-        fleet = _load_fleet(paths)
-        rows = collect_status(fleet, _plan_options(fleet, secrets_dir))
-    except DeployerError as exc:
-        _fail(str(exc))
-    click.echo(render_status(fleet.name, rows, fmt))
+    def run() -> str:
+        prepared, engine = _prepare(list(paths), secrets_dir)
+        rows = collect_status(prepared, engine)
+        return render_status(prepared.fleet.name, rows, read_record(engine, prepared.fleet.name), fmt)
+
+    click.echo(_handle_errors(run))
+
+
+@main.command()
+@click.argument("fleet")
+@click.option("--force", is_flag=True, required=False, help="Remove the lock whoever holds it.")
+def unlock(fleet: str, force: bool) -> None:
+    """Remove a fleet's engine-side lock left by a dead run (needs --force)."""
+    from .engine import DockerEngine
+    from .lock import describe_holder, force_unlock, lock_name
+
+    engine = DockerEngine()
+    if not force:
+        held = _handle_errors(lambda: engine.find_marker(lock_name(fleet)))
+        if held is None:
+            click.echo(f"fleet {fleet} is not locked")
+            sys.exit(EXIT_OK)
+        _fail(f"fleet {fleet} is locked by {describe_holder(held[1])}; pass --force to remove the lock "
+              "(only when that run is dead)")
+    holder = _handle_errors(lambda: force_unlock(engine, fleet))
+    click.echo(f"removed the lock of fleet {fleet} held by {holder}" if holder else f"fleet {fleet} was not locked")

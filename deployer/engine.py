@@ -33,11 +33,20 @@ from .model import (
 )
 from .problems import DeployerError
 
+# Calls that change bot containers. Marker containers (the lock and the last-applied record)
+# are counted apart, as marker_create / marker_remove.
 MUTATING = frozenset({"pull", "create", "start", "stop", "update", "rename", "remove"})
 
 
 class EngineError(DeployerError):
     """One engine call failed; the message is one line fit for an operator."""
+
+
+class NameTaken(EngineError):
+    """A create failed because the name is held (409): the atomic primitive behind the lock."""
+
+
+MARKER_IMAGE = "botmaker/marker:1"  # an empty image, imported offline, for never-started marker containers
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,7 @@ def _explain(exc: Exception, what: str) -> EngineError:
         if "bind source path does not exist" in low or "invalid mount config" in low:
             return EngineError(f"{what}: bad bind source ({detail})")
         if status == 409 and "is already in use" in low:
-            return EngineError(f"{what}: name already taken by another container ({detail})")
+            return NameTaken(f"{what}: name already taken by another container ({detail})")
         if status == 404:
             return EngineError(f"{what}: not found ({detail})")
         return EngineError(f"{what}: {detail or exc}")
@@ -193,7 +202,47 @@ class DockerEngine:
             return ""
         return raw.decode("utf-8", "replace").strip()
 
+    def find_marker(self, name: str) -> tuple[str, dict[str, str], str] | None:
+        """(id, labels, created) of a marker container by exact name, or None."""
+        try:
+            data = self._call("inspect", f"inspect {name}", lambda: self.api.inspect_container(name))
+        except EngineError as exc:
+            if "not found" in str(exc):
+                return None
+            raise
+        if data.get("Name", "").lstrip("/") != name:
+            return None
+        return data["Id"], (data.get("Config") or {}).get("Labels") or {}, data.get("Created", "")
+
     # -- changing ------------------------------------------------------------------------------
+    def create_marker(self, name: str, labels: dict[str, str]) -> str:
+        """Create (never start) an empty container whose name and labels carry state: the fleet
+        lock and the last-applied record. Names are unique, so a second create gets NameTaken."""
+        self._ensure_marker_image()
+        result = self._call(
+            "marker_create", f"create {name}",
+            lambda: self.api.create_container(MARKER_IMAGE, command=["marker"], name=name, labels=labels,
+                                              network_disabled=True),
+        )
+        return result["Id"]
+
+    def remove_marker(self, marker_id: str, name: str = "") -> None:
+        self._call("marker_remove", f"remove {name or marker_id[:12]}",
+                   lambda: self.api.remove_container(marker_id, force=True))
+
+    def _ensure_marker_image(self) -> None:
+        if self.image_id(MARKER_IMAGE) is not None:
+            return
+        import io
+        import tarfile
+
+        buf = io.BytesIO()
+        tarfile.open(fileobj=buf, mode="w").close()
+        repo, tag = MARKER_IMAGE.split(":")
+        self._call("import", "import the marker image",
+                   lambda: self.api.import_image_from_data(buf.getvalue(), repository=repo, tag=tag,
+                                                           changes=["LABEL botmaker.marker-image=1"]))
+
     def pull(self, ref: str) -> None:
         repo, tag = _split_ref(ref)
         self._call("pull", f"pull {ref}", lambda: self.api.pull(repo, tag=tag))

@@ -63,7 +63,7 @@ def plan(fleet: FleetSpec, observed: Observed, options: PlanOptions = PlanOption
 
     actions: list[Action] = []
     errors: list[str] = []
-    for bot in fleet.bots:
+    for bot in sorted(fleet.bots, key=lambda b: b.name):
         foreign = observed.foreign_by_name.get(bot.container_name)
         if foreign is not None and bot.name in options.adopt and foreign.fleet in (None, ""):
             actions.append(Action(
@@ -81,6 +81,7 @@ def plan(fleet: FleetSpec, observed: Observed, options: PlanOptions = PlanOption
                 f"bot {bot.name}: container {bot.container_name} ({foreign.id[:12]}) already exists and belongs to "
                 f"{_owner(foreign)}; deployer will not touch it: {hint}"
             )
+            by_bot.pop(bot.name, None)  # the bot is declared: its own copies are not orphans
             continue
         actions.append(_plan_bot(bot, by_bot.pop(bot.name, []), observed, options))
 
@@ -143,8 +144,8 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
         how = "by an interrupted apply" if ASIDE_MARK in current.name else "(renamed by hand?)"
         reasons.insert(0, f"container is named {current.name} {how}, not {bot.container_name}")
         replace_changes.insert(0, Change("name", current.name, bot.container_name))
-    if len(canonical) + sum(1 for c in containers if ASIDE_MARK in c.name) < len(containers):
-        extras = [c.name for c in containers if c is not current and ASIDE_MARK not in c.name]
+    extras = [c.name for c in containers if c is not current and ASIDE_MARK not in c.name]
+    if extras:
         reasons.append(f"extra containers carry this bot's labels but were not created by this apply: {', '.join(extras)}")
     if replace_changes:
         return Action(action=REPLACE, reasons=tuple(reasons), changes=tuple(replace_changes + update_changes), **base)
@@ -154,14 +155,15 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
             # docker update does not start a container; starting is part of converging
             state_note = [f"container is {current.state}, manifest says running"]
         return Action(action=UPDATE, reasons=tuple(reasons + state_note), changes=tuple(update_changes), **base)
+    # `reasons` can only hold the extra-containers note here; keep it, they are removed as leftovers
     if bot.state == "running" and not current.running:
-        return Action(action=START, reasons=(f"container is {current.state}, manifest says running",),
+        return Action(action=START, reasons=(f"container is {current.state}, manifest says running", *reasons),
                       changes=(Change("state", current.state, "running"),), **base)
     if bot.state == "stopped" and current.running:
-        return Action(action=STOP, reasons=(f"container is {current.state}, manifest says stopped",),
+        return Action(action=STOP, reasons=(f"container is {current.state}, manifest says stopped", *reasons),
                       changes=(Change("state", current.state, "stopped"),), **base)
     reasons_noop = ("leftover copies from an interrupted apply will be removed",) if leftovers else ()
-    return Action(action=NOOP, reasons=reasons_noop, **base)
+    return Action(action=NOOP, reasons=reasons_noop + tuple(reasons), **base)
 
 
 def _diff(bot: BotSpec, want: dict[str, Any], current: ObservedContainer, observed: Observed) -> tuple[list[Change], list[Change], list[str]]:

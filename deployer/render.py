@@ -1,11 +1,18 @@
-"""Rendering of problems and plans: text, json, markdown. Pure functions of values."""
+"""Rendering of problems and plans: text, json, markdown, GitHub workflow commands.
+
+Pure functions of values (apart from `use_color`, which looks at the environment and a stream).
+"""
 
 from __future__ import annotations
 
+import html
 import json
-from typing import Any
+import os
+from typing import IO, Any, Callable
 
-from .model import Plan
+import click
+
+from .model import Action, Plan
 from .problems import Problem
 
 
@@ -13,14 +20,46 @@ def render_problems(problems: list[Problem], fmt: str, *, bots: int | None = Non
     ordered = sorted(problems, key=lambda p: (p.file, p.line, p.column, p.path, p.message))
     if fmt == "json":
         return json.dumps([p.as_dict() for p in ordered], indent=2)
+    verdict = _problems_verdict(problems, bots)
+    if fmt == "github":
+        return "\n".join([_problem_github(p) for p in ordered] + [verdict])
+    if fmt == "markdown":
+        return _problems_markdown(ordered, verdict)
     lines = [p.format() for p in ordered]
+    lines.append(verdict)
+    return "\n".join(lines)
+
+
+def _problems_verdict(problems: list[Problem], bots: int | None) -> str:
     errors = sum(1 for p in problems if p.is_error)
     warnings = len(problems) - errors
     if errors:
-        lines.append(f"{errors} error(s), {warnings} warning(s)")
-    else:
-        count = f"{bots} bot(s) valid" if bots is not None else "valid"
-        lines.append(f"{count}, {warnings} warning(s)")
+        return f"{errors} error(s), {warnings} warning(s)"
+    count = f"{bots} bot(s) valid" if bots is not None else "valid"
+    return f"{count}, {warnings} warning(s)"
+
+
+def _problem_github(p: Problem) -> str:
+    """`::error file=F,line=L,col=C,title=$.path::message`; line/col left out for file-level problems."""
+    props = [("file", p.file)]
+    if p.line > 0:
+        props.append(("line", str(p.line)))
+        if p.column > 0:
+            props.append(("col", str(p.column)))
+    if p.path:
+        props.append(("title", p.path))
+    return github_command("error" if p.is_error else "warning", p.message, props)
+
+
+def _problems_markdown(ordered: list[Problem], verdict: str) -> str:
+    if not ordered:
+        return f"**{_md_text(verdict)}**"
+    lines = ["| Location | Path | Severity | Message |", "| --- | --- | --- | --- |"]
+    for p in ordered:
+        where = p.file if p.line == 0 else f"{p.file}:{p.line}:{p.column}"
+        path = _code(p.path) if p.path else ""
+        lines.append(f"| {_code(where)} | {path} | {_md_text(p.severity)} | {_md_cell(p.message)} |")
+    lines.extend(["", f"**{_md_text(verdict)}**"])
     return "\n".join(lines)
 
 
@@ -67,14 +106,20 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     }
 
 
-def render_plan(plan: Plan, fmt: str = "text") -> str:
+def render_plan(plan: Plan, fmt: str = "text", color: bool = False) -> str:
+    """The plan as text (for people) or json (plan_document). With color, the symbol and the
+    bot line are styled with ANSI codes; without, the output is plain and unchanged."""
     if fmt == "json":
         return json.dumps(plan_document(plan), indent=2, sort_keys=False)
+    style: Callable[..., str] = click.style if color else _no_style
     lines: list[str] = []
     for a in plan.actions:
         if a.action == "noop" and not a.leftovers:
             continue
-        lines.append(f"  {SYMBOLS[a.action]:>3} bot {a.bot} {VERBS[a.action]}")
+        symbol = SYMBOLS[a.action]
+        pad = " " * (3 - len(symbol))
+        lines.append(f"  {pad}{_styled_symbol(a.action, style)} "
+                     + style(f"bot {a.bot} {VERBS[a.action]}", **_LINE_STYLES[a.action]))
         for reason in a.reasons:
             lines.append(f"        # {reason}")
         for c in a.changes:
@@ -82,18 +127,13 @@ def render_plan(plan: Plan, fmt: str = "text") -> str:
             lines.append(f"        {c.field}: {_diff_value(c.before, c.after)}{forces}")
         lines.append("")
     for err in plan.errors:
-        lines.append(f"  ! {err}")
+        lines.append(style(f"  ! {err}", fg="red", bold=True))
     if plan.errors:
         lines.append("")
     s = plan.summary()
     if not plan.has_changes and not plan.errors:
         lines.append(f"No changes. Fleet {plan.fleet} matches its manifests.")
-    lines.append(
-        f"Plan: {s['create']} to create, {s['replace']} to replace, {s['update']} to update, "
-        f"{s['start']} to start, {s['stop']} to stop"
-        + (f", {s['remove']} to remove" if s["remove"] else "")
-        + "."
-    )
+    lines.append(_summary_line(plan))
     if s["remove"]:
         lines.append("Removals run last, and only if every other change succeeds; volumes and secrets are kept.")
     if s["orphans"]:
@@ -101,6 +141,59 @@ def render_plan(plan: Plan, fmt: str = "text") -> str:
     if plan.foreign_managed_count:
         lines.append(f"{plan.foreign_managed_count} managed container(s) of other fleets or tools seen and left alone.")
     return "\n".join(lines)
+
+
+def _summary_line(plan: Plan) -> str:
+    s = plan.summary()
+    return (
+        f"Plan: {s['create']} to create, {s['replace']} to replace, {s['update']} to update, "
+        f"{s['start']} to start, {s['stop']} to stop"
+        + (f", {s['remove']} to remove" if s["remove"] else "")
+        + "."
+    )
+
+
+# --- colour -------------------------------------------------------------------------------------
+
+_LINE_STYLES: dict[str, dict[str, Any]] = {
+    "create": {"fg": "green"},
+    "replace": {"fg": "yellow", "bold": True},
+    "update": {"fg": "yellow"},
+    "start": {"fg": "cyan"},
+    "stop": {"fg": "cyan"},
+    "remove": {"fg": "red", "bold": True},
+    "orphan": {"fg": "magenta"},
+    "noop": {"dim": True},
+}
+
+
+def _no_style(text: str, **_: Any) -> str:
+    return text
+
+
+def _styled_symbol(action: str, style: Callable[..., str]) -> str:
+    if action == "replace":  # -/+ : the old container goes (red), a new one comes (green)
+        return style("-", fg="red", bold=True) + style("/", fg="yellow") + style("+", fg="green", bold=True)
+    return style(SYMBOLS[action], **{**_LINE_STYLES[action], "bold": action != "noop"})
+
+
+def use_color(no_color_flag: bool, stream: IO[Any] | None) -> bool:
+    """Whether to colour output written to `stream`.
+
+    No when --no-color is given, when NO_COLOR is set to any non-empty value (no-color.org),
+    when TERM is "dumb", or when the stream is not a terminal.
+    """
+    if no_color_flag or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    if isatty is None:
+        return False
+    try:
+        return bool(isatty())
+    except (ValueError, OSError):  # closed or detached stream
+        return False
 
 
 def _diff_value(before: object, after: object) -> str:
@@ -137,4 +230,180 @@ def render_drift(plan: Plan, fmt: str = "text") -> str:
     lines.extend(f"! {e}" for e in plan.errors)
     lines.append(f"Drift: {len(drifted)} bot(s) of fleet {plan.fleet} differ from their manifests."
                  if drifted else f"No drift: fleet {plan.fleet} matches its manifests.")
+    return "\n".join(lines)
+
+
+# --- plans for pull requests: markdown and GitHub workflow commands ------------------------------
+
+MARKDOWN_VALUE_LIMIT = 200  # characters of a JSON-encoded value shown in a table cell
+MARKDOWN_MAX_LENGTH = 60000  # GitHub refuses comments over 65536 characters
+_ABSENT = object()
+
+
+def render_plan_markdown(plan: Plan, *, max_length: int = MARKDOWN_MAX_LENGTH) -> str:
+    """The plan as GitHub-flavoured markdown, for a pull-request comment.
+
+    Everything shown comes from the Plan value (nothing from the engine, no timestamps), so the
+    same plan always renders the same comment. Values are JSON-encoded, truncated at
+    MARKDOWN_VALUE_LIMIT characters and escaped for tables; bot sections past `max_length`
+    characters are left out with a note.
+    """
+    s = plan.summary()
+    head = [f"### deployer plan for fleet {_md_text(plan.fleet)}", ""]
+    if plan.errors:
+        head.append("> [!CAUTION]")
+        head.append("> The plan has errors; apply will refuse it and change nothing:")
+        head.extend(f"> - {_md_line(err)}" for err in plan.errors)
+        head.append("")
+    shown = [a for a in plan.actions if a.action != "noop" or a.leftovers]
+    if not plan.has_changes and not plan.errors:
+        head.append(f"**No changes.** Fleet {_code(plan.fleet)} matches its manifests.")
+        head.append("")
+        if not shown:
+            return "\n".join(head).rstrip("\n")
+    head.extend(["| Action | Count |", "| --- | ---: |"])
+    for key in ("create", "replace", "update", "start", "stop", "remove"):
+        head.append(f"| {key} | {s[key]} |")
+    if s["orphans"]:
+        head.append(f"| orphans | {s['orphans']} |")
+    head.append("")
+
+    tail: list[str] = []
+    if s["remove"]:
+        tail.append("Removals run last, and only if every other change succeeds; volumes and secrets are kept.")
+    if s["orphans"]:
+        tail.append(f"{s['orphans']} orphan container(s) of fleet {_md_text(plan.fleet)} listed above; "
+                    f"`--prune` removes them.")
+    if plan.foreign_managed_count:
+        tail.append(f"{plan.foreign_managed_count} managed container(s) of other fleets or tools seen and left alone.")
+
+    sections = [_markdown_section(a) for a in shown]
+    budget = max_length - sum(len(line) + 1 for line in head + tail) - 200
+    kept: list[str] = []
+    for section in sections:
+        if budget - (len(section) + 1) < 0:
+            break
+        budget -= len(section) + 1
+        kept.append(section)
+    body = list(kept)
+    if len(kept) < len(sections):
+        left = len(sections) - len(kept)
+        body.append(f"_{left} more bot(s) not shown, to keep this comment under the size limit; "
+                    f"`deployer plan` prints them all._\n")
+    text = "\n".join(head + body + tail)
+    return text.rstrip("\n")
+
+
+def _markdown_section(a: Action) -> str:
+    symbol = SYMBOLS[a.action].strip()
+    fields = list(dict.fromkeys(c.field for c in a.changes))
+    label = "remove leftover copies" if a.action == "noop" else a.action
+    summary = (f"<code>{html.escape(symbol)}</code> " if symbol else "") + f"<b>{html.escape(a.bot)}</b>: {label}"
+    if fields:
+        summary += " (" + html.escape(", ".join(fields)) + ")"
+    lines = [f"<details><summary>{summary}</summary>", ""]
+    if a.changes:
+        lines.extend(["| Field | Before | After |", "| --- | --- | --- |"])
+        for c in a.changes:
+            for name, before, after in _change_rows(c):
+                lines.append(f"| {_code(name)} | {_md_value(before)} | {_md_value(after)} |")
+        lines.append("")
+    if a.reasons:
+        lines.extend(f"- {_md_line(r)}" for r in a.reasons)
+        lines.append("")
+    lines.extend(["</details>", ""])
+    return "\n".join(lines)
+
+
+def _change_rows(c: Any) -> list[tuple[str, Any, Any]]:
+    """One row per change; for two mappings (env, labels, ...) one row per differing key."""
+    if isinstance(c.before, dict) and isinstance(c.after, dict):
+        rows = []
+        for k in sorted(set(c.before) | set(c.after), key=str):
+            before, after = c.before.get(k, _ABSENT), c.after.get(k, _ABSENT)
+            if before != after:
+                rows.append((f"{c.field}[{json.dumps(k, ensure_ascii=False)}]", before, after))
+        if rows:
+            return rows
+    return [(c.field, c.before, c.after)]
+
+
+def _md_value(v: Any) -> str:
+    if v is _ABSENT:
+        return "*(absent)*"
+    encoded = json.dumps(v, sort_keys=True, ensure_ascii=False, default=str)
+    if len(encoded) > MARKDOWN_VALUE_LIMIT:
+        encoded = encoded[:MARKDOWN_VALUE_LIMIT] + "\u2026"
+    return _code(encoded)
+
+
+def _code(text: str) -> str:
+    """A table-safe code span: pipes escaped, newlines flattened, fenced by enough backticks."""
+    text = text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ").replace("|", "\\|")
+    if not text:
+        return ""
+    run = longest = 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or (text.startswith(" ") and text.endswith(" ")) else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+_MD_SPECIAL = set("\\`*_[]<>|&~#")
+
+
+def _md_text(text: str) -> str:
+    """Plain text inside markdown: every character that could start markup is backslash-escaped."""
+    out = "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
+    if out[:1] in ("-", "+", "=") or (out[:1].isdigit() and out.lstrip("0123456789")[:1] in (".", ")")):
+        digits = len(out) - len(out.lstrip("0123456789"))
+        out = out[:digits] + "\\" + out[digits:]
+    return out
+
+
+def _md_line(text: str) -> str:
+    """Text for one list item or quote line: line breaks become spaces."""
+    return _md_text(" ".join(text.splitlines()))
+
+
+def _md_cell(text: str) -> str:
+    """Text for one table cell: line breaks become <br>."""
+    return "<br>".join(_md_text(line) for line in text.splitlines()) if text else ""
+
+
+def github_escape_data(text: str) -> str:
+    """A workflow command's message: % CR LF encoded, as the Actions runner decodes them."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def github_escape_property(text: str) -> str:
+    """A workflow command's property value: like the message, and also : and ,."""
+    return github_escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_command(command: str, message: str, properties: list[tuple[str, str]] | None = None) -> str:
+    props = ",".join(f"{k}={github_escape_property(v)}" for k, v in (properties or []))
+    return f"::{command}{' ' + props if props else ''}::{github_escape_data(message)}"
+
+
+def render_plan_github(plan: Plan, manifest_files: dict[str, str] | None = None) -> str:
+    """The plan as GitHub Actions workflow commands, then the plain summary line.
+
+    One ::notice per changed bot (on its manifest file when known: Action.desired.source_file,
+    else `manifest_files[bot]`), ::warning for orphans and removals, ::error for plan errors.
+    """
+    lines: list[str] = []
+    for a in plan.actions:
+        if a.action == "noop" and not a.leftovers:
+            continue
+        source = (a.desired.source_file if a.desired is not None else "") or (manifest_files or {}).get(a.bot, "")
+        level = "warning" if a.action in ("orphan", "remove") else "notice"
+        label = "remove leftover copies" if a.action == "noop" else a.action
+        message = f"bot {a.bot}: {label}" + (f" ({'; '.join(a.reasons)})" if a.reasons else "")
+        lines.append(github_command(level, message, [("file", source)] if source else None))
+    for err in plan.errors:
+        lines.append(github_command("error", err))
+    lines.append(_summary_line(plan))
     return "\n".join(lines)

@@ -70,6 +70,9 @@ def check_fleet_secrets(
     if not _check_dir(report, root, None, "secrets directory"):
         return report
     key = _fleet_key(root, create=create_key, report=report)
+    # Conflicts must be found even without a stored key (validate never creates one): compare
+    # under a throwaway in-memory key then; it is never written anywhere.
+    conflict_key = key if key is not None else os.urandom(32)
     seen: dict[tuple[str, str], str] = {}  # (secret name, content fingerprint) -> first bot
     for bot in needing:
         uid = parse_uid(bot.user) if bot.user else parse_uid((image_users or {}).get(bot.image))
@@ -79,11 +82,12 @@ def check_fleet_secrets(
         prints: dict[str, str] = {}
         for name in bot.secrets:
             content = _check_file(report, bot_dir, name, bot, uid)
-            if content is None or key is None:
+            if content is None:
                 continue
-            prints[name] = fingerprint(key, name, content)
+            if key is not None:
+                prints[name] = fingerprint(key, name, content)
             if name in EXCLUSIVE_TOKENS:
-                digest = fingerprint(key, "token", content.strip())
+                digest = fingerprint(conflict_key, "token", content.strip())
                 other = seen.get((name, digest))
                 if other is not None:
                     _add(report, str(bot_dir / name), bot, name,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from .engine import DockerEngine
-from .model import FleetSpec
-from .observe import gather
-from .planner import PlanOptions, plan
+from .stamps import L_REVISION
+from .workflow import Prepared
 
 
 @dataclass(frozen=True)
@@ -21,49 +21,54 @@ class StatusRow:
     image: str
     started_at: str
     restart_count: int
+    revision: str
     in_sync: bool
     pending: str  # the planned action when not in sync
 
 
-def collect_status(fleet: FleetSpec, options: PlanOptions, engine: DockerEngine | None = None) -> list[StatusRow]:
-    engine = engine or DockerEngine()
-    observed = gather(engine, fleet, options)
-    the_plan = plan(fleet, observed, options)
-    by_bot = {a.bot: a for a in the_plan.actions}
-    current = {a.bot: a.container_id for a in the_plan.actions if a.container_id}
-    ids = [cid for cid in current.values() if cid]
+def collect_status(prepared: Prepared, engine: DockerEngine) -> list[StatusRow]:
+    by_bot = {a.bot: a for a in prepared.plan.actions}
+    current = {a.bot: a.container_id for a in prepared.plan.actions if a.container_id}
+    ids = list(current.values())
     with ThreadPoolExecutor(max_workers=8) as pool:
         details = dict(zip(ids, pool.map(engine.inspect, ids)))
+    desired = {b.name: b for b in prepared.fleet.bots}
     rows = []
-    desired = {b.name: b for b in fleet.bots}
     for name in sorted(set(desired) | set(by_bot)):
         action = by_bot.get(name)
         st = details.get(current.get(name) or "")
         bot = desired.get(name)
+        started = st.started_at if st else ""
         rows.append(StatusRow(
             bot=name,
             desired_state=bot.state if bot else "absent (orphan)",
-            actual_state=(st.status if st else "missing"),
+            actual_state=st.status if st else "missing",
             health=(st.health or "-") if st else "-",
-            image=(st.image if st else (bot.image if bot else "-")),
-            started_at=(st.started_at[:19].replace("T", " ") if st and st.started_at and not st.started_at.startswith("0001") else "-"),
+            image=st.image if st else (bot.image if bot else "-"),
+            started_at=started[:19].replace("T", " ") if started and not started.startswith("0001") else "-",
             restart_count=st.restart_count if st else 0,
+            revision=(st.labels.get(L_REVISION, "-")[:12] if st else "-"),
             in_sync=action is not None and not action.mutates,
             pending="" if action is None or not action.mutates else action.action,
         ))
     return rows
 
 
-def render_status(fleet: str, rows: list[StatusRow], fmt: str) -> str:
+def render_status(fleet: str, rows: list[StatusRow], record: dict[str, Any] | None, fmt: str) -> str:
     if fmt == "json":
-        return json.dumps({"fleet": fleet, "bots": [asdict(r) for r in rows]}, indent=2)
-    header = ("BOT", "DESIRED", "ACTUAL", "HEALTH", "RESTARTS", "STARTED", "SYNC", "IMAGE")
+        return json.dumps({"fleet": fleet, "last_apply": record, "bots": [asdict(r) for r in rows]}, indent=2)
+    header = ("BOT", "DESIRED", "ACTUAL", "HEALTH", "RESTARTS", "STARTED", "REVISION", "SYNC", "IMAGE")
     table = [header] + [
-        (r.bot, r.desired_state, r.actual_state, r.health, str(r.restart_count), r.started_at,
+        (r.bot, r.desired_state, r.actual_state, r.health, str(r.restart_count), r.started_at, r.revision,
          "in sync" if r.in_sync else f"pending {r.pending}", r.image)
         for r in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     lines = [f"Fleet {fleet}:"]
+    if record:
+        lines.append(f"  last apply: revision {record['revision'] or '-'} at {record['applied_at']} by "
+                     f"{record['applied_by']}: {record['result']}")
+    else:
+        lines.append("  last apply: none recorded")
     lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
     return "\n".join(lines)
