@@ -13,7 +13,7 @@ from .engine import ContainerStatus, DockerEngine, EngineError
 from .hashing import spec_hash
 from .model import CREATE, LABEL_SECRETS, NOOP, ORPHAN, REMOVE, REPLACE, START, STOP, UPDATE, Action, BotSpec, Plan
 from .planner import ASIDE_MARK, PlanOptions, desired_spec
-from .secrets import fingerprint_label
+from .secrets import fingerprint_label, redact
 from .stamps import Stamp
 
 
@@ -219,7 +219,8 @@ class Applier:
         if ok:
             return st
         if st.status in ("exited", "dead") or st.restart_count > 0 or st.status == "restarting":
-            logs = self.engine.logs_tail(container_id, 10)
+            # never quote a secret the container printed (the CLI output ends up in CI logs)
+            logs = redact(self.engine.logs_tail(container_id, 10), bot, self.options.plan_options.secrets_dir)
             tail = " | ".join(line for line in logs.splitlines()[-5:] if line.strip())
             raise StartFailed(
                 f"container exited with code {st.exit_code} right after start"

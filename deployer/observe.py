@@ -1,7 +1,8 @@
 """Facts about the engine, gathered before planning (the planner itself does no I/O).
 
-Cost for an unchanged fleet of N bots: two list calls and one image lookup per distinct image,
-whatever N is. Containers are inspected only when their recorded spec hash differs from the
+Cost for an unchanged fleet of N bots: one list call and one image lookup per distinct image,
+whatever N is (a second list call only when some bot has no container of ours, to find a
+foreign container holding its name). Containers are inspected only when their recorded spec hash differs from the
 manifest (or with refresh=True, for drift detection).
 """
 
@@ -20,13 +21,15 @@ def gather(engine: DockerEngine, fleet: FleetSpec, options: PlanOptions, *, refr
     managed = engine.list_containers(labels=[f"{LABEL_MANAGED}=true"])
     ours = [c for c in managed if c.fleet == fleet.name]
     foreign_managed = len(managed) - len(ours)
-    wanted_names = {b.container_name for b in fleet.bots}
-    our_ids = {c.id for c in ours}
-    foreign_by_name = {
-        c.name: c
-        for c in engine.list_containers(name=CONTAINER_PREFIX)
-        if c.name in wanted_names and c.id not in our_ids
-    }
+    # A name can only be held by someone else where we hold none: only then look (one call).
+    missing = {b.container_name for b in fleet.bots} - {c.name for c in ours}
+    foreign_by_name: dict[str, ObservedContainer] = {}
+    if missing:
+        our_ids = {c.id for c in ours}
+        foreign_by_name = {
+            c.name: c for c in engine.list_containers(name=CONTAINER_PREFIX)
+            if c.name in missing and c.id not in our_ids
+        }
     to_inspect = set(c.id for c in ours) if refresh else set(needs_inspect(fleet, tuple(ours), options))
     if to_inspect:
         with ThreadPoolExecutor(max_workers=parallelism) as pool:

@@ -129,6 +129,36 @@ def parse_fingerprint_label(value: str | None) -> dict[str, str] | None:
     return out
 
 
+def redact(text: str, bot: BotSpec, secrets_dir: str | None) -> str:
+    """`text` with the bot's secret values replaced by [secret NAME]: for container log lines
+    quoted in messages (a gateway that rejects its token often prints it, e.g. in an API URL)."""
+    if not text or not secrets_dir:
+        return text
+    bot_dir = Path(secrets_dir) / bot.name
+    try:
+        names = set(bot.secrets) | {p.name for p in bot_dir.iterdir()}  # all of it is mounted
+    except OSError:
+        names = set(bot.secrets)
+    values: list[tuple[str, str]] = []
+    for name in sorted(names):
+        try:
+            fd = os.open(bot_dir / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    continue
+                content = os.read(fd, MAX_SECRET_BYTES + 1).decode("utf-8", "replace")
+            finally:
+                os.close(fd)
+        except OSError:
+            continue
+        whole = content.strip()
+        lines = {line.strip() for line in content.splitlines() if len(line.strip()) >= 8}
+        values.extend((v, name) for v in {whole} | lines if v)
+    for value, name in sorted(values, key=lambda vn: -len(vn[0])):  # longest first
+        text = text.replace(value, f"[secret {name}]")
+    return text
+
+
 # --- helpers ------------------------------------------------------------------------------------
 
 def _add(report: SecretsReport, file: str, bot: BotSpec | None, secret: str | None, message: str,
