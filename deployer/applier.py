@@ -7,7 +7,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Callable, Protocol
 
 from .engine import ContainerStatus, DockerEngine, EngineError
 from .hashing import spec_hash
@@ -15,6 +15,8 @@ from .model import CREATE, LABEL_SECRETS, NOOP, ORPHAN, REMOVE, REPLACE, START, 
 from .planner import ASIDE_MARK, PlanOptions, desired_spec
 from .secrets import fingerprint_label, redact
 from .stamps import Stamp
+
+WAITERS = 64  # waits are inspect polls, cheap for the engine; they need not share the mutation bound
 
 
 @dataclass(frozen=True)
@@ -84,47 +86,64 @@ class Applier:
         return report
 
     def _run_all(self, actions: list[Action], report: ApplyReport) -> list[BotResult]:
-        with ThreadPoolExecutor(max_workers=max(1, self.options.parallelism)) as pool:
-            futures: list[Future[BotResult]] = [pool.submit(self._run, a) for a in actions]
+        """`parallelism` bounds the bots being changed at once. Waiting for a created or started
+        container to prove itself happens in a separate pool, so the next bot's change does
+        not queue behind another bot's settle time."""
+        with ThreadPoolExecutor(max_workers=max(1, self.options.parallelism)) as pool, \
+                ThreadPoolExecutor(max_workers=WAITERS) as waiters:
+            futures = [pool.submit(self._run, a, waiters) for a in actions]
             try:
-                return [f.result() for f in futures]
+                return [_resolve(f) for f in futures]
             except KeyboardInterrupt:
                 self.cancelled.set()
                 report.interrupted = True
-                return [f.result() for f in futures]
+                return [_resolve(f) for f in futures]
 
     # -- one action ----------------------------------------------------------------------------
-    def _run(self, action: Action) -> BotResult:
+    def _run(self, action: Action, waiters: ThreadPoolExecutor) -> BotResult | Future[BotResult]:
         if self.cancelled.is_set():
             return BotResult(action.bot, action.action, False, "not started: the apply was interrupted")
         started = time.monotonic()
         verb = {CREATE: "creating", REPLACE: "replacing", UPDATE: "updating", START: "starting",
                 STOP: "stopping", REMOVE: "removing", NOOP: "cleaning up"}[action.action]
         self.progress(action.bot, "start", verb)
-        rolled_back = False
         try:
-            handler = getattr(self, f"_{action.action}")
-            message = handler(action)
+            outcome = getattr(self, f"_{action.action}")(action)
+        except Exception as exc:  # noqa: BLE001 - mapped per bot in _result
+            return self._result(action, started, error=exc)
+        if isinstance(outcome, _Deferred):
+            return waiters.submit(self._finish, action, started, outcome.wait)
+        return self._finish(action, started, lambda: outcome)
+
+    def _finish(self, action: Action, started: float, wait: Callable[[], str]) -> BotResult:
+        try:
+            message = wait()
             if action.leftovers and action.action != REPLACE:
                 self._remove_leftovers(action)
-            ok = True
-        except _RolledBack as exc:
-            ok, message, rolled_back = False, exc.message, True
-        except (EngineError, StartFailed) as exc:
-            ok, message = False, str(exc)
-        except Exception as exc:  # noqa: BLE001 - one bot's bug must not stop the others
-            ok, message = False, f"unexpected error: {type(exc).__name__}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - mapped per bot in _result
+            return self._result(action, started, error=exc)
+        return self._result(action, started, message=message)
+
+    def _result(self, action: Action, started: float, *, message: str = "", error: Exception | None = None) -> BotResult:
+        rolled_back = isinstance(error, _RolledBack)
+        if isinstance(error, (_RolledBack, StartFailed)):
+            message = error.message
+        elif isinstance(error, EngineError):
+            message = str(error)
+        elif error is not None:  # one bot's bug must not stop the others
+            message = f"unexpected error: {type(error).__name__}: {error}"
+        ok = error is None
         seconds = time.monotonic() - started
         self.progress(action.bot, "done" if ok else "fail", f"{message} in {seconds:.1f}s" if ok else message)
         return BotResult(action.bot, action.action, ok, message, seconds, rolled_back)
 
-    def _create(self, action: Action) -> str:
+    def _create(self, action: Action) -> str | _Deferred:
         bot = _desired(action)
         self._ensure_image(bot)
         new_id = self._create_container(bot)
         if bot.state == "running":
-            self._start_and_wait(new_id, bot)
-            return "created and started"
+            self.engine.start(new_id, bot.container_name)
+            return _Deferred(lambda: self._wait_then(new_id, bot, "created and started"))
         return "created (stopped, as the manifest says)"
 
     def _replace(self, action: Action) -> str:
@@ -166,11 +185,12 @@ class Applier:
             return f"updated {fields} in place and started"
         return f"updated {fields} in place"
 
-    def _start(self, action: Action) -> str:
+    def _start(self, action: Action) -> str | _Deferred:
         bot = _desired(action)
-        assert action.container_id
-        self._start_and_wait(action.container_id, bot)
-        return "started"
+        container_id = action.container_id
+        assert container_id
+        self.engine.start(container_id, bot.container_name)
+        return _Deferred(lambda: self._wait_then(container_id, bot, "started"))
 
     def _stop(self, action: Action) -> str:
         assert action.container_id
@@ -211,6 +231,13 @@ class Applier:
 
     def _start_and_wait(self, container_id: str, bot: BotSpec) -> ContainerStatus:
         self.engine.start(container_id, bot.container_name)
+        return self._wait_started(container_id, bot)
+
+    def _wait_then(self, container_id: str, bot: BotSpec, message: str) -> str:
+        self._wait_started(container_id, bot)
+        return message
+
+    def _wait_started(self, container_id: str, bot: BotSpec) -> ContainerStatus:
         st = self.engine.wait_ready(
             container_id, timeout=self.options.wait_timeout, settle=self.options.settle,
             healthcheck=bot.healthcheck is not None,
@@ -245,6 +272,18 @@ class Applier:
     def _remove_leftovers(self, action: Action) -> None:
         for leftover in action.leftovers:
             self.engine.remove(leftover)
+
+
+@dataclass(frozen=True)
+class _Deferred:
+    """The rest of an action that only waits (for a started container to prove itself)."""
+
+    wait: Callable[[], str]
+
+
+def _resolve(f: Future[BotResult | Future[BotResult]]) -> BotResult:
+    result = f.result()
+    return result.result() if isinstance(result, Future) else result
 
 
 class _RolledBack(Exception):
