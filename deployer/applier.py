@@ -180,7 +180,11 @@ class Applier:
         assert action.container_id
         self.engine.update(action.container_id, bot, bot.container_name)
         fields = ", ".join(c.field for c in action.changes)
-        if bot.state == "running" and any("manifest says running" in r for r in action.reasons):
+        state = next((c.after for c in action.changes if c.field == "state"), None)
+        if state == "stopped":
+            self.engine.stop(action.container_id, bot.container_name, timeout=self.options.stop_timeout)
+            return f"updated {fields} in place and stopped"
+        if state == "running":
             self._start_and_wait(action.container_id, bot)
             return f"updated {fields} in place and started"
         return f"updated {fields} in place"

@@ -62,7 +62,7 @@ def container_spec(bot: BotSpec, secrets_dir: str | None = None) -> dict[str, An
         },
         "labels": dict(bot.labels),
         "provider": dict(bot.provider),
-        "channels": list(bot.channels),
+        "channels": sorted(bot.channels),  # order carries no meaning: reordering must not replace
         "memory": bot.memory_bytes,
         "cpus": bot.nano_cpus / 1e9 if bot.nano_cpus is not None else None,
         "restart": bot.restart_policy

@@ -72,6 +72,8 @@ def plan(fleet: FleetSpec, observed: Observed, options: PlanOptions = PlanOption
                  f"{observed.fleet}; it is replaced by one that is",),
                 (Change("owner", _owner(foreign), f"fleet {observed.fleet}"),),
                 container_id=foreign.id, desired=bot,
+                # copies of ours (say, renamed aside) are the bot's, not orphans: cleaned up after
+                leftovers=tuple(sorted(c.id for c in by_bot.pop(bot.name, []))),
             ))
             continue
         if foreign is not None:
@@ -87,7 +89,8 @@ def plan(fleet: FleetSpec, observed: Observed, options: PlanOptions = PlanOption
 
     for bot_name in sorted(by_bot):
         for c in sorted(by_bot[bot_name], key=lambda c: c.name):
-            reasons = [f"container {c.name} belongs to fleet {observed.fleet} but no manifest declares bot {bot_name!r}"]
+            reasons = [f"container {c.name} belongs to fleet {observed.fleet} but no manifest declares bot {bot_name!r}"
+                       if bot_name else f"container {c.name} carries fleet {observed.fleet}'s labels but no bot-id"]
             protected = c.labels.get(LABEL_PROTECT) == "true"
             if protected:
                 reasons.append(f"protected ({LABEL_PROTECT}=true): never removed")
@@ -150,11 +153,14 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
     if replace_changes:
         return Action(action=REPLACE, reasons=tuple(reasons), changes=tuple(replace_changes + update_changes), **base)
     if update_changes:
-        state_note = []
+        # docker update neither starts nor stops a container; the state change rides along
         if bot.state == "running" and not current.running:
-            # docker update does not start a container; starting is part of converging
-            state_note = [f"container is {current.state}, manifest says running"]
-        return Action(action=UPDATE, reasons=tuple(reasons + state_note), changes=tuple(update_changes), **base)
+            reasons.append(f"container is {current.state}, manifest says running")
+            update_changes.append(Change("state", current.state, "running"))
+        elif bot.state == "stopped" and current.running:
+            reasons.append(f"container is {current.state}, manifest says stopped")
+            update_changes.append(Change("state", current.state, "stopped"))
+        return Action(action=UPDATE, reasons=tuple(reasons), changes=tuple(update_changes), **base)
     # `reasons` can only hold the extra-containers note here; keep it, they are removed as leftovers
     if bot.state == "running" and not current.running:
         return Action(action=START, reasons=(f"container is {current.state}, manifest says running", *reasons),

@@ -1,0 +1,195 @@
+"""render_plan: the text people read and the versioned JSON document, from plain plans."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from deployer.model import Action, Change, Plan
+from deployer.planner import PlanOptions, plan
+from deployer.render import plan_document, render_plan
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # planner_cases, in any import mode
+from planner_cases import MIB, SECRETS_DIR, bot, change, fleet_of, foreign, observed_from, observed_of
+
+SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "plan.schema.json"
+OPTS = PlanOptions(secrets_dir=SECRETS_DIR)
+
+
+def one_of_each() -> Plan:
+    """create alpha, replace bravo, update charlie, start delta, stop echo; foxtrot unchanged."""
+    b = {n: bot(n) for n in ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot")}
+    fleet = fleet_of(
+        b["alpha"],
+        change(b["bravo"], image="ghcr.io/openclaw/openclaw:2026.3.1",
+               env=(("LOG_LEVEL", "debug"), ("NODE_OPTIONS", "--max-old-space-size=768")), memory_bytes=1024 * MIB),
+        change(b["charlie"], memory_bytes=1024 * MIB, restart_policy="on-failure", restart_max_retries=3),
+        b["delta"],
+        change(b["echo"], state="stopped"),
+        b["foxtrot"],
+    )
+    observed = observed_of(
+        observed_from(b["bravo"]), observed_from(b["charlie"]), observed_from(b["delta"], state="exited"),
+        observed_from(b["echo"]), observed_from(b["foxtrot"]),
+    )
+    return plan(fleet, observed, OPTS)
+
+
+EXPECTED_TEXT = """\
+    + bot alpha will be created
+        # no container
+
+  -/+ bot bravo must be replaced
+        # image changed
+        # env changed
+        # memory changed (in place)
+        image: "ghcr.io/openclaw/openclaw:2026.2.26" -> "ghcr.io/openclaw/openclaw:2026.3.1"  # forces replacement
+        env: { LOG_LEVEL: "info" -> "debug" }  # forces replacement
+        memory: 536870912 -> 1073741824
+
+    ~ bot charlie will be updated in place
+        # memory changed (in place)
+        # restart changed (in place)
+        memory: 536870912 -> 1073741824
+        restart: "unless-stopped" -> "on-failure:3"
+
+    > bot delta will be started
+        # container is exited, manifest says running
+        state: "exited" -> "running"
+
+    . bot echo will be stopped
+        # container is running, manifest says stopped
+        state: "running" -> "stopped"
+
+Plan: 1 to create, 1 to replace, 1 to update, 1 to start, 1 to stop."""
+
+
+def test_text_one_of_each_action() -> None:
+    assert render_plan(one_of_each()) == EXPECTED_TEXT
+    assert render_plan(one_of_each(), "text") == EXPECTED_TEXT
+
+
+def test_text_without_color_has_no_escape_codes() -> None:
+    assert "\x1b[" not in render_plan(one_of_each(), "text", color=False)
+
+
+def test_text_empty_plan() -> None:
+    empty = plan(fleet_of(), observed_of(), OPTS)
+    assert render_plan(empty) == (
+        "No changes. Fleet demo matches its manifests.\n"
+        "Plan: 0 to create, 0 to replace, 0 to update, 0 to start, 0 to stop."
+    )
+
+
+def test_text_unchanged_fleet_hides_noops() -> None:
+    b = bot("support")
+    text = render_plan(plan(fleet_of(b), observed_of(observed_from(b)), OPTS))
+    assert "support" not in text
+    assert text.startswith("No changes.")
+
+
+def test_text_noop_with_leftovers_is_shown() -> None:
+    b = bot("support")
+    p = plan(fleet_of(b), observed_of(observed_from(b, id="new"),
+                                      observed_from(b, name="botmaker-support_old_0123456789ab", id="old")), OPTS)
+    text = render_plan(p)
+    assert "      bot support only leftovers removed\n" in text
+    assert "        # leftover copies from an interrupted apply will be removed" in text
+    assert "No changes." not in text
+
+
+def test_text_orphans_removals_errors_and_foreign() -> None:
+    gone, support, ops = bot("gone"), bot("support"), bot("ops")
+    observed = observed_of(
+        observed_from(support), observed_from(gone, id="g" * 64),
+        foreign_by_name={"botmaker-ops": foreign("botmaker-ops", id="f" * 64)},
+        foreign_managed_count=2,
+    )
+    orphaned = render_plan(plan(fleet_of(support, ops), observed, OPTS))
+    assert "    ? bot gone is an orphan (no manifest); left alone without --prune" in orphaned
+    assert "1 orphan container(s) of fleet demo listed above; --prune removes them." in orphaned
+    assert "  ! bot ops: container botmaker-ops (ffffffffffff) already exists" in orphaned
+    assert "2 managed container(s) of other fleets or tools seen and left alone." in orphaned
+    assert "No changes." not in orphaned  # errors are not "no changes"
+
+    pruned = render_plan(plan(fleet_of(support), observed_of(observed_from(support), observed_from(gone)),
+                              PlanOptions(secrets_dir=SECRETS_DIR, prune=True)))
+    assert "    - bot gone will be removed" in pruned
+    assert "Plan: 0 to create, 0 to replace, 0 to update, 0 to start, 0 to stop, 1 to remove." in pruned
+
+
+def test_text_secret_rotation_shows_no_values() -> None:
+    b = bot("support")
+    p = plan(fleet_of(b), observed_of(observed_from(b, fingerprints={"TELEGRAM_BOT_TOKEN": "0ld"})),
+             PlanOptions(secrets_dir=SECRETS_DIR, secret_fingerprints={"support": {"TELEGRAM_BOT_TOKEN": "n3w"}}))
+    text = render_plan(p)
+    assert '        secret TELEGRAM_BOT_TOKEN: "(fingerprint)" -> "(new fingerprint)"  # forces replacement' in text
+    assert "0ld" not in text and "n3w" not in text
+    assert "0ld" not in render_plan(p, "json") and "n3w" not in render_plan(p, "json")
+
+
+def test_text_value_rendering() -> None:
+    p = Plan(fleet="demo", actions=(Action("x", "replace", ("r",), changes=(
+        Change("memory", 1, None),
+        Change("ports", ["a"], ["a", "b"]),
+    )),))
+    text = render_plan(p)
+    assert "        memory: 1 -> (none)\n" in text  # in-place field: no "forces replacement" marker
+    assert '        ports: ["a"] -> ["a", "b"]  # forces replacement' in text
+
+
+# --- JSON ---------------------------------------------------------------------------------------
+
+def test_json_is_the_plan_document() -> None:
+    p = one_of_each()
+    doc = json.loads(render_plan(p, "json"))
+    assert doc == plan_document(p)
+    assert doc["format_version"] == "1"
+    assert doc["fleet"] == "demo"
+    assert [(a["bot"], a["action"]) for a in doc["actions"]] == [
+        ("alpha", "create"), ("bravo", "replace"), ("charlie", "update"), ("delta", "start"), ("echo", "stop"),
+    ]  # the noop (foxtrot) is left out
+    assert doc["summary"] == {"create": 1, "replace": 1, "update": 1, "start": 1, "stop": 1, "remove": 0,
+                              "orphans": 0}
+    assert doc["errors"] == [] and doc["foreign_managed_containers"] == 0
+    update = doc["actions"][2]
+    assert update["changes"] == [
+        {"field": "memory", "before": 512 * MIB, "after": 1024 * MIB},
+        {"field": "restart", "before": "unless-stopped", "after": "on-failure:3"},
+    ]
+
+
+def _validator():
+    if not SCHEMA.exists():
+        pytest.skip(f"{SCHEMA} does not exist yet")
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SCHEMA.read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def _plans() -> dict[str, Plan]:
+    gone, support, ops = bot("gone"), bot("support"), bot("ops")
+    return {
+        "one-of-each": one_of_each(),
+        "empty": plan(fleet_of(), observed_of(), OPTS),
+        "orphans-errors": plan(
+            fleet_of(support, ops),
+            observed_of(observed_from(support), observed_from(gone),
+                        observed_from(support, name="botmaker-support_old_0123456789ab", id="old"),
+                        foreign_by_name={"botmaker-ops": foreign("botmaker-ops")}, foreign_managed_count=1),
+            OPTS,
+        ),
+        "pruned": plan(fleet_of(support), observed_of(observed_from(gone)), PlanOptions(prune=True)),
+    }
+
+
+@pytest.mark.parametrize("name", list(_plans()))
+def test_json_validates_against_schema(name: str) -> None:
+    validator = _validator()
+    doc = json.loads(render_plan(_plans()[name], "json"))
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.path))
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors]
