@@ -28,7 +28,7 @@ from .model import (
 from .problems import ERROR, WARNING, Problem, json_path
 
 API_VERSION = "botmaker/v1"
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_DIR = Path(__file__).parent / "schemas"  # a link to the repository's schemas/, copied when installed
 SCHEMA_FILES = {"Bot": "bot.schema.json", "Fleet": "fleet.schema.json"}
 
 # Secret files each known provider / channel needs.
@@ -179,7 +179,7 @@ def _check_header(doc: Document, report: _Reporter) -> str | None:
     if kind is None:
         report.add(doc, (), "missing kind (expected Bot or Fleet)")
         return None
-    if kind not in SCHEMA_FILES:
+    if not isinstance(kind, str) or kind not in SCHEMA_FILES:  # a list or map kind is unhashable
         report.add(doc, ("kind",), f"unknown kind {kind!r}; expected Bot or Fleet")
         return None
     return kind if ok else None
@@ -206,12 +206,17 @@ def _explain(error: Any) -> Iterator[tuple[JsonPath, str, bool]]:
     if error.validator in ("oneOf", "anyOf") and error.context:
         from jsonschema.exceptions import best_match
 
-        best = best_match(error.context)
-        if best is not None:
+        # The deepest error in a branch is the specific one ({policy: on-failure, maxRetries: -1}
+        # -> maxRetries); when every branch fails at the value itself, the shallowest (the enum) reads best.
+        best = best_match([error])
+        if best is error:
+            best = best_match(error.context)
+        if best is not None and best is not error:
             yield from _explain(best)
             return
-    if error.validator == "propertyNames":
-        yield path, f"invalid key: {error.message}", False
+    if len(error.schema_path) >= 2 and error.schema_path[-2] == "propertyNames":
+        # jsonschema reports a bad key as the key's own pattern/length error, located at the mapping
+        yield path + (error.instance,), f"invalid key: {error.message}", True
         return
     if error.validator == "pattern" and path and path[-1] == "name":
         yield path, f"{error.instance!r} is not a valid name: use lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit", False
