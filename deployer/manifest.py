@@ -8,6 +8,8 @@ files, binary data) is refused with a located error instead of eating memory.
 
 from __future__ import annotations
 
+import fnmatch
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,10 +81,7 @@ def find_manifest_files(paths: list[str]) -> tuple[list[Path], list[Problem]]:
         if "\0" in raw:
             problems.append(Problem(raw.replace("\0", "\\0"), 0, 0, "", "path contains a NUL byte"))
         elif p.is_dir():
-            found = sorted(
-                f for f in p.rglob("*")
-                if f.suffix in (".yaml", ".yml") and f.is_file()
-            )
+            found = _walk(p)
             if not found:
                 problems.append(Problem(str(p), 0, 0, "", "directory contains no *.yaml or *.yml manifests"))
             files.extend(found)
@@ -101,6 +100,37 @@ def find_manifest_files(paths: list[str]) -> tuple[list[Path], list[Problem]]:
             seen.add(key)
             unique.append(f)
     return unique, problems
+
+
+IGNORE_FILE = ".deployerignore"
+
+
+def _walk(root: Path) -> list[Path]:
+    """*.yaml / *.yml below root, sorted. Hidden directories (.git, .github) are skipped, and so
+    is whatever a .deployerignore file lists (one glob per line, relative to its directory, a
+    trailing / for directories); a path named on the command line is always read."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        ignored = _ignore_patterns(here / IGNORE_FILE)
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if not d.startswith(".") and not any(fnmatch.fnmatch(d + "/", pat) for pat in ignored)
+        )
+        for name in filenames:
+            if name.endswith((".yaml", ".yml")) and not any(fnmatch.fnmatch(name, pat) for pat in ignored):
+                path = here / name
+                if path.is_file():
+                    found.append(path)
+    return sorted(found)
+
+
+def _ignore_patterns(path: Path) -> list[str]:
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
 def load_file(path: Path) -> tuple[list[Document], list[Problem]]:
@@ -130,8 +160,13 @@ def load_bytes(raw: bytes, name: str) -> tuple[list[Document], list[Problem]]:
     if not text.strip():
         return [], [Problem(name, 0, 0, "", "file is empty")]
 
+    deep = _too_deep(text)
+    if deep is not None:
+        return [], [_problem_at(name, deep, f"document is nested too deeply (limit {MAX_DEPTH} levels)")]
+
     documents: list[Document] = []
     problems: list[Problem] = []
+    budget = [0]  # nodes converted so far in this file, aliases expanded
     loader = _Loader(text)
     try:
         index = 0
@@ -141,7 +176,8 @@ def load_bytes(raw: bytes, name: str) -> tuple[list[Document], list[Problem]]:
                 break
             doc = Document(name, index, None)
             try:
-                doc.data = _convert(node, (), doc, 0, [0])
+                _expanded_size(node, {}, MAX_NODES_PER_FILE - budget[0])
+                doc.data = _convert(node, (), doc, 0, budget)
             except _Refused as exc:
                 problems.append(_problem_at(name, exc.mark, exc.message))
                 index += 1
@@ -150,7 +186,11 @@ def load_bytes(raw: bytes, name: str) -> tuple[list[Document], list[Problem]]:
             index += 1
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        message = " ".join(s for s in (exc.context, exc.problem) if s) or "invalid YAML"
+        message = exc.problem or exc.context or "invalid YAML"
+        if exc.problem and exc.context:  # e.g. "did not find expected ',' or ']' (while parsing a flow sequence at line 7)"
+            start = exc.context_mark
+            at = f" at line {start.line + 1}" if start is not None and mark is not None and start.line != mark.line else ""
+            message = f"{exc.problem} ({exc.context}{at})"
         problems.append(_problem_at(name, mark, f"YAML syntax error: {message}"))
     except yaml.YAMLError as exc:
         problems.append(Problem(name, 0, 0, "", f"YAML error: {exc}"))
@@ -161,6 +201,56 @@ def load_bytes(raw: bytes, name: str) -> tuple[list[Document], list[Problem]]:
     if not documents and not problems:
         problems.append(Problem(name, 0, 0, "", "file contains no YAML documents"))
     return documents, problems
+
+
+def _too_deep(text: str) -> yaml.Mark | None:
+    """Where a collection first nests deeper than _convert allows, from the parser's events.
+
+    Runs before composing because libyaml's composer recurses in C (deep nesting crashes the
+    process) and its scanner slows down with the square of the depth, so this stops at the
+    first collection that is too deep. Syntax errors are left to the composing pass."""
+    loader = _Loader(text)
+    depth = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH + 1:  # the root collection is depth 0 for _convert
+                    return event.start_mark
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    finally:
+        loader.dispose()
+    return None
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], limit: int, depth: int = 0) -> int:
+    """How many nodes _convert will visit (aliases expanded; mapping keys not counted), computed
+    once per distinct node, so an alias bomb is refused at once instead of after converting
+    `limit` nodes. Refuses at the smallest subtree that goes over `limit`."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    if depth > MAX_DEPTH:  # aliases can nest deeper than the text does
+        raise _Refused(f"document is nested too deeply (limit {MAX_DEPTH} levels)", node.start_mark)
+    sizes[id(node)] = 0  # a recursive alias; _convert refuses it by depth
+    if isinstance(node, yaml.SequenceNode):
+        children = node.value
+    elif isinstance(node, yaml.MappingNode):
+        children = [value for _, value in node.value]
+    else:
+        children = []
+    total = 1
+    for child in children:
+        total += _expanded_size(child, sizes, limit, depth + 1)
+        if total > limit:
+            raise _Refused(
+                f"document expands to more than {MAX_NODES_PER_FILE} nodes (YAML alias bomb?)", node.start_mark
+            )
+    sizes[id(node)] = total
+    return total
 
 
 def _problem_at(name: str, mark: yaml.Mark | None, message: str) -> Problem:
@@ -211,6 +301,8 @@ def _convert(node: yaml.Node, path: JsonPath, doc: Document, depth: int, budget:
 
 def _scalar(node: yaml.ScalarNode) -> Any:
     # Only JSON-compatible scalar types; timestamps, binary and custom tags stay text.
+    if node.tag == _BOOL and node.value.lower() not in ("true", "false"):
+        return node.value  # YAML 1.1's yes/no/on/off stay text, as in YAML 1.2: `restart: no` is the policy "no"
     if node.tag in (_INT, _FLOAT, _BOOL, _NULL):
         try:
             return _scalar_constructor.construct_object(node)

@@ -103,12 +103,15 @@ def validate_documents(documents: list[Document], load_problems: list[Problem] |
     fleets: list[Document] = []
     for doc in documents:
         kind = _check_header(doc, report)
-        if kind is None:
-            continue
-        _schema_check(doc, kind, report)
-        (bots if kind == "Bot" else fleets).append(doc)
-
+        if kind is not None:
+            (bots if kind == "Bot" else fleets).append(doc)
     fleet_doc = fleets[0] if fleets else None
+    defaults = _get(fleet_doc.data, ("spec", "defaults")) if fleet_doc else None
+    for doc in fleets:
+        _schema_check(doc, "Fleet", report)
+    for doc in bots:
+        _schema_check(doc, "Bot", report, defaults if isinstance(defaults, dict) else None)
+
     for extra in fleets[1:]:
         first = fleets[0].locate(("kind",))
         report.add(extra, ("kind",), f"more than one Fleet document (the first is at {first.file}:{first.line})")
@@ -131,7 +134,6 @@ def validate_documents(documents: list[Document], load_problems: list[Problem] |
                     report.add(doc, ("metadata", "labels", key), f"label {key!r} is reserved: keys under botmaker. belong to the deployer", key=True)
         _check_spec_semantics(doc, ("spec",), report)
 
-    defaults = _get(fleet_doc.data, ("spec", "defaults")) if fleet_doc else None
     merged: list[tuple[Document, dict[str, Any]]] = []
     for doc in bots:
         spec = _get(doc.data, ("spec",))
@@ -185,11 +187,24 @@ def _check_header(doc: Document, report: _Reporter) -> str | None:
     return kind if ok else None
 
 
-def _schema_check(doc: Document, kind: str, report: _Reporter) -> None:
+def _schema_check(doc: Document, kind: str, report: _Reporter, defaults: dict[str, Any] | None = None) -> None:
     validator = _validators()[kind]
     for error in validator.iter_errors(doc.data):
+        if defaults and _supplied_by_defaults(error, defaults):
+            continue
         for path, message, at_key in _explain(error):
             report.add(doc, path, message, key=at_key)
+
+
+def _supplied_by_defaults(error: Any, defaults: dict[str, Any]) -> bool:
+    """A bot's map may set only some keys of a field the Fleet defaults complete (maps merge key
+    by key): a `required` error inside spec is no error when the defaults have that key."""
+    path = tuple(error.absolute_path)
+    if error.validator != "required" or path[:1] != ("spec",) or any(isinstance(p, int) for p in path):
+        return False
+    base = _get(defaults, path[1:])
+    missing = [k for k in error.validator_value if isinstance(error.instance, dict) and k not in error.instance]
+    return isinstance(base, dict) and bool(missing) and all(k in base for k in missing)
 
 
 def _explain(error: Any) -> Iterator[tuple[JsonPath, str, bool]]:
