@@ -125,5 +125,14 @@ def check_state(saved: SavedPlan, fleet: FleetSpec, observed: Observed, options:
             else:
                 what = f"bot {bot} was changed on the engine"
             raise StalePlan(f"plan is stale: {what} since the plan was made; make the plan again")
-    if plan_document(plan) != saved.plan:
+    if _own_part(plan_document(plan)) != _own_part(saved.plan):
         raise StalePlan("plan is stale: the plan computed now differs from the saved one; make the plan again")
+
+
+# Not part of the comparison: how many managed containers of *other* fleets the engine holds. Other
+# fleets' deploys change it at any time, and this fleet's apply never touches them.
+_OTHER_FLEETS_KEYS = ("foreign_managed_containers",)
+
+
+def _own_part(document: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in document.items() if k not in _OTHER_FLEETS_KEYS}

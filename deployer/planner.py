@@ -135,7 +135,11 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
     canonical = [c for c in containers if c.name == bot.container_name]
     # A container renamed aside by an interrupted replace is still ours; keep the newest one.
     current = canonical[0] if canonical else sorted(containers, key=lambda c: c.name)[-1]
-    leftovers = tuple(sorted(c.id for c in containers if c is not current))
+    # botmaker.protect=true is never removed, not even as an extra copy; an aside copy (renamed by
+    # our own interrupted replace) is still finished: its replacement already exists.
+    kept = [c for c in containers
+            if c is not current and c.labels.get(LABEL_PROTECT) == "true" and ASIDE_MARK not in c.name]
+    leftovers = tuple(sorted(c.id for c in containers if c is not current and c not in kept))
     base = dict(bot=bot.name, container_id=current.id, leftovers=leftovers, desired=bot)
 
     replace_changes, update_changes, reasons = _diff(bot, want, current, observed)
@@ -147,9 +151,12 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
         how = "by an interrupted apply" if ASIDE_MARK in current.name else "(renamed by hand?)"
         reasons.insert(0, f"container is named {current.name} {how}, not {bot.container_name}")
         replace_changes.insert(0, Change("name", current.name, bot.container_name))
-    extras = [c.name for c in containers if c is not current and ASIDE_MARK not in c.name]
+    extras = [c.name for c in containers if c is not current and ASIDE_MARK not in c.name and c not in kept]
     if extras:
         reasons.append(f"extra containers carry this bot's labels but were not created by this apply: {', '.join(extras)}")
+    if kept:
+        reasons.append(f"extra containers carry this bot's labels but are protected ({LABEL_PROTECT}=true) "
+                       f"and never removed: {', '.join(c.name for c in kept)}")
     if replace_changes:
         return Action(action=REPLACE, reasons=tuple(reasons), changes=tuple(replace_changes + update_changes), **base)
     if update_changes:

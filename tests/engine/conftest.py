@@ -108,7 +108,7 @@ def fleet_name(request: pytest.FixtureRequest, docker_client):
     if problems or leftovers:
         pytest.fail(
             f"cleanup of fleet {name} incomplete: {problems} leftover containers: "
-            f"{[c.name for c in leftovers.values()]}",
+            f"{sorted(leftovers.values())}",
             pytrace=False,
         )
 

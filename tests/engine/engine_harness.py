@@ -62,14 +62,21 @@ def make_fleet_name(test_name: str) -> str:
     return f"t-{slug}-{suffix}"
 
 
-def fleet_containers(client: Any, fleet: str) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for c in client.containers.list(all=True, filters={"label": f"{FLEET_LABEL}={fleet}"}):
-        found[c.id] = c
-    prefix = f"{CONTAINER_PREFIX}{fleet}"
-    for c in client.containers.list(all=True):
-        if c.name.startswith(prefix):
-            found[c.id] = c
+MARKER_LABELS = ("botmaker.lock", "botmaker.record")  # the fleet's lock and last-applied record
+
+
+def fleet_containers(client: Any, fleet: str) -> dict[str, str]:
+    """id -> name of everything this test fleet owns, from filtered list calls only: inspecting
+    every container on a shared engine races with other runs removing theirs."""
+    found: dict[str, str] = {}
+    filters = [{"label": f"{FLEET_LABEL}={fleet}"}, {"name": f"{CONTAINER_PREFIX}{fleet}"}]
+    filters += [{"label": f"{label}={fleet}"} for label in MARKER_LABELS]
+    for f in filters:
+        for row in client.api.containers(all=True, filters=f):
+            name = (row.get("Names") or ["/"])[0].lstrip("/")
+            if "name" in f and not name.startswith(f"{CONTAINER_PREFIX}{fleet}"):
+                continue  # the name filter matches substrings
+            found[row["Id"]] = name
     return found
 
 
@@ -78,13 +85,13 @@ def remove_fleet(client: Any, fleet: str) -> list[str]:
     import docker.errors
 
     problems: list[str] = []
-    for c in fleet_containers(client, fleet).values():
+    for cid, name in fleet_containers(client, fleet).items():
         try:
-            c.remove(force=True, v=True)
+            client.api.remove_container(cid, force=True, v=True)
         except docker.errors.NotFound:
             pass
         except docker.errors.APIError as exc:
-            problems.append(f"container {c.name}: {exc}")
+            problems.append(f"container {name}: {exc}")
     label = {"label": f"{FLEET_LABEL}={fleet}"}
     for net in client.networks.list(filters=label):
         try:
