@@ -253,8 +253,10 @@ class Applier:
             # never quote a secret the container printed (the CLI output ends up in CI logs)
             logs = redact(self.engine.logs_tail(container_id, 10), bot, self.options.plan_options.secrets_dir)
             tail = " | ".join(line for line in logs.splitlines()[-5:] if line.strip())
+            # running again after a restart: the engine has reset ExitCode to 0, so don't quote it
+            code = "" if st.status == "running" else f" with code {st.exit_code}"
             raise StartFailed(
-                f"container exited with code {st.exit_code} right after start"
+                f"container exited{code} right after start"
                 + (f" (restarted {st.restart_count}x)" if st.restart_count else "")
                 + (f"; last log lines: {tail}" if tail else "; no log output")
             )

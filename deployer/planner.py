@@ -175,7 +175,8 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
     if bot.state == "stopped" and current.running:
         return Action(action=STOP, reasons=(f"container is {current.state}, manifest says stopped", *reasons),
                       changes=(Change("state", current.state, "stopped"),), **base)
-    reasons_noop = ("leftover copies from an interrupted apply will be removed",) if leftovers else ()
+    asides = [c.name for c in containers if c.id in leftovers and ASIDE_MARK in c.name]
+    reasons_noop = (f"copies left by an interrupted apply will be removed: {', '.join(asides)}",) if asides else ()
     return Action(action=NOOP, reasons=reasons_noop + tuple(reasons), **base)
 
 

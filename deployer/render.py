@@ -73,7 +73,7 @@ SYMBOLS = {
 VERBS = {
     "create": "will be created", "replace": "must be replaced", "update": "will be updated in place",
     "start": "will be started", "stop": "will be stopped", "remove": "will be removed",
-    "orphan": "is an orphan (no manifest); left alone without --prune", "noop": "only leftovers removed",
+    "orphan": "is an orphan (no manifest); left alone without --prune", "noop": "only extra copies removed",
 }
 
 
@@ -222,7 +222,8 @@ def render_drift(plan: Plan, fmt: str = "text") -> str:
         }, indent=2)
     lines = []
     for a in drifted:
-        lines.append(f"bot {a.bot}: drifted (apply will {a.action})")
+        repair = "remove the extra copies" if a.action == "noop" else a.action
+        lines.append(f"bot {a.bot}: drifted (apply will {repair})")
         for reason in a.reasons:
             lines.append(f"    # {reason}")
         for c in a.changes:

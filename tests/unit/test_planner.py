@@ -440,7 +440,7 @@ ORPHAN_AND_CONFLICT_CASES = [
         desired=(B,),
         containers=(observed_from(B, id="new1"), observed_from(B, name=ALIAS, id="old1", state="exited")),
         expect=(Expect("support", NOOP, container_id="new1", leftovers=("old1",), changes=(),
-                       reasons=("leftover copies from an interrupted apply will be removed",)),),
+                       reasons=("copies left by an interrupted apply will be removed: botmaker-support_old_0123456789ab",)),),
     ),
     Case(
         id="renamed-by-hand",

@@ -95,8 +95,8 @@ def test_text_noop_with_leftovers_is_shown() -> None:
     p = plan(fleet_of(b), observed_of(observed_from(b, id="new"),
                                       observed_from(b, name="botmaker-support_old_0123456789ab", id="old")), OPTS)
     text = render_plan(p)
-    assert "      bot support only leftovers removed\n" in text
-    assert "        # leftover copies from an interrupted apply will be removed" in text
+    assert "      bot support only extra copies removed\n" in text
+    assert "        # copies left by an interrupted apply will be removed: botmaker-support_old_0123456789ab" in text
     assert "No changes." not in text
 
 
