@@ -26,6 +26,9 @@ except ImportError:  # pragma: no cover
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES_PER_FILE = 2_000_000
+# nodes (and documents) as written, before any alias expands: composing costs some 300 bytes
+# per node, and 8 MB of `[0,0,0,...]` holds 4 million of them
+MAX_PARSED_NODES_PER_FILE = 200_000
 
 JsonPath = tuple[str | int, ...]
 
@@ -160,9 +163,9 @@ def load_bytes(raw: bytes, name: str) -> tuple[list[Document], list[Problem]]:
     if not text.strip():
         return [], [Problem(name, 0, 0, "", "file is empty")]
 
-    deep = _too_deep(text)
-    if deep is not None:
-        return [], [_problem_at(name, deep, f"document is nested too deeply (limit {MAX_DEPTH} levels)")]
+    refused = _prescan(text)
+    if refused is not None:
+        return [], [_problem_at(name, *refused)]
 
     documents: list[Document] = []
     problems: list[Problem] = []
@@ -192,8 +195,10 @@ def load_bytes(raw: bytes, name: str) -> tuple[list[Document], list[Problem]]:
             at = f" at line {start.line + 1}" if start is not None and mark is not None and start.line != mark.line else ""
             message = f"{exc.problem} ({exc.context}{at})"
         problems.append(_problem_at(name, mark, f"YAML syntax error: {message}"))
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (control characters, ...)
+        problems.append(_reader_problem(name, text, exc))
     except yaml.YAMLError as exc:
-        problems.append(Problem(name, 0, 0, "", f"YAML error: {exc}"))
+        problems.append(Problem(name, 0, 0, "", "YAML error: " + " ".join(str(exc).split())))  # one line
     except RecursionError:
         problems.append(Problem(name, 0, 0, "", f"document is nested too deeply (limit {MAX_DEPTH} levels)"))
     finally:
@@ -203,21 +208,29 @@ def load_bytes(raw: bytes, name: str) -> tuple[list[Document], list[Problem]]:
     return documents, problems
 
 
-def _too_deep(text: str) -> yaml.Mark | None:
-    """Where a collection first nests deeper than _convert allows, from the parser's events.
+def _prescan(text: str) -> tuple[yaml.Mark, str] | None:
+    """Where (and why) the text is refused before composing, from the parser's events: the first
+    collection nested deeper than _convert allows, or the first node over MAX_PARSED_NODES_PER_FILE.
 
     Runs before composing because libyaml's composer recurses in C (deep nesting crashes the
-    process) and its scanner slows down with the square of the depth, so this stops at the
-    first collection that is too deep. Syntax errors are left to the composing pass."""
+    process) and its scanner slows down with the square of the depth, and because composing
+    a file under the size limit can still take gigabytes (one node per two bytes); so this
+    stops at the first event over a limit. Syntax errors are left to the composing pass."""
     loader = _Loader(text)
     depth = 0
+    nodes = 0
     try:
         while loader.check_event():
             event = loader.get_event()
+            if isinstance(event, (yaml.NodeEvent, yaml.DocumentStartEvent)):
+                nodes += 1
+                if nodes > MAX_PARSED_NODES_PER_FILE:
+                    return event.start_mark, (f"file holds more than {MAX_PARSED_NODES_PER_FILE} YAML nodes; "
+                                              "split it into several manifest files")
             if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH + 1:  # the root collection is depth 0 for _convert
-                    return event.start_mark
+                    return event.start_mark, f"document is nested too deeply (limit {MAX_DEPTH} levels)"
             elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 depth -= 1
     except yaml.YAMLError:
@@ -251,6 +264,18 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int], limit: int, depth: in
             )
     sizes[id(node)] = total
     return total
+
+
+def _reader_problem(name: str, text: str, exc: yaml.reader.ReaderError) -> Problem:
+    """One located line for a character YAML refuses (PyYAML's own message spans two lines)."""
+    data: str | bytes = text if _Loader is yaml.SafeLoader else text.encode("utf-8")  # libyaml counts bytes
+    pos = max(0, min(int(exc.position), len(data)))
+    newline = "\n" if isinstance(data, str) else b"\n"
+    line = data.count(newline, 0, pos) + 1  # type: ignore[arg-type]
+    head = data[data.rfind(newline, 0, pos) + 1:pos]  # type: ignore[arg-type]
+    column = len(head.decode("utf-8", "replace") if isinstance(head, bytes) else head) + 1
+    char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+    return Problem(name, line, column, "", f"YAML error: unacceptable character {char}: {exc.reason}")
 
 
 def _problem_at(name: str, mark: yaml.Mark | None, message: str) -> Problem:

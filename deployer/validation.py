@@ -92,7 +92,19 @@ class _Reporter:
 
     def add(self, doc: Document, path: JsonPath, message: str, *, severity: str = ERROR, key: bool = False) -> None:
         loc = doc.locate(path, key=key)
+        # messages quote keys and values of the manifest: a line break in one must not start a
+        # forged `FILE:LINE:COL: ...` line in the text output, so it is escaped; and a huge value
+        # (or one expanded from aliases) must not turn a small file into megabytes of output
+        message = message.translate(_ESCAPE_LINE_BREAKS)
+        if len(message) > MAX_MESSAGE_CHARS:
+            cut = len(message) - MAX_MESSAGE_CHARS
+            message = f"{message[:MAX_MESSAGE_CHARS - 300]} [...{cut} characters cut...] {message[-300:]}"
         self.problems.append(Problem(loc.file, loc.line, loc.column, json_path(path), message, severity))
+
+
+# every character str.splitlines() breaks on -> its escape sequence (backslash n, x85, u2028, ...)
+_ESCAPE_LINE_BREAKS = str.maketrans({c: repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
+MAX_MESSAGE_CHARS = 2000
 
 
 def validate_documents(documents: list[Document], load_problems: list[Problem] | None = None) -> ValidationResult:
@@ -462,23 +474,24 @@ def _image_tag(image: str) -> str | None:
     return last.split(":", 1)[1] if ":" in last else None
 
 
-def _get(data: Any, path: JsonPath) -> Any:
+_MISSING = object()
+
+
+def _lookup(data: Any, path: JsonPath) -> Any:
     for part in path:
         if isinstance(data, dict) and part in data:
             data = data[part]
         elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
             data = data[part]
         else:
-            return None
+            return _MISSING
     return data
 
 
+def _get(data: Any, path: JsonPath) -> Any:
+    value = _lookup(data, path)
+    return None if value is _MISSING else value
+
+
 def _has(data: Any, path: JsonPath) -> bool:
-    for part in path:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
-            data = data[part]
-        else:
-            return False
-    return True
+    return _lookup(data, path) is not _MISSING

@@ -20,14 +20,13 @@ from typing import Any
 
 import pytest
 
-from engine_harness import STAND_IN_IMAGE, make_fleet_name, poll
+from engine_harness import STAND_IN_IMAGE, fleet_containers, make_fleet_name, poll, remove_fleet
 from fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
     ASIDE_MARK,
     Manifests,
     cleanup_markers,
     env_of,
     get_container,
-    remove_markers,
     run_cli,
     write_secret,
 )
@@ -61,10 +60,7 @@ def assert_clean(m: Manifests) -> None:
 def fleet_ids(client: Any, fleet: str) -> dict[str, tuple[str, str]]:
     """id -> (name, state) of every container of the fleet (by label, or by name prefix).
 
-    Filtered list calls only, no inspect per container: engine_harness.fleet_containers (behind
-    fleetkit.fleet_container_list and the harness's fleet_name fixture) lists *every* container
-    on the engine and inspects each, which fails with NotFound whenever another test run removes
-    one of its own containers in between.
+    Filtered list calls only, no inspect per container (a shared engine's containers come and go).
     """
     prefix = f"/botmaker-{fleet}"
     found: dict[str, tuple[str, str]] = {}
@@ -83,48 +79,11 @@ def snapshot(client: Any, fleet: str) -> dict[str, tuple[str, str]]:
 
 
 def remove_fleet_containers(client: Any, fleet: str) -> list[str]:
-    """Force-remove the fleet's containers, networks and volumes (as engine_harness.remove_fleet
-    does, without its engine-wide inspect); returns what is left or failed."""
-    import docker.errors
-
-    problems: list[str] = []
-    for cid, (name, _) in fleet_ids(client, fleet).items():
-        try:
-            client.api.remove_container(cid, force=True, v=True)
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.APIError as exc:
-            problems.append(f"container {name}: {exc}")
-    label = {"label": f"botmaker.fleet={fleet}"}
-    for net in client.networks.list(filters=label):
-        try:
-            net.remove()
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.APIError as exc:
-            problems.append(f"network {net.name}: {exc}")
-    for vol in client.volumes.list(filters=label):
-        try:
-            vol.remove(force=True)
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.APIError as exc:
-            problems.append(f"volume {vol.name}: {exc}")
-    remove_markers(client, fleet)
-    problems += [f"leftover container {name}" for name, _ in fleet_ids(client, fleet).values()]
+    """The harness's cleanup (containers, lock and record markers, networks, volumes by the
+    fleet's labels, found with filtered list calls); returns what is left or failed."""
+    problems = remove_fleet(client, fleet)
+    problems += [f"leftover container {name}" for name in fleet_containers(client, fleet).values()]
     return problems
-
-
-@pytest.fixture
-def fleet_name(request: pytest.FixtureRequest, docker_client):
-    """Overrides the conftest fixture of the same name (same unique name, same cleanup, same
-    failure on an incomplete cleanup) with a cleanup that survives other test runs removing their
-    containers concurrently on the shared engine (see fleet_ids)."""
-    name = make_fleet_name(request.node.name)
-    yield name
-    problems = remove_fleet_containers(docker_client, name)
-    if problems:
-        pytest.fail(f"cleanup of fleet {name} incomplete: {problems}", pytrace=False)
 
 
 @pytest.fixture
