@@ -25,7 +25,7 @@ except ImportError:  # pragma: no cover
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 64
-MAX_NODES_PER_FILE = 2_000_000
+MAX_NODES_PER_FILE = 200_000  # after aliases expand; ~60 MB to convert at most
 # nodes (and documents) as written, before any alias expands: composing costs some 300 bytes
 # per node, and 8 MB of `[0,0,0,...]` holds 4 million of them
 MAX_PARSED_NODES_PER_FILE = 200_000
