@@ -68,6 +68,9 @@ class Applier:
         self.options = options
         self.progress = progress
         self.cancelled = threading.Event()
+        self._images_lock = threading.Lock()
+        self._image_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._images_ready: set[tuple[str, str]] = set()
 
     def apply(self, plan: Plan) -> ApplyReport:
         """Run the plan. On KeyboardInterrupt (SIGINT, or SIGTERM mapped to it by the CLI) no new
@@ -212,15 +215,21 @@ class Applier:
 
     # -- steps ---------------------------------------------------------------------------------
     def _ensure_image(self, bot: BotSpec) -> None:
+        """Look up (or pull) each image once per apply, not once per bot; a failure is not
+        remembered, so every bot that needs the image reports it."""
         ref = bot.image
-        if bot.pull_policy == "Always":
-            self.engine.pull(ref)
-            return
-        if self.engine.image_id(ref) is not None:
-            return
-        if bot.pull_policy == "Never":
-            raise EngineError(f"image {ref} is not on the engine and pullPolicy is Never")
-        self.engine.pull(ref)
+        with self._images_lock:
+            ref_lock = self._image_locks.setdefault((ref, bot.pull_policy), threading.Lock())
+        with ref_lock:
+            if (ref, bot.pull_policy) in self._images_ready:
+                return
+            if bot.pull_policy == "Always":
+                self.engine.pull(ref)
+            elif self.engine.image_id(ref) is None:
+                if bot.pull_policy == "Never":
+                    raise EngineError(f"image {ref} is not on the engine and pullPolicy is Never")
+                self.engine.pull(ref)
+            self._images_ready.add((ref, bot.pull_policy))
 
     def _create_container(self, bot: BotSpec) -> str:
         spec = desired_spec(bot, self.options.plan_options)

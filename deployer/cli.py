@@ -82,14 +82,22 @@ def _color(no_color: bool) -> bool:
     return use_color(no_color, sys.stdout)
 
 
-def _prepare(paths: list[str], secrets_dir: str | None, *, refresh: bool = False, parallelism: int = 8,
-             engine: Any = None, **plan_kwargs: Any) -> Any:
-    from .engine import DockerEngine
-    from .workflow import load_fleet, plan_options, prepare
+def _load(paths: list[str]) -> Any:
+    """The validated fleet; warnings are printed, errors end the command."""
+    from .workflow import load_fleet
 
-    fleet, warnings = load_fleet(paths)
+    fleet, warnings = _handle_errors(lambda: load_fleet(paths))
     for w in warnings:
         click.echo(w.format(), err=True)
+    return fleet
+
+
+def _prepare(paths: list[str], secrets_dir: str | None, *, refresh: bool = False, parallelism: int = 8,
+             engine: Any = None, fleet: Any = None, **plan_kwargs: Any) -> Any:
+    from .engine import DockerEngine
+    from .workflow import plan_options, prepare
+
+    fleet = fleet or _load(paths)
     options = plan_options(fleet, secrets_dir, **plan_kwargs)
     engine = engine or DockerEngine(max_pool_size=max(16, parallelism * 2))
     prepared = prepare(fleet, options, engine, refresh=refresh, parallelism=parallelism)
@@ -209,7 +217,6 @@ def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism:
     from .engine import DockerEngine
     from .lock import FleetLock
     from .stamps import Stamp, git_revision, write_record
-    from .workflow import load_fleet
 
     saved = None
     if plan_file:
@@ -228,7 +235,7 @@ def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism:
     if not yes and not saved and not sys.stdin.isatty():
         _fail("refusing to apply without confirmation: no terminal to ask on; pass --yes to apply non-interactively")
 
-    fleet, _ = _handle_errors(lambda: load_fleet(list(paths)))
+    fleet = _load(list(paths))  # once: the lock needs the fleet's name, the plan the whole of it
     engine = DockerEngine(max_pool_size=max(16, parallelism * 2))
     lock = FleetLock(engine, fleet.name, ttl=lock_ttl, timeout=lock_timeout)
     previous = _interrupts_raise()
@@ -237,7 +244,7 @@ def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism:
         if lock.took_over:
             click.echo(f"Took over the expired lock of {lock.took_over}.", err=True)
         code = _apply_locked(
-            engine, list(paths), saved, secrets_dir, refresh, parallelism, yes,
+            engine, fleet, list(paths), saved, secrets_dir, refresh, parallelism, yes,
             _prune_kwargs(prune, allow_empty, max_removals, adopt), no_color,
             lambda options, stamp: Applier(engine, fleet.name, ApplyOptions(
                 parallelism=parallelism, wait_timeout=wait_timeout, stop_timeout=stop_timeout,
@@ -257,11 +264,11 @@ def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism:
     sys.exit(code)
 
 
-def _apply_locked(engine: Any, paths: list[str], saved: Any, secrets_dir: str | None, refresh: bool,
+def _apply_locked(engine: Any, fleet: Any, paths: list[str], saved: Any, secrets_dir: str | None, refresh: bool,
                   parallelism: int, yes: bool, plan_kwargs: dict[str, Any], no_color: bool,
                   make_applier: Callable[[Any, Any], Any], stamp: Any, write_record: Callable[..., None]) -> int:
     prepared, _ = _handle_errors(lambda: _prepare(paths, secrets_dir, refresh=refresh, parallelism=parallelism,
-                                                  engine=engine, **plan_kwargs))
+                                                  engine=engine, fleet=fleet, **plan_kwargs))
     the_plan = prepared.plan
     if saved is not None:
         from .planfile import check_state

@@ -335,8 +335,13 @@ class _Where:
 
 
 def _check_cross_bot(merged: list[tuple[Document, dict[str, Any]]], fleet_doc: Document | None, report: _Reporter) -> None:
-    ports_seen: list[tuple[str, int, str, str, Location]] = []  # ip, port, proto, bot, where
-    mounts_seen: list[tuple[str, bool, bool, str, Location]] = []  # source, is_bind, read_only, bot, where
+    """Shared host ports and shared state across bots. Indexed, so a 1,000-bot set costs a
+    lookup per port or mount, not a comparison with every earlier bot."""
+    ports_seen: dict[tuple[int, str], list[tuple[str, str, Location]]] = {}  # (port, proto) -> ip, bot, where
+    # mounts: (seq, source, is_bind, read_only, bot, where), by exact source and by each ancestor
+    exact: dict[str, list[tuple[int, str, bool, bool, str, Location]]] = {}
+    below: dict[str, list[tuple[int, str, bool, bool, str, Location]]] = {}
+    seq = 0
     for doc, spec in merged:
         bot = _get(doc.data, ("metadata", "name"))
         where = _Where(doc, fleet_doc)
@@ -346,16 +351,15 @@ def _check_cross_bot(merged: list[tuple[Document, dict[str, Any]]], fleet_doc: D
                 continue
             ip = port.get("hostIP", "127.0.0.1")
             proto = port.get("protocol", "tcp")
-            for other_ip, other_port, other_proto, other_bot, other_loc in ports_seen:
-                if other_port == port["hostPort"] and other_proto == proto and (
-                    ip == other_ip or ip in WILDCARD_IPS or other_ip in WILDCARD_IPS
-                ):
+            bucket = ports_seen.setdefault((port["hostPort"], proto), [])
+            for other_ip, other_bot, other_loc in bucket:
+                if ip == other_ip or ip in WILDCARD_IPS or other_ip in WILDCARD_IPS:
                     who = "itself" if other_bot == bot else f"bot {other_bot}"
                     where.report(report, ("ports", i, "hostPort"),
                                  f"host port {ip}:{port['hostPort']}/{proto} is also published by {who} "
                                  f"({other_loc.file}:{other_loc.line})")
                     break
-            ports_seen.append((ip, port["hostPort"], proto, bot, doc.locate(("spec", "ports", i))))
+            bucket.append((ip, bot, doc.locate(("spec", "ports", i))))
         volumes = spec.get("volumes") if isinstance(spec.get("volumes"), list) else []
         for i, vol in enumerate(volumes):
             if not isinstance(vol, dict) or not isinstance(vol.get("source"), str):
@@ -364,20 +368,32 @@ def _check_cross_bot(merged: list[tuple[Document, dict[str, Any]]], fleet_doc: D
             is_bind = source.startswith("/")
             norm = os.path.normpath(source) if is_bind else source
             read_only = vol.get("readOnly") is True
-            for other, other_bind, other_ro, other_bot, other_loc in mounts_seen:
+            ancestors = _ancestors(norm) if is_bind else []
+            candidates = list(exact.get(norm, ())) + list(below.get(norm, ()) if is_bind else ())
+            for a in ancestors:
+                candidates.extend(exact.get(a, ()))
+            for _, _, other_bind, other_ro, other_bot, other_loc in sorted(candidates, key=lambda c: c[0]):
                 if other_bot == bot or other_bind != is_bind or (read_only and other_ro):
                     continue
-                if norm == other or (is_bind and (_inside(norm, other) or _inside(other, norm))):
-                    kind = "host path" if is_bind else "volume"
-                    where.report(report, ("volumes", i, "source"),
-                                 f"{kind} {source!r} is also mounted by bot {other_bot} ({other_loc.file}:{other_loc.line}): "
-                                 "a bot's state must never be shared by two containers (mount it readOnly in both to share read-only data)")
-                    break
-            mounts_seen.append((norm, is_bind, read_only, bot, doc.locate(("spec", "volumes", i))))
+                kind = "host path" if is_bind else "volume"
+                where.report(report, ("volumes", i, "source"),
+                             f"{kind} {source!r} is also mounted by bot {other_bot} ({other_loc.file}:{other_loc.line}): "
+                             "a bot's state must never be shared by two containers (mount it readOnly in both to share read-only data)")
+                break
+            entry = (seq, norm, is_bind, read_only, bot, doc.locate(("spec", "volumes", i)))
+            seq += 1
+            exact.setdefault(norm, []).append(entry)
+            for a in ancestors:
+                below.setdefault(a, []).append(entry)
 
 
-def _inside(path: str, parent: str) -> bool:
-    return parent == "/" or path.startswith(parent.rstrip("/") + "/")
+def _ancestors(path: str) -> list[str]:
+    """/a/b/c -> [/a/b, /a, /]"""
+    out = []
+    while path not in ("/", ""):
+        path = os.path.dirname(path)
+        out.append(path)
+    return out
 
 
 # --- building the model -----------------------------------------------------------------------
