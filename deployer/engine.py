@@ -273,16 +273,13 @@ class DockerEngine:
         port_bindings: dict[str, list[tuple[str, int]]] = {}
         for p in bot.ports:
             port_bindings.setdefault(f"{p.container_port}/{p.protocol}", []).append((p.host_ip, p.host_port))
-        restart: dict[str, Any] = {"Name": bot.restart_policy if bot.restart_policy != "no" else ""}
-        if bot.restart_policy == "on-failure":
-            restart["MaximumRetryCount"] = bot.restart_max_retries
         host_config = self.api.create_host_config(
             mounts=mounts,
             port_bindings=port_bindings or None,
             mem_limit=bot.memory_bytes,
             memswap_limit=bot.memory_bytes,  # a hard cap: no swap beyond the memory limit
             nano_cpus=bot.nano_cpus,
-            restart_policy=restart,
+            restart_policy=_restart_policy(bot),
             network_mode=bot.network,
         )
         healthcheck = None
@@ -323,29 +320,19 @@ class DockerEngine:
         self._call("rename", f"rename {container_id[:12]} to {new_name}", lambda: self.api.rename(container_id, new_name))
 
     def update(self, container_id: str, bot: BotSpec, name: str = "") -> None:
-        kwargs: dict[str, Any] = {}
+        """Change memory, cpus and restart policy in place (no restart). APIClient.update_container
+        has no nano_cpus argument, so the body is sent as the Engine API defines it."""
+        body: dict[str, Any] = {"RestartPolicy": _restart_policy(bot)}
         if bot.memory_bytes is not None:
-            kwargs["mem_limit"] = bot.memory_bytes
-            kwargs["memswap_limit"] = bot.memory_bytes
+            body["Memory"] = body["MemorySwap"] = bot.memory_bytes  # a hard cap, as at create
         if bot.nano_cpus is not None:
-            kwargs["nano_cpus"] = bot.nano_cpus
-        policy: dict[str, Any] = {"Name": bot.restart_policy if bot.restart_policy != "no" else ""}
-        if bot.restart_policy == "on-failure":
-            policy["MaximumRetryCount"] = bot.restart_max_retries
-        kwargs["restart_policy"] = policy
-        self._call("update", f"update {name or container_id[:12]}", lambda: self._update(container_id, kwargs))
+            body["NanoCpus"] = bot.nano_cpus
 
-    def _update(self, container_id: str, kwargs: dict[str, Any]) -> None:
-        # APIClient.update_container has no nano_cpus argument: send the body ourselves.
-        body: dict[str, Any] = {"RestartPolicy": kwargs["restart_policy"]}
-        if "mem_limit" in kwargs:
-            body["Memory"] = kwargs["mem_limit"]
-            body["MemorySwap"] = kwargs["memswap_limit"]
-        if "nano_cpus" in kwargs:
-            body["NanoCpus"] = kwargs["nano_cpus"]
-        url = self.api._url("/containers/{0}/update", container_id)
-        res = self.api._post_json(url, data=body)
-        self.api._raise_for_status(res)
+        def post() -> None:
+            res = self.api._post_json(self.api._url("/containers/{0}/update", container_id), data=body)
+            self.api._raise_for_status(res)
+
+        self._call("update", f"update {name or container_id[:12]}", post)
 
     def wait_ready(self, container_id: str, *, timeout: float, settle: float, healthcheck: bool) -> ContainerStatus:
         """Poll until the container runs (and is healthy when it has a healthcheck).
@@ -372,6 +359,13 @@ class DockerEngine:
                 return st
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
+
+
+def _restart_policy(bot: BotSpec) -> dict[str, Any]:
+    policy: dict[str, Any] = {"Name": bot.restart_policy if bot.restart_policy != "no" else ""}
+    if bot.restart_policy == "on-failure":
+        policy["MaximumRetryCount"] = bot.restart_max_retries
+    return policy
 
 
 def live_spec(data: dict[str, Any]) -> dict[str, Any]:

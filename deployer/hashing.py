@@ -33,6 +33,7 @@ def container_spec(bot: BotSpec, secrets_dir: str | None = None) -> dict[str, An
     not what it is.
     """
     hc = bot.healthcheck
+    source = secrets_source(bot, secrets_dir)
     return {
         "image": bot.image,
         "command": list(bot.command) if bot.command is not None else None,
@@ -45,9 +46,7 @@ def container_spec(bot: BotSpec, secrets_dir: str | None = None) -> dict[str, An
             f"{v.source}:{v.target}:{'ro' if v.read_only else 'rw'}" for v in bot.volumes
         ),
         "secrets": {
-            "mount": f"{secrets_source(bot, secrets_dir)}:{SECRETS_MOUNT}:ro"
-            if secrets_source(bot, secrets_dir)
-            else None,
+            "mount": f"{source}:{SECRETS_MOUNT}:ro" if source else None,
             "names": list(bot.secrets),
         },
         "network": bot.network,

@@ -47,24 +47,18 @@ def whoami() -> str:
         return str(os.getuid())
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _iso(label: str | None) -> str:
+    """Epoch seconds (as a label stores them) as UTC ISO time; '?' when unreadable."""
+    try:
+        return datetime.fromtimestamp(float(label or ""), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError, OSError):
+        return "?"
 
 
 def describe_holder(labels: dict[str, str]) -> str:
     who = f"{labels.get(L_USER, '?')}@{labels.get(L_HOST, '?')} pid {labels.get(L_PID, '?')}"
     job = labels.get(L_JOB)
-    expires = labels.get(L_EXPIRES, "")
-    try:
-        expires_text = _iso(float(expires))
-    except ValueError:
-        expires_text = "?"
-    started = labels.get(L_STARTED, "")
-    try:
-        started_text = _iso(float(started))
-    except ValueError:
-        started_text = "?"
-    return f"{who}{f' ({job})' if job else ''}, since {started_text}, expires {expires_text}"
+    return f"{who}{f' ({job})' if job else ''}, since {_iso(labels.get(L_STARTED))}, expires {_iso(labels.get(L_EXPIRES))}"
 
 
 @dataclass

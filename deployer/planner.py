@@ -34,7 +34,6 @@ from .model import (
     Observed,
     ObservedContainer,
     Plan,
-    container_name,
 )
 
 
@@ -300,4 +299,4 @@ def needs_inspect(fleet: FleetSpec, containers: tuple[ObservedContainer, ...], o
     ]
 
 
-__all__ = ["PlanOptions", "plan", "needs_inspect", "desired_spec", "container_name"]
+__all__ = ["PlanOptions", "plan", "needs_inspect", "desired_spec"]

@@ -12,6 +12,7 @@ from typing import IO, Any, Callable
 
 import click
 
+from .hashing import IN_PLACE_FIELDS
 from .model import Action, Plan
 from .problems import Problem
 
@@ -123,7 +124,7 @@ def render_plan(plan: Plan, fmt: str = "text", color: bool = False) -> str:
         for reason in a.reasons:
             lines.append(f"        # {reason}")
         for c in a.changes:
-            forces = "  # forces replacement" if a.action == "replace" and c.field not in ("memory", "cpus", "restart") else ""
+            forces = "  # forces replacement" if a.action == "replace" and c.field not in IN_PLACE_FIELDS else ""
             lines.append(f"        {c.field}: {_diff_value(c.before, c.after)}{forces}")
         lines.append("")
     for err in plan.errors:

@@ -11,7 +11,6 @@ import json
 import os
 import socket
 import subprocess
-
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
