@@ -14,18 +14,20 @@ sys.path). Everything here only ever touches the test's own fleet: bots are name
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import os
 import shutil
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from click.testing import CliRunner
-from engine_harness import BOT_UID, CONTAINER_PREFIX, FLEET_LABEL, poll
+from engine_harness import BOT_UID, CONTAINER_PREFIX, FLEET_LABEL, STAND_IN_IMAGE, poll
 
 ASIDE_MARK = "_old_"
 
@@ -135,6 +137,44 @@ def run_cli(*args: str, env: Mapping[str, str] | None = None, input: str | None 
     """Run ``deployer <args>`` with CliRunner; (exit code, stdout+stderr as a terminal shows them)."""
     code, _, output = run_cli_streams(*args, env=env, input=input)
     return code, output
+
+
+# --- the CLI as a test uses it --------------------------------------------------------------------
+
+FAST = ("--wait-timeout", "20", "--stop-timeout", "5")  # the stand-in stops in 0.1 s anyway
+
+
+def bot(**spec: Any) -> dict[str, Any]:
+    """A bot spec on the stand-in image that the engine does not restart behind the test's back."""
+    return {"image": STAND_IN_IMAGE, "restart": "no", **spec}
+
+
+def apply_ok(m: "Manifests", *extra: str) -> str:
+    code, out = run_cli("apply", "--yes", *FAST, *extra, m.path)
+    assert code == 0, out
+    return out
+
+
+def plan_json(m: "Manifests", *extra: str) -> dict:
+    code, out = run_cli("plan", "--format", "json", *extra, m.path)
+    assert code == 0, out
+    return json.loads(out)
+
+
+def assert_clean(m: "Manifests") -> None:
+    code, out = run_cli("plan", "--detailed-exitcode", m.path)
+    assert code == 0, out
+    assert "No changes." in out
+
+
+@contextlib.contextmanager
+def temp_tag(client: Any, source: str, repo: str, tag: str) -> Iterator[str]:
+    """Tag `source` as repo:tag for the test (to move it underneath a deployed bot); removed after."""
+    assert client.images.get(source).tag(repo, tag)
+    try:
+        yield f"{repo}:{tag}"
+    finally:
+        client.images.remove(f"{repo}:{tag}", noprune=True)
 
 
 # --- the Python API (for counting engine calls) ---------------------------------------------------

@@ -22,16 +22,20 @@ import pytest
 
 from engine_harness import STAND_IN_IMAGE, fleet_containers, make_fleet_name, poll, remove_fleet
 from fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
+    # noqa: F401 - cleanup_markers is an autouse fixture
     ASIDE_MARK,
-    Manifests,
+    apply_ok,
+    assert_clean,
+    bot,
     cleanup_markers,
     env_of,
+    FAST,
     get_container,
+    Manifests,
     run_cli,
     write_secret,
 )
 
-FAST = ("--wait-timeout", "20")
 ANSI = re.compile(r"\x1b\[")
 CANARY_NAME = "CANARY_TOKEN"
 
@@ -42,19 +46,10 @@ SLOW_HEALTHY = {"test": ["CMD", "/bin/true"], "interval": "2s", "timeout": "2s",
 NEVER_HEALTHY = {"test": ["CMD", "/bin/false"], "interval": "1s", "timeout": "1s", "retries": 1000}
 
 
-def bot(**spec: Any) -> dict[str, Any]:
-    return {"image": STAND_IN_IMAGE, "restart": "no", **spec}
 
 
-def apply_ok(m: Manifests, *extra: str) -> str:
-    code, out = run_cli("apply", "--yes", *FAST, *extra, m.path)
-    assert code == 0, out
-    return out
 
 
-def assert_clean(m: Manifests) -> None:
-    code, out = run_cli("plan", "--detailed-exitcode", m.path)
-    assert code == 0 and "No changes." in out, out
 
 
 def fleet_ids(client: Any, fleet: str) -> dict[str, tuple[str, str]]:

@@ -9,44 +9,35 @@ import json
 import pytest
 from engine_harness import STAND_IN_IMAGE
 from fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
+    # noqa: F401 - cleanup_markers is an autouse fixture
     Manifests,
-    actions_by_bot,
+    apply_ok,
     apply_plan,
     aside_leftovers,
+    assert_clean,
+    bot,
     cleanup_markers,
     container_exists,
     env_of,
+    FAST,
     fleet_container_list,
     fleet_container_names,
     get_container,
     make_plan,
+    plan_json,
     run_cli,
+    temp_tag,
     wait_status,
 )
 
-FAST = ("--wait-timeout", "20")
 
 
-def bot(**spec):
-    return {"image": STAND_IN_IMAGE, "restart": "no", **spec}
 
 
-def apply_ok(m: Manifests) -> str:
-    code, out = run_cli("apply", "--yes", *FAST, m.path)
-    assert code == 0, out
-    return out
 
 
-def plan_json(m: Manifests) -> dict:
-    code, out = run_cli("plan", "--format", "json", m.path)
-    assert code == 0, out
-    return json.loads(out)
 
 
-def assert_clean(m: Manifests) -> None:
-    code, out = run_cli("plan", "--detailed-exitcode", m.path)
-    assert code == 0, out
-    assert "No changes." in out
 
 
 def test_create_fleet_from_nothing(tmp_path, fleet_name, secrets_dir, docker_client):
@@ -197,12 +188,11 @@ def test_stop_and_start(tmp_path, fleet_name, secrets_dir, docker_client):
 
 def test_moved_image_tag_replaces(tmp_path, fleet_name, secrets_dir, docker_client, stand_in_image,
                                   stand_in_image_v2):
-    repo, tag = "deployer-test/moving", fleet_name
-    ref = f"{repo}:{tag}"
+    repo = "deployer-test/moving"
     v1 = docker_client.images.get(stand_in_image)
     v2 = docker_client.images.get(stand_in_image_v2)
-    assert v1.tag(repo, tag)
-    try:
+    # the fleet_name fixture removes the containers; the tag goes when the block ends
+    with temp_tag(docker_client, stand_in_image, repo, fleet_name) as ref:
         m = Manifests(tmp_path, fleet_name, secrets_dir)
         m.write({"a": bot(image=ref)})
         apply_ok(m)
@@ -210,7 +200,7 @@ def test_moved_image_tag_replaces(tmp_path, fleet_name, secrets_dir, docker_clie
         assert old.image.id == v1.id
         assert_clean(m)
 
-        assert v2.tag(repo, tag)  # the tag moves to another image ID
+        assert v2.tag(repo, fleet_name)  # the tag moves to another image ID
         code, out = run_cli("plan", "--detailed-exitcode", m.path)
         assert code == 2, out
         assert f"-/+ bot {m.name('a')} must be replaced" in out
@@ -225,10 +215,6 @@ def test_moved_image_tag_replaces(tmp_path, fleet_name, secrets_dir, docker_clie
         assert new.image.id == v2.id
         assert fleet_container_names(docker_client, fleet_name) == [m.cname("a")]
         assert_clean(m)
-    finally:
-        for c in fleet_container_list(docker_client, fleet_name):
-            c.remove(force=True)
-        docker_client.images.remove(ref, noprune=True)
     assert ref not in {t for img in docker_client.images.list() for t in img.tags}
 
 

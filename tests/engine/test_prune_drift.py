@@ -23,39 +23,31 @@ import pytest
 import yaml
 from engine_harness import STAND_IN_IMAGE, make_fleet_name, remove_fleet
 from fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
+    # noqa: F401 - cleanup_markers is an autouse fixture
     Manifests,
+    apply_ok,
+    assert_clean,
+    bot,
     cleanup_markers,
+    FAST,
     get_container,
+    plan_json,
     remove_markers,
     run_cli,
+    temp_tag,
     wait_status,
 )
 
-FAST = ("--wait-timeout", "20", "--stop-timeout", "5")
 
 
 # --- local helpers ------------------------------------------------------------------------------
 
-def bot(**spec: Any) -> dict[str, Any]:
-    return {"image": STAND_IN_IMAGE, "restart": "no", **spec}
 
 
-def apply_ok(m: Manifests, *extra: str) -> str:
-    code, out = run_cli("apply", "--yes", *FAST, *extra, m.path)
-    assert code == 0, out
-    return out
 
 
-def plan_json(m: Manifests, *extra: str) -> dict:
-    code, out = run_cli("plan", "--format", "json", *extra, m.path)
-    assert code == 0, out
-    return json.loads(out)
 
 
-def assert_clean(m: Manifests) -> None:
-    code, out = run_cli("plan", "--detailed-exitcode", m.path)
-    assert code == 0, out
-    assert "No changes." in out
 
 
 def assert_no_drift(m: Manifests) -> None:
@@ -545,17 +537,16 @@ def test_drift_container_renamed_by_hand(tmp_path, fleet_name, secrets_dir, dock
 
 def test_drift_image_tag_moved_underneath(tmp_path, fleet_name, secrets_dir, docker_client, stand_in_image,
                                           stand_in_image_v2):
-    repo, tag = "deployer-test/drift", fleet_name
-    ref = f"{repo}:{tag}"
+    repo = "deployer-test/drift"
     v1 = docker_client.images.get(stand_in_image)
     v2 = docker_client.images.get(stand_in_image_v2)
-    assert v1.tag(repo, tag)
-    try:
+    # the fleet_name fixture removes the containers; the tag goes when the block ends
+    with temp_tag(docker_client, stand_in_image, repo, fleet_name) as ref:
         m = Manifests(tmp_path, fleet_name, secrets_dir)
         c = deployed(m, docker_client, bot(image=ref))
         assert c.image.id == v1.id
 
-        assert v2.tag(repo, tag)  # retagged underneath the running container
+        assert v2.tag(repo, fleet_name)  # retagged underneath the running container
         short1, short2 = v1.id.split(":", 1)[1][:12], v2.id.split(":", 1)[1][:12]
         drifted(m, f'image_id: desired "{short2}", actual "{short1}"', repair="replace")
         assert drift_json_fields(m) == {"image_id": (short2, short1)}
@@ -567,10 +558,6 @@ def test_drift_image_tag_moved_underneath(tmp_path, fleet_name, secrets_dir, doc
         after = get_container(docker_client, m.cname("a"))
         assert after.name == m.cname("a") and after.status == "running"
         assert after.image.id == v2.id and after.id != c.id
-    finally:
-        for cid in fleet_rows(docker_client, fleet_name):  # a container made from the tag pins it
-            docker_client.api.remove_container(cid, force=True)
-        docker_client.images.remove(ref, noprune=True)
     assert ref not in {t for img in docker_client.images.list() for t in img.tags}
 
 
