@@ -9,15 +9,17 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .engine import DockerEngine
 from .manifest import load_paths
 from .model import FleetSpec, Observed, Plan
-from .observe import gather
 from .planner import PlanOptions, plan
 from .problems import DeployerError, Problem
 from .secrets import check_fleet_secrets
 from .validation import validate_documents
+
+if TYPE_CHECKING:  # the docker SDK stays off the path of `validate --secrets`
+    from .engine import DockerEngine
 
 
 class InvalidManifests(DeployerError):
@@ -59,9 +61,11 @@ def plan_options(fleet: FleetSpec, secrets_dir: str | None, **kwargs: object) ->
     return PlanOptions(secrets_dir=chosen, **kwargs)  # type: ignore[arg-type]
 
 
-def prepare(fleet: FleetSpec, options: PlanOptions, engine: DockerEngine, *, refresh: bool = False,
+def prepare(fleet: FleetSpec, options: PlanOptions, engine: "DockerEngine", *, refresh: bool = False,
             parallelism: int = 8) -> Prepared:
     """Observe the engine, check secrets (before anything could change), and plan."""
+    from .observe import gather
+
     observed = gather(engine, fleet, options, refresh=refresh, parallelism=parallelism)
     secrets = check_fleet_secrets(fleet, options.secrets_dir, image_users=observed.image_users)
     if secrets.errors:

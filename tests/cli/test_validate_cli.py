@@ -255,6 +255,10 @@ print("DOCKER-IMPORTED" if "docker" in sys.modules else "NO-DOCKER", code)
         (["validate", "--format", "json", "examples/invalid"], 1),
         (["--help"], 0),
         (["validate", "--help"], 0),
+        # secrets are checked on the host only; the examples' secretsDir does not exist here
+        (["validate", "--secrets", *VALID_EXAMPLES], 1),
+        (["plan", "--help"], 0),
+        (["apply", "--help"], 0),
     ],
 )
 def test_validate_and_help_do_not_import_docker(args, code):
