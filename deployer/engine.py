@@ -20,6 +20,7 @@ import docker.errors
 from docker.types import Healthcheck as DockerHealthcheck
 from docker.types import Mount
 
+from .endpoint import Endpoint, resolve
 from .hashing import canonical_json, secrets_source
 from .model import (
     LABEL_BOT,
@@ -73,7 +74,11 @@ def docker_host() -> str:
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
-def _explain(exc: Exception, what: str) -> EngineError:
+def _explain(exc: Exception, what: str, where: str | None = None) -> EngineError:
+    where = where or docker_host()
+    transport = _transport_failure(exc)
+    if transport is not None:
+        return EngineError(f"{what}: {transport}")
     if isinstance(exc, docker.errors.APIError):
         detail = str(exc.explanation or exc).strip().splitlines()[0] if (exc.explanation or str(exc)) else ""
         status = exc.status_code
@@ -88,9 +93,9 @@ def _explain(exc: Exception, what: str) -> EngineError:
             return EngineError(f"{what}: not found ({detail})")
         return EngineError(f"{what}: {detail or exc}")
     if isinstance(exc, docker.errors.DockerException):
-        return EngineError(f"{what}: cannot reach the Docker engine at {docker_host()} ({_first_line(exc)})")
+        return EngineError(f"{what}: cannot reach the Docker engine at {where} ({_first_line(exc)})")
     if isinstance(exc, (ConnectionError, OSError)):
-        return EngineError(f"{what}: cannot reach the Docker engine at {docker_host()} ({_first_line(exc)})")
+        return EngineError(f"{what}: cannot reach the Docker engine at {where} ({_first_line(exc)})")
     return EngineError(f"{what}: {_first_line(exc)}")
 
 
@@ -99,14 +104,85 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _transport_failure(exc: BaseException) -> str | None:
+    """The one line for an ssh or TLS failure buried in requests/urllib3 wrappers, else None."""
+    import ssl
+
+    from .sshconn import SSHFailure
+
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, SSHFailure):
+            return str(e)
+        if isinstance(e, ssl.SSLError):
+            return _explain_tls(e)
+        todo.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
+        todo.extend(x for x in (e.__cause__, e.__context__, getattr(e, "reason", None)) if isinstance(x, BaseException))
+    return None
+
+
+def _explain_tls(e: Exception) -> str:
+    reason = (getattr(e, "reason", None) or "").upper()
+    text = str(e)
+    if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate verify failed" in text:
+        detail = getattr(e, "verify_message", None) or "certificate verify failed"
+        return (f"TLS: the engine's certificate is not trusted by our CA (ca.pem) ({detail}); "
+                "check DOCKER_CERT_PATH / the context's TLS files")
+    if any(k in reason for k in ("BAD_CERTIFICATE", "UNKNOWN_CA", "CERTIFICATE_REQUIRED", "CERTIFICATE_UNKNOWN",
+                                 "HANDSHAKE_FAILURE", "ACCESS_DENIED")):
+        return (f"TLS: the engine refused our client certificate ({reason.lower() or _first_line(e)}); "
+                "is cert.pem signed by the CA the engine trusts (--tlscacert)?")
+    if "WRONG_VERSION_NUMBER" in reason or "record layer failure" in text.lower():
+        return "TLS: the engine does not speak TLS on that port (is it plain tcp, or the wrong port?)"
+    return f"TLS: {_first_line(e)}"
+
+
+def _make_client(endpoint: Endpoint, *, timeout: int, max_pool_size: int) -> docker.APIClient:
+    """An API client for the endpoint: ssh through the system ssh client, tcp with TLS files as
+    the docker CLI reads them, unix sockets as they are."""
+    if endpoint.scheme == "ssh":
+        return _SSHAPIClient(endpoint.host, timeout=timeout, max_pool_size=max_pool_size)
+    tls: Any = False
+    if endpoint.tls is not None:
+        from docker.tls import TLSConfig
+
+        t = endpoint.tls
+        tls = TLSConfig(client_cert=(t.cert, t.key) if t.cert and t.key else None, ca_cert=t.ca,
+                        verify=bool(t.verify and t.ca))
+    return docker.APIClient(base_url=endpoint.host, tls=tls, timeout=timeout, max_pool_size=max_pool_size)
+
+
+class _SSHAPIClient(docker.APIClient):
+    """docker.APIClient over sshconn.SSHAdapter (the SDK's ssh:// needs paramiko even to shell out)."""
+
+    def __init__(self, url: str, *, timeout: int, max_pool_size: int):
+        from .sshconn import SSHAdapter
+
+        # A placeholder address and a pinned version, so the base class connects nowhere; the
+        # adapter is mounted as the SDK mounts its own, then the server's version is asked.
+        super().__init__(base_url="tcp://127.0.0.1:9", version=docker.constants.MINIMUM_DOCKER_API_VERSION,
+                         timeout=timeout, max_pool_size=max_pool_size)
+        self._custom_adapter = SSHAdapter(url, timeout=timeout, max_pool_size=max_pool_size)
+        self.mount("http+docker://ssh", self._custom_adapter)
+        self._unmount("http://", "https://")
+        self.base_url = "http+docker://ssh"
+        self._version = self._retrieve_server_version()
+
+
 class DockerEngine:
     """The single-host backend. Thread-safe for the calls the applier makes in parallel."""
 
-    def __init__(self, *, max_pool_size: int = 16, timeout: int = 120):
+    def __init__(self, *, max_pool_size: int = 16, timeout: int = 120, endpoint: Endpoint | None = None):
         self._client: docker.APIClient | None = None
         self._lock = threading.Lock()
         self._max_pool_size = max_pool_size
         self._timeout = timeout
+        self.endpoint = endpoint or resolve(os.environ)
         self.calls: Counter[str] = Counter()
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -115,12 +191,16 @@ class DockerEngine:
         with self._lock:
             if self._client is None:
                 try:
-                    client = docker.from_env(max_pool_size=self._max_pool_size, timeout=self._timeout)
-                    self._client = client.api
+                    self._client = _make_client(self.endpoint, timeout=self._timeout,
+                                                max_pool_size=self._max_pool_size)
                 except Exception as exc:  # noqa: BLE001 - every failure here means "unreachable"
+                    transport = _transport_failure(exc)
+                    if transport is not None:
+                        raise EngineError(f"cannot reach the Docker engine at {self.endpoint.describe()}: "
+                                          f"{transport}") from None
                     raise EngineError(
-                        f"cannot reach the Docker engine at {docker_host()} ({_first_line(exc)}); "
-                        "is dockerd running and DOCKER_HOST right?"
+                        f"cannot reach the Docker engine at {self.endpoint.describe()} ({_first_line(exc)}); "
+                        "is dockerd running and DOCKER_HOST (or the docker context) right?"
                     ) from None
             return self._client
 
@@ -130,7 +210,7 @@ class DockerEngine:
         try:
             return fn()
         except Exception as exc:  # noqa: BLE001 - mapped to one line
-            raise _explain(exc, what) from None
+            raise _explain(exc, what, self.endpoint.describe()) from None
 
     @property
     def mutating_calls(self) -> int:
