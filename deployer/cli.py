@@ -6,6 +6,7 @@ imported inside the commands, so `deployer --help` and `deployer validate` never
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from typing import Any, Callable, NoReturn
@@ -39,14 +40,26 @@ def _handle_errors(run: Callable[[], Any]) -> Any:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="deployer")
-def main() -> None:
+@click.option("-H", "--host", "engine_host", metavar="URL", default=None,
+              help="Engine to use: unix:///path, tcp://host:2376, ssh://user@host[:port]. Wins over everything.")
+@click.option("-c", "--context", "engine_context", metavar="NAME", default=None,
+              help="docker context to use (from the docker CLI's context store); wins over DOCKER_HOST.")
+@click.pass_context
+def main(ctx: click.Context, engine_host: str | None, engine_context: str | None) -> None:
     """Declarative deployer for fleets of OpenClaw chat bots on Docker.
 
     Manifests (apiVersion botmaker/v1, kind Bot / Fleet) live in git; validate them, plan
     the changes against the engine, and apply exactly that plan.
 
+    The engine is chosen as the docker CLI chooses it: --host, else --context, else
+    DOCKER_HOST (with DOCKER_TLS_VERIFY and DOCKER_CERT_PATH), else DOCKER_CONTEXT, else the
+    currentContext of $DOCKER_CONFIG/config.json (~/.docker), else the local socket. DOCKER_HOST
+    wins over DOCKER_CONTEXT and the current context. ssh:// uses the system ssh client and your
+    ssh config (keys, known_hosts); it never prompts.
+
     Exit codes: 0 success, 1 error, 2 changes/drift found (plan --detailed-exitcode, drift).
     """
+    ctx.obj = {"host": engine_host, "context": engine_context}
 
 
 # --- shared options -----------------------------------------------------------------------------
@@ -92,14 +105,28 @@ def _load(paths: list[str]) -> Any:
     return fleet
 
 
+def _engine(max_pool_size: int = 16) -> Any:
+    """The backend for the engine chosen by --host / --context / the environment (docker CLI rules)."""
+    from .endpoint import resolve
+    from .engine import DockerEngine
+
+    ctx = click.get_current_context(silent=True)
+    chosen = (ctx.find_root().obj if ctx is not None else None) or {}
+    endpoint = _handle_errors(lambda: resolve(os.environ, host=chosen.get("host"), context=chosen.get("context")))
+    return DockerEngine(max_pool_size=max_pool_size, endpoint=endpoint)
+
+
+def _engine_line(engine: Any) -> str:
+    return f"engine: {engine.endpoint.describe()}"
+
+
 def _prepare(paths: list[str], secrets_dir: str | None, *, refresh: bool = False, parallelism: int = 8,
              engine: Any = None, fleet: Any = None, **plan_kwargs: Any) -> Any:
-    from .engine import DockerEngine
     from .workflow import plan_options, prepare
 
     fleet = fleet or _load(paths)
     options = plan_options(fleet, secrets_dir, **plan_kwargs)
-    engine = engine or DockerEngine(max_pool_size=max(16, parallelism * 2))
+    engine = engine or _engine(max(16, parallelism * 2))
     prepared = prepare(fleet, options, engine, refresh=refresh, parallelism=parallelism)
     for w in prepared.warnings:
         click.echo(w.format(), err=True)
@@ -172,8 +199,10 @@ def plan(paths: tuple[str, ...], fmt: str, out_file: str | None, detailed_exitco
          prune: bool, allow_empty: bool, max_removals: int | None, adopt: tuple[str, ...],
          secrets_dir: str | None, no_color: bool) -> None:
     """Show what apply would change on the engine, field by field. Changes nothing, takes no lock."""
-    prepared, _ = _handle_errors(lambda: _prepare(
+    prepared, engine = _handle_errors(lambda: _prepare(
         list(paths), secrets_dir, refresh=refresh, **_prune_kwargs(prune, allow_empty, max_removals, adopt)))
+    if fmt == "text":
+        click.echo(_engine_line(engine))
     click.echo(_render_plan(prepared.plan, fmt, _color(no_color)))
     if prepared.plan.errors:
         sys.exit(EXIT_ERROR)
@@ -214,7 +243,6 @@ def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism:
           secrets_dir: str | None, no_color: bool) -> None:
     """Converge the engine to the manifests: lock the fleet, plan, show, confirm, execute, record."""
     from .applier import Applier, ApplyOptions
-    from .engine import DockerEngine
     from .lock import FleetLock
     from .stamps import Stamp, git_revision, write_record
 
@@ -236,7 +264,7 @@ def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism:
         _fail("refusing to apply without confirmation: no terminal to ask on; pass --yes to apply non-interactively")
 
     fleet = _load(list(paths))  # once: the lock needs the fleet's name, the plan the whole of it
-    engine = DockerEngine(max_pool_size=max(16, parallelism * 2))
+    engine = _engine(max(16, parallelism * 2))
     lock = FleetLock(engine, fleet.name, ttl=lock_ttl, timeout=lock_timeout)
     previous = _interrupts_raise()
     try:
@@ -274,6 +302,7 @@ def _apply_locked(engine: Any, fleet: Any, paths: list[str], saved: Any, secrets
         from .planfile import check_state
 
         _handle_errors(lambda: check_state(saved, prepared.fleet, prepared.observed, prepared.options, the_plan))
+    click.echo(_engine_line(engine))
     click.echo(_render_plan(the_plan, "text", _color(no_color)))
     if the_plan.errors:
         _fail("the plan has errors (above); nothing was changed")
@@ -360,7 +389,8 @@ def status(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
     def run() -> str:
         prepared, engine = _prepare(list(paths), secrets_dir)
         rows = collect_status(prepared, engine)
-        return render_status(prepared.fleet.name, rows, read_record(engine, prepared.fleet.name), fmt)
+        return render_status(prepared.fleet.name, rows, read_record(engine, prepared.fleet.name), fmt,
+                             engine=engine.endpoint.describe())
 
     click.echo(_handle_errors(run))
 
@@ -370,10 +400,9 @@ def status(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
 @click.option("--force", is_flag=True, required=False, help="Remove the lock whoever holds it.")
 def unlock(fleet: str, force: bool) -> None:
     """Remove a fleet's engine-side lock left by a dead run (needs --force)."""
-    from .engine import DockerEngine
     from .lock import describe_holder, force_unlock, lock_name
 
-    engine = DockerEngine()
+    engine = _engine()
     if not force:
         held = _handle_errors(lambda: engine.find_marker(lock_name(fleet)))
         if held is None:

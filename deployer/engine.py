@@ -70,6 +70,13 @@ class ContainerStatus:
     live: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class HelperResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
 def docker_host() -> str:
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
@@ -322,6 +329,43 @@ class DockerEngine:
         self._call("import", "import the marker image",
                    lambda: self.api.import_image_from_data(buf.getvalue(), repository=repo, tag=tag,
                                                            changes=["LABEL botmaker.marker-image=1"]))
+
+    def run_helper(self, image: str, argv: list[str], *, binds: list[tuple[str, str, bool]],
+                   env: dict[str, str] | None = None, cap_add: tuple[str, ...] = ("DAC_OVERRIDE",),
+                   labels: dict[str, str] | None = None, timeout: float = 60,
+                   what: str = "helper") -> HelperResult:
+        """Run a short-lived command on the engine host: a container of `image` running `argv` as
+        root, with no network, a read-only root fs, every capability dropped but `cap_add`, and
+        the host dirs `binds` ((host path, container path, read_only)) mounted; wait for it, return
+        its exit code and output, and always remove it. For reading (and later writing) files on
+        a remote engine host, where this machine's os calls cannot reach."""
+        import uuid
+
+        name = f"botmaker-helper-{uuid.uuid4().hex[:12]}"
+        host_config = self.api.create_host_config(
+            mounts=[Mount(target=t, source=src, type="bind", read_only=ro) for src, t, ro in binds],
+            network_mode="none", cap_drop=["ALL"], cap_add=list(cap_add) or None, read_only=True,
+            security_opt=["no-new-privileges"],
+        )
+        created = self._call("helper", f"{what}: create helper container of {image}", lambda: self.api.create_container(
+            image, entrypoint=argv[:1], command=argv[1:], name=name, user="0", environment=env or None,
+            labels={"botmaker.helper": "true", **(labels or {})}, host_config=host_config, network_disabled=True,
+        ))
+        cid = created["Id"]
+        try:
+            self._call("helper", f"{what}: start helper", lambda: self.api.start(cid))
+            status = self._call("helper", f"{what}: wait for helper", lambda: self.api.wait(cid, timeout=timeout))
+            out = self._call("helper", f"{what}: read helper output",
+                             lambda: self.api.logs(cid, stdout=True, stderr=False))
+            err = self._call("helper", f"{what}: read helper output",
+                             lambda: self.api.logs(cid, stdout=False, stderr=True))
+        finally:
+            try:
+                self._call("helper", f"{what}: remove helper", lambda: self.api.remove_container(cid, force=True))
+            except EngineError:
+                pass
+        return HelperResult(int((status or {}).get("StatusCode", -1)), out.decode("utf-8", "replace"),
+                            err.decode("utf-8", "replace"))
 
     def pull(self, ref: str) -> None:
         repo, tag = _split_ref(ref)

@@ -7,11 +7,12 @@ plain hash of a short token could be brute-forced from a label).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import os
-
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,14 +49,55 @@ def parse_uid(user: str | None) -> int | None:
     return int(head) if head.isdigit() else None
 
 
+@dataclass(frozen=True)
+class PathFacts:
+    """What a gatherer found at one path: lstat results and keyed fingerprints, never the content.
+
+    kind: "missing", "error", "link", "dir", "file", "other". error: why lstat/read failed.
+    blank: the content is empty or only whitespace. fingerprint: HMAC under the fleet key of
+    name+content (None without a key). token: HMAC under a throwaway per-run key of the
+    stripped content, to find two bots sharing a token.
+    """
+
+    kind: str
+    mode: int = 0
+    uid: int = -1
+    nlink: int = 1
+    size: int = 0
+    error: str | None = None
+    blank: bool = False
+    fingerprint: str | None = None
+    token: str | None = None
+
+
+@dataclass
+class SecretsFacts:
+    """Everything the checks need about a secrets directory, from one gatherer (local os calls,
+    or a helper container on a remote engine host)."""
+
+    root: PathFacts
+    key_problem: str | None = None  # a message about the fingerprint key (mode, length, creation)
+    has_key: bool = False
+    bot_dirs: dict[str, PathFacts] = field(default_factory=dict)
+    files: dict[tuple[str, str], PathFacts] = field(default_factory=dict)
+    extra: dict[str, list[str]] = field(default_factory=dict)  # bot -> undeclared names in its dir
+
+
+Gatherer = Callable[[Path, dict[str, tuple[str, ...]], bool, bytes], SecretsFacts]
+
+
 def check_fleet_secrets(
     fleet: FleetSpec,
     secrets_dir: str | None,
     *,
     image_users: dict[str, str | None] | None = None,
     create_key: bool = True,
+    gather: "Gatherer | None" = None,
 ) -> SecretsReport:
-    """Check every bot's secrets; report every problem in one pass."""
+    """Check every bot's secrets; report every problem in one pass.
+
+    `gather` collects the facts (default: local os calls on this machine); the verdicts are the
+    same whoever gathered them (see judge_secrets)."""
     report = SecretsReport()
     needing = [b for b in fleet.bots if b.secrets]
     if not needing:
@@ -67,46 +109,76 @@ def check_fleet_secrets(
                  "or pass --secrets-dir / DEPLOYER_SECRETS_DIR")
         return report
     root = Path(secrets_dir)
-    if not _check_dir(report, root, None, "secrets directory"):
+    if not root.is_absolute():
+        _add(report, str(root), None, None, f"secrets directory {root} must be an absolute path")
         return report
-    key = _fleet_key(root, create=create_key, report=report)
-    # Conflicts must be found even without a stored key (validate never creates one): compare
-    # under a throwaway in-memory key then; it is never written anywhere.
-    conflict_key = key if key is not None else os.urandom(32)
-    seen: dict[tuple[str, str], str] = {}  # (secret name, content fingerprint) -> first bot
+    wanted = {b.name: tuple(b.secrets) for b in needing}
+    facts = (gather or gather_local)(root, wanted, create_key, os.urandom(32))
+    return judge_secrets(fleet, root, facts, image_users=image_users, report=report)
+
+
+def judge_secrets(fleet: FleetSpec, root: Path, facts: SecretsFacts, *,
+                  image_users: dict[str, str | None] | None = None,
+                  report: SecretsReport | None = None) -> SecretsReport:
+    """The verdicts on gathered facts: pure (no I/O), shared by the local and the remote check."""
+    report = report or SecretsReport()
+    needing = [b for b in fleet.bots if b.secrets]
+    if not _judge_dir(report, root, facts.root, None, "secrets directory"):
+        return report
+    if facts.key_problem:
+        _add(report, str(root / KEY_FILE), None, None, facts.key_problem)
+    seen: dict[tuple[str, str], str] = {}  # (secret name, token fingerprint) -> first bot
     for bot in needing:
         uid = parse_uid(bot.user) if bot.user else parse_uid((image_users or {}).get(bot.image))
         bot_dir = root / bot.name
-        if not _check_dir(report, bot_dir, bot, "bot secrets directory", uid=uid):
+        if not _judge_dir(report, bot_dir, facts.bot_dirs.get(bot.name, PathFacts("missing")), bot,
+                          "bot secrets directory", uid=uid):
             continue
         prints: dict[str, str] = {}
         for name in bot.secrets:
-            content = _check_file(report, bot_dir, name, bot, uid)
-            if content is None:
+            f = facts.files.get((bot.name, name), PathFacts("missing"))
+            if not _judge_file(report, bot_dir / name, f, bot, name, uid):
                 continue
-            if key is not None:
-                prints[name] = fingerprint(key, name, content)
-            if name in EXCLUSIVE_TOKENS:
-                digest = fingerprint(conflict_key, "token", content.strip())
-                other = seen.get((name, digest))
+            if facts.has_key and f.fingerprint:
+                prints[name] = f.fingerprint
+            if name in EXCLUSIVE_TOKENS and f.token:
+                other = seen.get((name, f.token))
                 if other is not None:
                     _add(report, str(bot_dir / name), bot, name,
                          f"has the same value as bot {other}'s {name}: {EXCLUSIVE_TOKENS[name]}, so the two bots "
                          "would fight forever; give each bot its own token")
                 else:
-                    seen[(name, digest)] = bot.name
+                    seen[(name, f.token)] = bot.name
         if len(prints) == len(bot.secrets):
             report.fingerprints[bot.name] = prints
-        declared = set(bot.secrets)
-        try:
-            extra = sorted(p.name for p in bot_dir.iterdir() if p.name not in declared)
-        except OSError:
-            extra = []
-        for name in extra:
+        for name in facts.extra.get(bot.name, []):
             _add(report, str(bot_dir / name), bot, name,
                  "is in the bot's secrets directory but no manifest declares it (it is still mounted at /run/secrets)",
                  severity=WARNING)
     return report
+
+
+def gather_local(root: Path, wanted: dict[str, tuple[str, ...]], create_key: bool, token_key: bytes) -> SecretsFacts:
+    """The facts from this machine's filesystem (the engine reads the same paths)."""
+    facts = SecretsFacts(root=_lstat_facts(root))
+    if facts.root.kind != "dir" or facts.root.mode & 0o077:
+        return facts
+    problems = SecretsReport()
+    key = _fleet_key(root, create=create_key, report=problems)
+    facts.has_key = key is not None
+    facts.key_problem = problems.problems[0].message.split(": ", 1)[1] if problems.problems else None
+    for bot, names in wanted.items():
+        bot_dir = root / bot
+        facts.bot_dirs[bot] = _lstat_facts(bot_dir)
+        if facts.bot_dirs[bot].kind != "dir":
+            continue
+        for name in names:
+            facts.files[(bot, name)] = _file_facts(bot_dir / name, name, key, token_key)
+        try:
+            facts.extra[bot] = sorted(p.name for p in bot_dir.iterdir() if p.name not in set(names))
+        except OSError:
+            facts.extra[bot] = []
+    return facts
 
 
 def fingerprint(key: bytes, name: str, content: bytes) -> str:
@@ -169,62 +241,22 @@ def _add(report: SecretsReport, file: str, bot: BotSpec | None, secret: str | No
     report.problems.append(Problem(file, 0, 0, "", f"{subject} {message}".replace("  ", " "), severity))
 
 
-def _check_dir(report: SecretsReport, path: Path, bot: BotSpec | None, what: str, uid: int | None = None) -> bool:
-    if not path.is_absolute():
-        _add(report, str(path), bot, None, f"{what} {path} must be an absolute path")
-        return False
+def _lstat_facts(path: Path) -> PathFacts:
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        fix = f"mkdir -m 700 {path}" + (f" && chown {uid} {path}" if uid else "")
-        _add(report, str(path), bot, None, f"{what} {path} does not exist; create it: {fix}")
-        return False
+        return PathFacts("missing")
     except OSError as exc:
-        _add(report, str(path), bot, None, f"{what} {path} cannot be read: {exc.strerror}")
-        return False
-    if stat.S_ISLNK(st.st_mode):
-        _add(report, str(path), bot, None, f"{what} {path} is a symlink; use the real directory (symlinks are refused)")
-        return False
-    if not stat.S_ISDIR(st.st_mode):
-        _add(report, str(path), bot, None, f"{what} {path} is not a directory")
-        return False
-    if st.st_mode & 0o077:
-        _add(report, str(path), bot, None,
-             f"{what} {path} is open to group or others (mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 700 {path}")
-        return False
-    if uid is not None and uid != 0 and st.st_uid != uid:
-        _add(report, str(path), bot, None,
-             f"{what} {path} is owned by uid {st.st_uid}, but the container runs as uid {uid} and cannot enter it; "
-             f"run: chown {uid} {path}")
-        return False
-    return True
+        return PathFacts("error", error=exc.strerror)
+    kind = ("link" if stat.S_ISLNK(st.st_mode) else "dir" if stat.S_ISDIR(st.st_mode)
+            else "file" if stat.S_ISREG(st.st_mode) else "other")
+    return PathFacts(kind, stat.S_IMODE(st.st_mode), st.st_uid, st.st_nlink, st.st_size)
 
 
-def _check_file(report: SecretsReport, bot_dir: Path, name: str, bot: BotSpec, uid: int | None) -> bytes | None:
-    path = bot_dir / name
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        _add(report, str(path), bot, name, f"file {path} does not exist; write the value there with mode 0600")
-        return None
-    except OSError as exc:
-        _add(report, str(path), bot, name, f"file {path} cannot be read: {exc.strerror}")
-        return None
-    # Nothing can resolve outside the bot's directory: the name has no '/' or '..' (schema
-    # pattern), the directory itself is no symlink (_check_dir), and neither is the file.
-    if stat.S_ISLNK(st.st_mode):
-        _add(report, str(path), bot, name, f"{path} is a symlink; secrets must be regular files inside the bot's directory")
-        return None
-    if not stat.S_ISREG(st.st_mode):
-        _add(report, str(path), bot, name, f"{path} is not a regular file")
-        return None
-    if st.st_mode & 0o077:
-        _add(report, str(path), bot, name,
-             f"file {path} is open to group or others (mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}")
-        return None
-    if st.st_size > MAX_SECRET_BYTES:
-        _add(report, str(path), bot, name, f"file {path} is larger than {MAX_SECRET_BYTES} bytes; is it the right file?")
-        return None
+def _file_facts(path: Path, name: str, key: bytes | None, token_key: bytes) -> PathFacts:
+    f = _lstat_facts(path)
+    if f.kind != "file" or f.mode & 0o077 or f.size > MAX_SECRET_BYTES:
+        return f
     try:
         # O_NOFOLLOW: the file cannot be swapped for a symlink between the check and the read
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
@@ -233,17 +265,82 @@ def _check_file(report: SecretsReport, bot_dir: Path, name: str, bot: BotSpec, u
         finally:
             os.close(fd)
     except OSError as exc:
-        _add(report, str(path), bot, name, f"file {path} cannot be read: {exc.strerror}")
-        return None
-    if not content.strip():
-        _add(report, str(path), bot, name, f"file {path} is empty or only whitespace")
-        return None
-    if uid is not None and uid != 0 and st.st_uid != uid:
+        return dataclasses.replace(f, error=exc.strerror or "unreadable")
+    stripped = content.strip()
+    return dataclasses.replace(
+        f, blank=not stripped,
+        fingerprint=fingerprint(key, name, content) if key is not None else None,
+        token=fingerprint(token_key, "token", stripped) if stripped else None,
+    )
+
+
+def _judge_dir(report: SecretsReport, path: Path, f: PathFacts, bot: BotSpec | None, what: str,
+               uid: int | None = None) -> bool:
+    if not path.is_absolute():
+        _add(report, str(path), bot, None, f"{what} {path} must be an absolute path")
+        return False
+    if f.kind == "missing":
+        fix = f"mkdir -m 700 {path}" + (f" && chown {uid} {path}" if uid else "")
+        _add(report, str(path), bot, None, f"{what} {path} does not exist; create it: {fix}")
+        return False
+    if f.kind == "error":
+        _add(report, str(path), bot, None, f"{what} {path} cannot be read: {f.error}")
+        return False
+    if f.kind == "link":
+        _add(report, str(path), bot, None, f"{what} {path} is a symlink; use the real directory (symlinks are refused)")
+        return False
+    if f.kind != "dir":
+        _add(report, str(path), bot, None, f"{what} {path} is not a directory")
+        return False
+    if f.mode & 0o077:
+        _add(report, str(path), bot, None,
+             f"{what} {path} is open to group or others (mode {f.mode:04o}); run: chmod 700 {path}")
+        return False
+    if uid is not None and uid != 0 and f.uid != uid:
+        _add(report, str(path), bot, None,
+             f"{what} {path} is owned by uid {f.uid}, but the container runs as uid {uid} and cannot enter it; "
+             f"run: chown {uid} {path}")
+        return False
+    return True
+
+
+def _judge_file(report: SecretsReport, path: Path, f: PathFacts, bot: BotSpec, name: str, uid: int | None) -> bool:
+    # Nothing can resolve outside the bot's directory: the name has no '/' or '..' (schema
+    # pattern), the directory itself is no symlink (_judge_dir), and neither is the file.
+    if f.kind == "missing":
+        _add(report, str(path), bot, name, f"file {path} does not exist; write the value there with mode 0600")
+        return False
+    if f.kind == "error":
+        _add(report, str(path), bot, name, f"file {path} cannot be read: {f.error}")
+        return False
+    if f.kind == "link":
+        _add(report, str(path), bot, name, f"{path} is a symlink; secrets must be regular files inside the bot's directory")
+        return False
+    if f.kind != "file":
+        _add(report, str(path), bot, name, f"{path} is not a regular file")
+        return False
+    if f.mode & 0o077:
         _add(report, str(path), bot, name,
-             f"file {path} is owned by uid {st.st_uid} with mode {stat.S_IMODE(st.st_mode):04o}, so the container "
+             f"file {path} is open to group or others (mode {f.mode:04o}); run: chmod 600 {path}")
+        return False
+    if f.size > MAX_SECRET_BYTES:
+        _add(report, str(path), bot, name, f"file {path} is larger than {MAX_SECRET_BYTES} bytes; is it the right file?")
+        return False
+    if f.error:
+        _add(report, str(path), bot, name, f"file {path} cannot be read: {f.error}")
+        return False
+    if f.blank:
+        _add(report, str(path), bot, name, f"file {path} is empty or only whitespace")
+        return False
+    if uid is not None and uid != 0 and f.uid != uid:
+        _add(report, str(path), bot, name,
+             f"file {path} is owned by uid {f.uid} with mode {f.mode:04o}, so the container "
              f"(uid {uid}) cannot read it; run: chown {uid} {path}")
-        return None
-    return content
+        return False
+    if f.nlink > 1:
+        _add(report, str(path), bot, name,
+             f"file {path} has {f.nlink} hard links: the value is readable under another name too", severity=WARNING)
+    return True
 
 
 def _fleet_key(root: Path, *, create: bool, report: SecretsReport) -> bytes | None:

@@ -54,9 +54,13 @@ def collect_status(prepared: Prepared, engine: DockerEngine) -> list[StatusRow]:
     return rows
 
 
-def render_status(fleet: str, rows: list[StatusRow], record: dict[str, Any] | None, fmt: str) -> str:
+def render_status(fleet: str, rows: list[StatusRow], record: dict[str, Any] | None, fmt: str,
+                  engine: str | None = None) -> str:
     if fmt == "json":
-        return json.dumps({"fleet": fleet, "last_apply": record, "bots": [asdict(r) for r in rows]}, indent=2)
+        doc = {"fleet": fleet, "last_apply": record, "bots": [asdict(r) for r in rows]}
+        if engine:
+            doc["engine"] = engine
+        return json.dumps(doc, indent=2)
     header = ("BOT", "DESIRED", "ACTUAL", "HEALTH", "RESTARTS", "STARTED", "REVISION", "SYNC", "IMAGE")
     table = [header] + [
         (r.bot, r.desired_state, r.actual_state, r.health, str(r.restart_count), r.started_at, r.revision,
@@ -64,7 +68,7 @@ def render_status(fleet: str, rows: list[StatusRow], record: dict[str, Any] | No
         for r in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines = [f"Fleet {fleet}:"]
+    lines = [f"Fleet {fleet}:"] + ([f"  engine: {engine}"] if engine else [])
     if record:
         lines.append(f"  last apply: revision {record['revision'] or '-'} at {record['applied_at']} by "
                      f"{record['applied_by']}: {record['result']}")

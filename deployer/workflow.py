@@ -67,7 +67,13 @@ def prepare(fleet: FleetSpec, options: PlanOptions, engine: "DockerEngine", *, r
     from .observe import gather
 
     observed = gather(engine, fleet, options, refresh=refresh, parallelism=parallelism)
-    secrets = check_fleet_secrets(fleet, options.secrets_dir, image_users=observed.image_users)
+    endpoint = getattr(engine, "endpoint", None)
+    on_engine = None
+    if endpoint is not None and not endpoint.files_local:  # the files are on the engine's host, not here
+        from .remote_secrets import engine_gatherer
+
+        on_engine = engine_gatherer(engine, fleet, observed)
+    secrets = check_fleet_secrets(fleet, options.secrets_dir, image_users=observed.image_users, gather=on_engine)
     if secrets.errors:
         raise InvalidSecrets(secrets.problems)
     options = dataclasses.replace(options, secret_fingerprints=secrets.fingerprints)
