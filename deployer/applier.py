@@ -261,6 +261,10 @@ class Applier:
         if st.status in ("exited", "dead") or st.restart_count > 0 or st.status == "restarting":
             # never quote a secret the container printed (the CLI output ends up in CI logs)
             logs = redact(self.engine.logs_tail(container_id, 10), bot, self.options.plan_options.secrets_dir)
+            endpoint = getattr(self.engine, "endpoint", None)
+            if endpoint is not None and not endpoint.files_local and bot.secrets:
+                # the values are on the engine's host, so they cannot be redacted here: quote nothing
+                logs = f"(not quoted: secrets cannot be redacted off the engine host; there: docker logs {bot.container_name})"
             tail = " | ".join(line for line in logs.splitlines()[-5:] if line.strip())
             # running again after a restart: the engine has reset ExitCode to 0, so don't quote it
             code = "" if st.status == "running" else f" with code {st.exit_code}"
