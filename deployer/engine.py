@@ -83,7 +83,7 @@ def docker_host() -> str:
 
 def _explain(exc: Exception, what: str, where: str | None = None) -> EngineError:
     where = where or docker_host()
-    transport = _transport_failure(exc)
+    transport = _transport_failure(exc, where)
     if transport is not None:
         return EngineError(f"{what}: {transport}")
     if isinstance(exc, docker.errors.APIError):
@@ -111,7 +111,7 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _transport_failure(exc: BaseException) -> str | None:
+def _transport_failure(exc: BaseException, where: str = "") -> str | None:
     """The one line for an ssh or TLS failure buried in requests/urllib3 wrappers, else None."""
     import ssl
 
@@ -127,26 +127,30 @@ def _transport_failure(exc: BaseException) -> str | None:
         if isinstance(e, SSHFailure):
             return str(e)
         if isinstance(e, ssl.SSLError):
-            return _explain_tls(e)
+            return _explain_tls(e, where)
         todo.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
         todo.extend(x for x in (e.__cause__, e.__context__, getattr(e, "reason", None)) if isinstance(x, BaseException))
     return None
 
 
-def _explain_tls(e: Exception) -> str:
+def _explain_tls(e: Exception, where: str) -> str:
     reason = (getattr(e, "reason", None) or "").upper()
     text = str(e)
+    who = f"TLS to {where}" if where else "TLS"
     if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate verify failed" in text:
         detail = getattr(e, "verify_message", None) or "certificate verify failed"
-        return (f"TLS: the engine's certificate is not trusted by our CA (ca.pem) ({detail}); "
+        return (f"{who}: the engine's certificate is not trusted by our CA (ca.pem) ({detail}); "
                 "check DOCKER_CERT_PATH / the context's TLS files")
     if any(k in reason for k in ("BAD_CERTIFICATE", "UNKNOWN_CA", "CERTIFICATE_REQUIRED", "CERTIFICATE_UNKNOWN",
                                  "HANDSHAKE_FAILURE", "ACCESS_DENIED")):
-        return (f"TLS: the engine refused our client certificate ({reason.lower() or _first_line(e)}); "
+        return (f"{who}: the engine refused our client certificate ({reason.lower() or _first_line(e)}); "
+                "is cert.pem signed by the CA the engine trusts (--tlscacert)?")
+    if "UNEXPECTED_EOF" in reason or "EOF occurred in violation of protocol" in text:
+        return (f"{who}: the engine ended the handshake, so it refused our client certificate (or wants one); "
                 "is cert.pem signed by the CA the engine trusts (--tlscacert)?")
     if "WRONG_VERSION_NUMBER" in reason or "record layer failure" in text.lower():
-        return "TLS: the engine does not speak TLS on that port (is it plain tcp, or the wrong port?)"
-    return f"TLS: {_first_line(e)}"
+        return f"{who}: the engine does not speak TLS on that port (is it plain tcp, or the wrong port?)"
+    return f"{who}: {_first_line(e)}"
 
 
 def _make_client(endpoint: Endpoint, *, timeout: int, max_pool_size: int) -> docker.APIClient:
@@ -161,7 +165,18 @@ def _make_client(endpoint: Endpoint, *, timeout: int, max_pool_size: int) -> doc
         t = endpoint.tls
         tls = TLSConfig(client_cert=(t.cert, t.key) if t.cert and t.key else None, ca_cert=t.ca,
                         verify=bool(t.verify and t.ca))
+        return _TLSAPIClient(base_url=endpoint.host, tls=tls, timeout=timeout, max_pool_size=max_pool_size)
     return docker.APIClient(base_url=endpoint.host, tls=tls, timeout=timeout, max_pool_size=max_pool_size)
+
+
+class _TLSAPIClient(docker.APIClient):
+    """Verifies against the CA the docker CLI would use (DOCKER_CERT_PATH or the context's ca.pem):
+    requests would otherwise let REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the environment replace it."""
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        settings["verify"] = self.verify
+        return settings
 
 
 class _SSHAPIClient(docker.APIClient):
@@ -201,7 +216,7 @@ class DockerEngine:
                     self._client = _make_client(self.endpoint, timeout=self._timeout,
                                                 max_pool_size=self._max_pool_size)
                 except Exception as exc:  # noqa: BLE001 - every failure here means "unreachable"
-                    transport = _transport_failure(exc)
+                    transport = _transport_failure(exc, self.endpoint.host)
                     if transport is not None:
                         raise EngineError(f"cannot reach the Docker engine at {self.endpoint.describe()}: "
                                           f"{transport}") from None

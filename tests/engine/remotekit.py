@@ -177,3 +177,81 @@ def cert_dir(d: Path, ca: Path, cert: Path, key: Path) -> Path:
     shutil.copy(key, d / "key.pem")
     os.chmod(d / "key.pem", 0o600)
     return d
+
+
+class TLSForwarder:
+    """The test's own TLS-verifying listener on 127.0.0.1, forwarding each verified connection to
+    the shared engine's unix socket: what `dockerd --tlsverify` does, without touching the host
+    daemon's configuration. OpenSSL (via ssl) does the handshake and requires a client
+    certificate signed by `ca`; a refused client sees the handshake alert, as from dockerd."""
+
+    def __init__(self, cert: Path, key: Path, ca: Path, upstream: str = "/var/run/docker.sock"):
+        import ssl
+
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(str(cert), str(key))
+        self.ctx.load_verify_locations(str(ca))
+        self.ctx.verify_mode = ssl.CERT_REQUIRED
+        self.upstream = upstream
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.refused = 0
+        self._stop = False
+        import threading
+
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def docker_host(self) -> str:
+        return f"tcp://127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        import threading
+
+        while not self._stop:
+            try:
+                raw, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(raw,), daemon=True).start()
+
+    def _handle(self, raw: socket.socket) -> None:
+        import ssl
+        import threading
+
+        raw.settimeout(30)
+        try:
+            tls = self.ctx.wrap_socket(raw, server_side=True)
+        except (ssl.SSLError, OSError):
+            self.refused += 1
+            raw.close()
+            return
+        tls.settimeout(None)
+        up = socket.socket(socket.AF_UNIX)
+        up.connect(self.upstream)
+
+        def pump(src: socket.socket, dst: socket.socket) -> None:
+            try:
+                while True:
+                    data = src.recv(65536)
+                    if not data:
+                        break
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (src, dst):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        threading.Thread(target=pump, args=(up, tls), daemon=True).start()
+        pump(tls, up)
+
+    def close(self) -> None:
+        self._stop = True
+        self.listener.close()
