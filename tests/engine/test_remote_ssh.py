@@ -189,3 +189,31 @@ def test_docker_context_selected_by_flag_and_env(tmp_path, fleet_name, secrets_d
     assert code == 1 and "docker context 'no-such-context' (from --context) not found" in out, out
     assert len(fleet_container_list(docker_client, fleet_name)) == 1
 
+
+
+def test_helper_gathers_the_same_facts_as_local_os_calls(tmp_path, fleet_name, secrets_dir, docker_client,
+                                                        stand_in_image, canary):
+    """The remote gatherer, run against this machine's engine, sees what lstat sees here: the same
+    modes, owners and link counts, and byte-identical HMAC fingerprints (HMAC-SHA256 in sh)."""
+    from deployer.engine import DockerEngine
+    from deployer.remote_secrets import _run_facts
+    from deployer.secrets import gather_local
+
+    write_secret(secrets_dir, "a", "TELEGRAM_BOT_TOKEN", f"  {canary}\n")
+    write_secret(secrets_dir, "a", "OPEN", f"{canary}-2", mode=0o644)
+    write_secret(secrets_dir, "b", "TELEGRAM_BOT_TOKEN", canary)  # same token after strip
+    write_secret(secrets_dir, "b", "BLANK", " \n\t")
+    write_secret(secrets_dir, "b", "ROOTS", f"{canary}-3", uid=0)
+    os.link(secrets_dir / "b" / "ROOTS", secrets_dir / "b" / "hardlink")
+    (secrets_dir / "a" / "LINK").symlink_to("/etc/passwd")
+    wanted = {"a": ("TELEGRAM_BOT_TOKEN", "OPEN", "LINK", "GONE"), "b": ("TELEGRAM_BOT_TOKEN", "BLANK", "ROOTS")}
+    token_key = os.urandom(32)
+    here = gather_local(secrets_dir, wanted, True, token_key)
+    engine = DockerEngine()
+    there = _run_facts(engine, stand_in_image, secrets_dir, wanted, token_key)
+    assert there == here
+    assert here.files[("a", "TELEGRAM_BOT_TOKEN")].token == here.files[("b", "TELEGRAM_BOT_TOKEN")].token
+    assert here.files[("b", "ROOTS")].nlink == 2 and here.extra["b"] == ["hardlink"]
+    assert engine.calls["helper"] >= 5 and not [
+        c for c in docker_client.containers.list(all=True, filters={"label": "botmaker.helper=true"})
+        if c.name.startswith("botmaker-helper-") and secrets_dir.name in json.dumps(c.attrs)]
