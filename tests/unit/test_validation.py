@@ -945,7 +945,7 @@ def test_examples_build_a_fleet():
     assert ("TZ", "UTC") in support.env
     assert by_name["ops-bot"].state == "stopped"
     assert by_name["ops-bot"].secrets == ("OPENROUTER_API_KEY", "TELEGRAM_BOT_TOKEN")
-    assert len({p.host_port for b in fleet.bots for p in b.ports}) == 3
+    assert len({p.host_port for b in fleet.bots for p in b.ports}) == 2  # ops-bot publishes none (loopback)
 
 
 def test_restart_no_is_the_policy_not_a_boolean(tmp_path, monkeypatch):
