@@ -19,6 +19,7 @@ from .model import BotSpec, FleetSpec
 from .problems import ERROR, WARNING, Problem
 
 KEY_FILE = ".deployer-fingerprint-key"
+OPENCLAW_UID = 1000  # the `node` user of OpenClaw's images
 FINGERPRINT_VERSION = "v1"
 # Tokens that only one process may use at a time: two bots sharing one fight forever.
 EXCLUSIVE_TOKENS = {
@@ -48,6 +49,15 @@ def parse_uid(user: str | None) -> int | None:
     return int(head) if head.isdigit() else None
 
 
+def container_uid(bot: BotSpec, image_users: dict[str, str | None] | None = None) -> int | None:
+    """The uid the bot's container runs as: spec.user, else the image's numeric User; an OpenClaw
+    gateway image's `node` user is uid 1000."""
+    uid = parse_uid(bot.user) if bot.user else parse_uid((image_users or {}).get(bot.image))
+    if uid is None and bot.is_openclaw and not bot.user:
+        uid = OPENCLAW_UID
+    return uid
+
+
 def check_fleet_secrets(
     fleet: FleetSpec,
     secrets_dir: str | None,
@@ -75,13 +85,13 @@ def check_fleet_secrets(
     conflict_key = key if key is not None else os.urandom(32)
     seen: dict[tuple[str, str], str] = {}  # (secret name, content fingerprint) -> first bot
     for bot in needing:
-        uid = parse_uid(bot.user) if bot.user else parse_uid((image_users or {}).get(bot.image))
+        uid = container_uid(bot, image_users)
         bot_dir = root / bot.name
         if not _check_dir(report, bot_dir, bot, "bot secrets directory", uid=uid):
             continue
         prints: dict[str, str] = {}
         for name in bot.secrets:
-            content = _check_file(report, bot_dir, name, bot, uid)
+            content = _check_file(report, bot_dir, name, bot, uid, single_link=bot.is_openclaw)
             if content is None:
                 continue
             if key is not None:
@@ -200,7 +210,8 @@ def _check_dir(report: SecretsReport, path: Path, bot: BotSpec | None, what: str
     return True
 
 
-def _check_file(report: SecretsReport, bot_dir: Path, name: str, bot: BotSpec, uid: int | None) -> bytes | None:
+def _check_file(report: SecretsReport, bot_dir: Path, name: str, bot: BotSpec, uid: int | None, *,
+                single_link: bool = False) -> bytes | None:
     path = bot_dir / name
     try:
         st = os.lstat(path)
@@ -221,6 +232,11 @@ def _check_file(report: SecretsReport, bot_dir: Path, name: str, bot: BotSpec, u
     if st.st_mode & 0o077:
         _add(report, str(path), bot, name,
              f"file {path} is open to group or others (mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}")
+        return None
+    if single_link and st.st_nlink > 1:
+        _add(report, str(path), bot, name,
+             f"file {path} has {st.st_nlink} hard links, and OpenClaw refuses a hard-linked secret file; "
+             f"give it its own copy: deployer secret set {bot.name} {name} < {path}")
         return None
     if st.st_size > MAX_SECRET_BYTES:
         _add(report, str(path), bot, name, f"file {path} is larger than {MAX_SECRET_BYTES} bytes; is it the right file?")

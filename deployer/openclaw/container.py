@@ -11,7 +11,7 @@ import json
 
 from ..model import BotSpec, FleetSpec, Healthcheck, Volume
 from ..problems import Problem
-from .config import CONFIG_MOUNT, GATEWAY_ENV, STATE_MOUNT
+from .config import CONFIG_FILE, CONFIG_MOUNT, GATEWAY_ENV, STATE_MOUNT
 
 SECOND = 1_000_000_000
 
@@ -68,3 +68,13 @@ def expand_fleet(fleet: FleetSpec) -> tuple[FleetSpec, list[Problem]]:
 
 def canonical(data: object) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def host_dir(bot: BotSpec, mount: str) -> str | None:
+    """The host directory mounted at `mount` (the bot's config or state dir), after with_gateway."""
+    return next((v.source for v in bot.volumes if v.target == mount), None)
+
+
+def config_path(bot: BotSpec) -> str | None:
+    d = host_dir(bot, CONFIG_MOUNT)
+    return f"{d}/{CONFIG_FILE}" if d else None
