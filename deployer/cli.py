@@ -397,3 +397,39 @@ def unlock(fleet: str, force: bool) -> None:
               "(only when that run is dead)")
     holder = _handle_errors(lambda: force_unlock(engine, fleet))
     click.echo(f"removed the lock of fleet {fleet} held by {holder}" if holder else f"fleet {fleet} was not locked")
+
+
+# --- secret ------------------------------------------------------------------------------------
+
+@main.group()
+def secret() -> None:
+    """Write a bot's secret files the way the gateway and the checks demand."""
+
+
+@secret.command("set")
+@click.argument("bot")
+@click.argument("name")
+@click.option("-f", "--manifests", "paths", multiple=True, type=click.Path(),
+              help="The manifests (for the Fleet's spec.secretsDir and the bot's uid); repeatable.")
+@secrets_dir_option
+@click.option("--uid", type=click.IntRange(0), default=None,
+              help="Owner of the file (default: the bot's spec.user, else 1000, OpenClaw's uid).")
+def secret_set(bot: str, name: str, paths: tuple[str, ...], secrets_dir: str | None, uid: int | None) -> None:
+    """Write <secretsDir>/BOT/NAME from standard input (never from an argument, which would land in
+    shell history and `ps`): a new file 0600 owned by the container's uid, fsynced, renamed into
+    place (no hard link), with the directories created 0700.
+
+    Example: printf %s "$TOKEN" | deployer secret set support-bot TELEGRAM_BOT_TOKEN -f manifests/
+    """
+    from .secret_files import set_secret
+
+    if sys.stdin.isatty():
+        _fail("the value is read from standard input; pipe it in, e.g.: "
+              f"printf %s \"$VALUE\" | deployer secret set {bot} {name} ...")
+    value = sys.stdin.buffer.read()
+    fleet = _load(list(paths)) if paths else None
+    path, warning = _handle_errors(lambda: set_secret(bot, name, value, fleet=fleet, secrets_dir=secrets_dir,
+                                                      uid=uid))
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"wrote {path} ({len(value)} bytes, mode 0600)")

@@ -39,4 +39,9 @@ def reload_outcome(lines: list[tuple[str, str]], since: float) -> tuple[bool, st
 
 def _clean(text: str) -> str:
     text = re.sub(r"\x1b\[[0-9;]*m", "", text).strip()
+    for marker in APPLIED + REFUSED:  # drop the gateway's own timestamp and subsystem prefix
+        at = text.find(marker)
+        if at >= 0:
+            text = text[at:]
+            break
     return text[:500]
