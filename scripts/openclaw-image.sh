@@ -203,17 +203,27 @@ npm_install_app() {
     ') || die "cannot rewrite $app/package.json"
     # Reuse the lock of the first install: same dependency tree on every rebuild.
     if [ -s "$lock" ]; then cp "$lock" "$app/package-lock.json"; fi
+    run_npm_install() {
+        # $1: --offline (everything from the cache) or --prefer-offline
+        (
+            cd "$app"
+            env -u NODE_OPTIONS \
+                PATH="$node_dir/bin:$PATH" \
+                npm_config_userconfig="$npmrc" \
+                npm_config_nodedir="$node_dir" \
+                "$node_dir/bin/node" "$npm_dir/bin/npm-cli.js" install \
+                --omit=dev --no-audit --no-fund "$1" \
+                --cache "$NPM_CACHE" --loglevel=error >&2
+        )
+    }
     log "npm install (openclaw@${OPENCLAW_VERSION}, node ${NODE_PKG_VERSION}, npm ${NPM_VERSION})"
-    (
-        cd "$app"
-        env -u NODE_OPTIONS \
-            PATH="$node_dir/bin:$PATH" \
-            npm_config_userconfig="$npmrc" \
-            npm_config_nodedir="$node_dir" \
-            "$node_dir/bin/node" "$npm_dir/bin/npm-cli.js" install \
-            --omit=dev --no-audit --no-fund --prefer-offline \
-            --cache "$NPM_CACHE" --loglevel=error >&2
-    ) || die "npm install of openclaw@${OPENCLAW_VERSION} failed"
+    # With a saved lock every tarball should be in npm's cache: no network at all.
+    if [ -s "$lock" ] && run_npm_install --offline; then
+        log "installed from the cache only (--offline)"
+    else
+        [ -s "$lock" ] && log "offline install failed; retrying with the registry"
+        run_npm_install --prefer-offline || die "npm install of openclaw@${OPENCLAW_VERSION} failed"
+    fi
     if [ ! -s "$lock" ]; then
         mkdir -p "$LOCK_DIR"
         cp "$app/package-lock.json" "$lock.tmp" && mv "$lock.tmp" "$lock"
@@ -341,6 +351,8 @@ main() {
 
     local work_parent="${OPENCLAW_IMAGE_WORKDIR:-$CACHE_DIR}"
     mkdir -p "$work_parent"
+    # Leftovers of a build that was killed (we hold the lock: none is running).
+    rm -rf "$work_parent"/build.??????
     work="$(mktemp -d "$work_parent/build.XXXXXX")"
     # shellcheck disable=SC2064  # expand $work now
     trap "rm -rf '$work'" EXIT
