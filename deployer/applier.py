@@ -3,6 +3,7 @@ with rollback, removals last. Progress goes to a callback; nothing here prints o
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -10,10 +11,16 @@ from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 from .engine import ContainerStatus, DockerEngine, EngineError
-from .hashing import spec_hash
-from .model import CREATE, LABEL_SECRETS, NOOP, ORPHAN, REMOVE, REPLACE, START, STOP, UPDATE, Action, BotSpec, Plan
+from .hashing import IN_PLACE_FIELDS, spec_hash
+from .hostfiles import HostFileError, ensure_dir, write_atomic
+from .model import (
+    CREATE, LABEL_SECRETS, NOOP, ORPHAN, REMOVE, REPLACE, START, STOP, UPDATE, Action, BotSpec, Observed, Plan,
+)
+from .openclaw.config import CONFIG_FILE, CONFIG_MOUNT, DEFAULT_UID, STATE_MOUNT, config_bytes, render_config
+from .openclaw.container import config_path, host_dir
+from .openclaw.reload import reload_outcome
 from .planner import ASIDE_MARK, PlanOptions, desired_spec
-from .secrets import fingerprint_label, redact
+from .secrets import container_uid, fingerprint_label, redact
 from .stamps import Stamp
 
 WAITERS = 64  # waits are inspect polls, cheap for the engine; they need not share the mutation bound
@@ -27,6 +34,8 @@ class ApplyOptions:
     settle: float = 1.0  # how long a container without healthcheck must stay up to count as started
     plan_options: PlanOptions = PlanOptions()
     stamp: Stamp | None = None  # revision labels put on every container created
+    observed: Observed | None = None  # what the plan saw: the configs a rollback restores, image users
+    reload_timeout: float = 30.0  # how long a gateway gets to report that it applied a new config
 
 
 @dataclass
@@ -143,6 +152,8 @@ class Applier:
     def _create(self, action: Action) -> str | _Deferred:
         bot = _desired(action)
         self._ensure_image(bot)
+        if action.write_config:
+            self._prepare_host(bot)
         new_id = self._create_container(bot)
         if bot.state == "running":
             self.engine.start(new_id, bot.container_name)
@@ -163,16 +174,18 @@ class Applier:
         if old_status.name != aside:
             self.engine.rename(old_id, aside)
         try:
+            if action.write_config:
+                self._prepare_host(bot)  # after the stop: the old gateway never sees the new config
             new_id = self._create_container(bot)
-        except EngineError as exc:
-            self._restore(old_id, bot, was_running)
+        except (EngineError, HostFileError) as exc:
+            self._restore(old_id, bot, was_running, action)
             raise _RolledBack(f"rolled back: {exc}; the old container was restored") from None
         if bot.state == "running":
             try:
                 self._start_and_wait(new_id, bot)
             except (EngineError, StartFailed) as exc:
                 self._discard(new_id)
-                self._restore(old_id, bot, was_running)
+                self._restore(old_id, bot, was_running, action)
                 raise _RolledBack(f"rolled back: {exc}; the old container was restored") from None
         self.engine.remove(old_id, aside)
         self._remove_leftovers(action)
@@ -181,16 +194,27 @@ class Applier:
     def _update(self, action: Action) -> str:
         bot = _desired(action)
         assert action.container_id
-        self.engine.update(action.container_id, bot, bot.container_name)
+        if any(c.field in IN_PLACE_FIELDS for c in action.changes):
+            self.engine.update(action.container_id, bot, bot.container_name)
         fields = ", ".join(c.field for c in action.changes)
         state = next((c.after for c in action.changes if c.field == "state"), None)
+        reloaded = ""
+        if action.write_config:
+            if state is None and self.engine.inspect(action.container_id).running:
+                try:
+                    reloaded = self._reload(action.container_id, bot)
+                except StartFailed as exc:
+                    # the plan promised no restart, but a bot on its old config is worse: replace
+                    return f"{exc.message}; replaced instead: " + self._replace(action)
+            else:
+                self._write_config(bot)  # read by the gateway when it starts
         if state == "stopped":
             self.engine.stop(action.container_id, bot.container_name, timeout=self.options.stop_timeout)
             return f"updated {fields} in place and stopped"
         if state == "running":
             self._start_and_wait(action.container_id, bot)
             return f"updated {fields} in place and started"
-        return f"updated {fields} in place"
+        return f"updated {fields} in place" + (f"; {reloaded}" if reloaded else "")
 
     def _start(self, action: Action) -> str | _Deferred:
         bot = _desired(action)
@@ -283,10 +307,67 @@ class Applier:
         except EngineError:
             pass  # reported by the next plan as a leftover if it survived
 
-    def _restore(self, old_id: str, bot: BotSpec, was_running: bool) -> None:
+    def _restore(self, old_id: str, bot: BotSpec, was_running: bool, action: Action) -> None:
+        if action.write_config:
+            self._restore_config(bot)
         self.engine.rename(old_id, bot.container_name)
         if was_running:
             self.engine.start(old_id, bot.container_name)
+
+    # -- the gateway's files on the host ---------------------------------------------------------
+    def _uid(self, bot: BotSpec) -> int:
+        users = self.options.observed.image_users if self.options.observed else None
+        return container_uid(bot, users) or DEFAULT_UID
+
+    def _prepare_host(self, bot: BotSpec) -> None:
+        """The bot's state dir (0700, owned by the gateway's uid; never deleted) and its config."""
+        state = host_dir(bot, STATE_MOUNT)
+        if state:
+            uid = self._uid(bot)
+            ensure_dir(state, mode=0o700, uid=uid, gid=uid)
+        self._write_config(bot)
+
+    def _write_config(self, bot: BotSpec) -> None:
+        directory = host_dir(bot, CONFIG_MOUNT)
+        assert directory is not None
+        ensure_dir(directory, mode=0o755)
+        write_atomic(f"{directory}/{CONFIG_FILE}", config_bytes(render_config(bot)), mode=0o644)
+
+    def _restore_config(self, bot: BotSpec) -> None:
+        """Put back the config the old container ran with (a rollback must not leave it the new one)."""
+        path = config_path(bot)
+        old = self.options.observed.configs.get(bot.name) if self.options.observed else None
+        if path is None:
+            return
+        if old is None:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+        else:
+            write_atomic(path, old, mode=0o644)
+
+    def _reload(self, container_id: str, bot: BotSpec) -> str:
+        """Write the new config into the mounted directory and wait for the running gateway to
+        report that it applied it (its own log line); StartFailed when it did not."""
+        since = time.time()
+        self._write_config(bot)
+        deadline = time.monotonic() + self.options.reload_timeout
+        while True:
+            verdict = reload_outcome(self.engine.logs_since(container_id, since - 1), since - 0.5)
+            if verdict is not None:
+                ok, line = verdict
+                if not ok:
+                    raise StartFailed("the gateway did not apply the new config: "
+                                      + redact(line, bot, self.options.plan_options.secrets_dir))
+                return line
+            st = self.engine.inspect(container_id)
+            if not st.running or st.restart_count > 0:
+                raise StartFailed(f"the gateway stopped while reloading its config (status {st.status})")
+            if time.monotonic() >= deadline:
+                raise StartFailed(f"the gateway did not report a config reload within "
+                                  f"{self.options.reload_timeout:.0f}s")
+            time.sleep(0.5)
 
     def _remove_leftovers(self, action: Action) -> None:
         for leftover in action.leftovers:

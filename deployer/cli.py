@@ -78,6 +78,10 @@ secrets_dir_option = click.option(
     help="Host directory with one sub-directory of secret files per bot (overrides the Fleet's spec.secretsDir).",
 )
 no_color_option = click.option("--no-color", is_flag=True, help="No colour (also when NO_COLOR is set).")
+no_preflight_option = click.option(
+    "--no-preflight", is_flag=True,
+    help="Skip the gateway's own checks (openclaw config validate, secrets audit) that run offline in the "
+         "bot's image for every OpenClaw bot the plan creates, replaces or reloads.")
 prune_options = _options(
     click.option("--prune", is_flag=True,
                  help="Remove orphan containers of this fleet (last, and only if everything else succeeded)."),
@@ -121,15 +125,19 @@ def _engine_line(engine: Any) -> str:
 
 
 def _prepare(paths: list[str], secrets_dir: str | None, *, refresh: bool = False, parallelism: int = 8,
-             engine: Any = None, fleet: Any = None, **plan_kwargs: Any) -> Any:
+             engine: Any = None, fleet: Any = None, preflight: bool = False, pull_for_preflight: bool = False,
+             **plan_kwargs: Any) -> Any:
     from .workflow import plan_options, prepare
 
     fleet = fleet or _load(paths)
     options = plan_options(fleet, secrets_dir, **plan_kwargs)
     engine = engine or _engine(max(16, parallelism * 2))
-    prepared = prepare(fleet, options, engine, refresh=refresh, parallelism=parallelism)
+    prepared = prepare(fleet, options, engine, refresh=refresh, parallelism=parallelism, preflight=preflight,
+                       pull_for_preflight=pull_for_preflight)
     for w in prepared.warnings:
         click.echo(w.format(), err=True)
+    for note in prepared.notes:
+        click.echo(note, err=True)
     return prepared, engine
 
 
@@ -194,13 +202,16 @@ def _render_plan(plan: Any, fmt: str, color: bool) -> str:
 @click.option("--refresh", is_flag=True, help="Inspect every container and compare its real configuration (drift).")
 @prune_options
 @secrets_dir_option
+@no_preflight_option
 @no_color_option
 def plan(paths: tuple[str, ...], fmt: str, out_file: str | None, detailed_exitcode: bool, refresh: bool,
          prune: bool, allow_empty: bool, max_removals: int | None, adopt: tuple[str, ...],
-         secrets_dir: str | None, no_color: bool) -> None:
-    """Show what apply would change on the engine, field by field. Changes nothing, takes no lock."""
+         secrets_dir: str | None, no_preflight: bool, no_color: bool) -> None:
+    """Show what apply would change on the engine, field by field. Changes no bot, takes no lock
+    (the preflight runs throwaway containers of the bots' images, offline)."""
     prepared, engine = _handle_errors(lambda: _prepare(
-        list(paths), secrets_dir, refresh=refresh, **_prune_kwargs(prune, allow_empty, max_removals, adopt)))
+        list(paths), secrets_dir, refresh=refresh, preflight=not no_preflight,
+        **_prune_kwargs(prune, allow_empty, max_removals, adopt)))
     if fmt == "text":
         click.echo(_engine_line(engine))
     click.echo(_render_plan(prepared.plan, fmt, _color(no_color)))
@@ -224,8 +235,9 @@ def plan(paths: tuple[str, ...], fmt: str, out_file: str | None, detailed_exitco
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--parallelism", type=click.IntRange(1, 64), default=4, show_default=True,
               help="How many bots are changed at once.")
-@click.option("--wait-timeout", type=click.FloatRange(1, 3600), default=60, show_default=True,
-              help="Seconds to wait for a started container to run (and be healthy).")
+@click.option("--wait-timeout", type=click.FloatRange(1, 3600), default=180, show_default=True,
+              help="Seconds to wait for a started container to run (and be healthy); a real OpenClaw gateway "
+                   "needs 10-60 s on a small host.")
 @click.option("--stop-timeout", type=click.IntRange(0, 3600), default=10, show_default=True,
               help="Seconds a container gets to stop gracefully before it is killed.")
 @click.option("--lock-timeout", type=click.FloatRange(0), default=0, show_default=True,
@@ -236,11 +248,12 @@ def plan(paths: tuple[str, ...], fmt: str, out_file: str | None, detailed_exitco
 @click.option("--refresh", is_flag=True, help="Inspect every container first and repair drift.")
 @prune_options
 @secrets_dir_option
+@no_preflight_option
 @no_color_option
 def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism: int, wait_timeout: float,
           stop_timeout: int, lock_timeout: float, lock_ttl: float, revision: str | None, refresh: bool,
           prune: bool, allow_empty: bool, max_removals: int | None, adopt: tuple[str, ...],
-          secrets_dir: str | None, no_color: bool) -> None:
+          secrets_dir: str | None, no_preflight: bool, no_color: bool) -> None:
     """Converge the engine to the manifests: lock the fleet, plan, show, confirm, execute, record."""
     from .applier import Applier, ApplyOptions
     from .lock import FleetLock
@@ -273,10 +286,11 @@ def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism:
             click.echo(f"Took over the expired lock of {lock.took_over}.", err=True)
         code = _apply_locked(
             engine, fleet, list(paths), saved, secrets_dir, refresh, parallelism, yes,
-            _prune_kwargs(prune, allow_empty, max_removals, adopt), no_color,
-            lambda options, stamp: Applier(engine, fleet.name, ApplyOptions(
+            dict(_prune_kwargs(prune, allow_empty, max_removals, adopt), preflight=not no_preflight,
+                 pull_for_preflight=True), no_color,
+            lambda options, stamp, observed: Applier(engine, fleet.name, ApplyOptions(
                 parallelism=parallelism, wait_timeout=wait_timeout, stop_timeout=stop_timeout,
-                plan_options=options, stamp=stamp)),
+                plan_options=options, stamp=stamp, observed=observed)),
             Stamp.now(revision or git_revision(list(paths))), write_record,
         )
     except KeyboardInterrupt:
@@ -317,7 +331,7 @@ def _apply_locked(engine: Any, fleet: Any, paths: list[str], saved: Any, secrets
         mark = {"start": "...", "done": "ok ", "fail": "ERR", "skip": "-- "}.get(event, "   ")
         click.echo(f"[{mark}] {bot}: {message}")
 
-    applier = make_applier(prepared.options, stamp)
+    applier = make_applier(prepared.options, stamp, prepared.observed)
     applier.progress = progress
     report = applier.apply(the_plan)
     click.echo("")
@@ -412,3 +426,39 @@ def unlock(fleet: str, force: bool) -> None:
               "(only when that run is dead)")
     holder = _handle_errors(lambda: force_unlock(engine, fleet))
     click.echo(f"removed the lock of fleet {fleet} held by {holder}" if holder else f"fleet {fleet} was not locked")
+
+
+# --- secret ------------------------------------------------------------------------------------
+
+@main.group()
+def secret() -> None:
+    """Write a bot's secret files the way the gateway and the checks demand."""
+
+
+@secret.command("set")
+@click.argument("bot")
+@click.argument("name")
+@click.option("-f", "--manifests", "paths", multiple=True, type=click.Path(),
+              help="The manifests (for the Fleet's spec.secretsDir and the bot's uid); repeatable.")
+@secrets_dir_option
+@click.option("--uid", type=click.IntRange(0), default=None,
+              help="Owner of the file (default: the bot's spec.user, else 1000, OpenClaw's uid).")
+def secret_set(bot: str, name: str, paths: tuple[str, ...], secrets_dir: str | None, uid: int | None) -> None:
+    """Write <secretsDir>/BOT/NAME from standard input (never from an argument, which would land in
+    shell history and `ps`): a new file 0600 owned by the container's uid, fsynced, renamed into
+    place (no hard link), with the directories created 0700.
+
+    Example: printf %s "$TOKEN" | deployer secret set support-bot TELEGRAM_BOT_TOKEN -f manifests/
+    """
+    from .secret_files import set_secret
+
+    if sys.stdin.isatty():
+        _fail("the value is read from standard input; pipe it in, e.g.: "
+              f"printf %s \"$VALUE\" | deployer secret set {bot} {name} ...")
+    value = sys.stdin.buffer.read()
+    fleet = _load(list(paths)) if paths else None
+    path, warning = _handle_errors(lambda: set_secret(bot, name, value, fleet=fleet, secrets_dir=secrets_dir,
+                                                      uid=uid))
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"wrote {path} ({len(value)} bytes, mode 0600)")

@@ -304,6 +304,44 @@ class DockerEngine:
             return ""
         return raw.decode("utf-8", "replace").strip()
 
+    def logs_since(self, container_id: str, since: float) -> list[tuple[str, str]]:
+        """(RFC 3339 timestamp, line) of the log lines written at or after `since` (unix time)."""
+        raw = self._call("logs", "read logs", lambda: self.api.logs(
+            container_id, stdout=True, stderr=True, timestamps=True, since=int(since)))
+        out = []
+        for line in raw.decode("utf-8", "replace").splitlines():
+            stamp, _, text = line.partition(" ")
+            out.append((stamp, text))
+        return out
+
+    def run_once(self, image: str, *, name: str, command: list[str], entrypoint: list[str] | None,
+                 user: str, env: dict[str, str], binds: list[tuple[str, str, bool]], tmpfs: dict[str, str],
+                 labels: dict[str, str], timeout: float) -> tuple[int, str]:
+        """Run a throwaway container to completion with no network and a read-only root:
+        (exit code, its output). It is removed whatever happens."""
+        host_config = self.api.create_host_config(
+            mounts=[Mount(target=t, source=s, type="bind", read_only=ro) for s, t, ro in binds],
+            tmpfs=tmpfs, read_only=True, network_mode="none", auto_remove=False,
+        )
+        created = self._call("oneshot_create", f"create {name}", lambda: self.api.create_container(
+            image=image, command=command, entrypoint=entrypoint, name=name, user=user,
+            environment=[f"{k}={v}" for k, v in sorted(env.items())], labels=labels,
+            host_config=host_config, network_disabled=True))
+        cid = created["Id"]
+        try:
+            self._call("oneshot_start", f"start {name}", lambda: self.api.start(cid))
+            try:
+                result = self._call("oneshot_wait", f"wait for {name}", lambda: self.api.wait(cid, timeout=timeout))
+            except EngineError as exc:
+                raise EngineError(f"{name} did not finish within {timeout:.0f}s ({exc})") from None
+            raw = self._call("logs", f"read logs of {name}", lambda: self.api.logs(cid, stdout=True, stderr=True))
+            return int(result.get("StatusCode", -1)), raw.decode("utf-8", "replace")
+        finally:
+            try:
+                self._call("oneshot_remove", f"remove {name}", lambda: self.api.remove_container(cid, force=True))
+            except EngineError:
+                pass
+
     def find_marker(self, name: str) -> tuple[str, dict[str, str], str] | None:
         """(id, labels, created) of a marker container by exact name, or None."""
         try:

@@ -34,7 +34,7 @@ def container_spec(bot: BotSpec, secrets_dir: str | None = None) -> dict[str, An
     """
     hc = bot.healthcheck
     source = secrets_source(bot, secrets_dir)
-    return {
+    spec = {
         "image": bot.image,
         "command": list(bot.command) if bot.command is not None else None,
         "env": dict(bot.env),
@@ -68,6 +68,13 @@ def container_spec(bot: BotSpec, secrets_dir: str | None = None) -> dict[str, An
         if bot.restart_policy != "on-failure"
         else f"on-failure:{bot.restart_max_retries}",
     }
+    if bot.is_openclaw:
+        # Model, provider and channels live in the generated config, which the gateway reloads
+        # without a restart: they are compared with the config file, not recorded in the
+        # container's immutable labels (which would go stale after a reload).
+        del spec["provider"], spec["channels"]
+        spec["runtime"] = bot.runtime
+    return spec
 
 
 def canonical_json(data: Any) -> str:

@@ -19,6 +19,10 @@ LABEL_SECRETS = "botmaker.secrets-fingerprint"
 LABEL_PROTECT = "botmaker.protect"
 
 
+RUNTIME_OPENCLAW = "openclaw"
+RUNTIME_CONTAINER = "container"
+
+
 def container_name(bot: str) -> str:
     return CONTAINER_PREFIX + bot
 
@@ -75,6 +79,18 @@ class BotSpec:
     healthcheck: Healthcheck | None = None
     network: str = "bridge"
     source_file: str = ""
+    # runtime "openclaw": the deployer renders the gateway's config (deployer/openclaw); "container":
+    # the container only. Built from a manifest the default is openclaw; in code, a plain container.
+    runtime: str = RUNTIME_CONTAINER
+    channel_settings: tuple[tuple[str, str], ...] = ()  # (channel type, canonical JSON of its settings)
+    gateway_port: int = 18789
+    gateway_bind: str | None = None  # None: lan when the bot publishes a port, else loopback
+    gateway_cli: tuple[str, ...] = ("node", "dist/index.js")
+    openclaw_config: str = "{}"  # canonical JSON of spec.openclaw, merged into the generated config
+
+    @property
+    def is_openclaw(self) -> bool:
+        return self.runtime == RUNTIME_OPENCLAW
 
     @property
     def container_name(self) -> str:
@@ -86,6 +102,8 @@ class FleetSpec:
     name: str = DEFAULT_FLEET
     secrets_dir: str | None = None
     bots: tuple[BotSpec, ...] = ()
+    state_dir: str | None = None  # <stateDir>/<bot>: each OpenClaw bot's state, never deleted
+    config_dir: str | None = None  # <configDir>/<bot>/openclaw.json: generated, mounted read-only
 
 
 @dataclass(frozen=True)
@@ -135,6 +153,8 @@ class Observed:
     foreign_managed_count: int = 0  # managed containers of other fleets / no fleet, left alone
     image_ids: dict[str, str | None] = field(default_factory=dict, compare=False, hash=False)
     image_users: dict[str, str | None] = field(default_factory=dict, compare=False, hash=False)
+    # OpenClaw bots: the bytes of <configDir>/<bot>/openclaw.json as found on the host (None: no file)
+    configs: dict[str, bytes | None] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -163,6 +183,9 @@ class Action:
     container_id: str | None = None  # the current container, if any
     leftovers: tuple[str, ...] = ()  # ids of stale copies (renamed aside by an interrupted apply)
     desired: BotSpec | None = field(default=None, compare=False)
+    # OpenClaw bots: the generated config must be (re)written before the container step; on an
+    # update of a running gateway that is a hot reload, verified, else a stop-first replace
+    write_config: bool = False
 
     @property
     def mutates(self) -> bool:

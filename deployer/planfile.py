@@ -48,6 +48,9 @@ def state_fingerprints(fleet: FleetSpec, observed: Observed, options: PlanOption
         foreign = observed.foreign_by_name.get(bot.container_name)
         by_bot[bot.name].append(["foreign", foreign.id if foreign else None])
         by_bot[bot.name].append(["image", bot.image, observed.image_ids.get(bot.image)])
+        if bot.name in observed.configs:  # the generated config on the host (an OpenClaw bot)
+            raw = observed.configs[bot.name]
+            by_bot[bot.name].append(["config", hashlib.sha256(raw).hexdigest() if raw is not None else None])
         by_bot[SECRETS_KEY + bot.name] = [options.secret_fingerprints.get(bot.name)]
     return {k: hashlib.sha256(canonical_json(sorted(v, key=str)).encode()).hexdigest()[:32] for k, v in by_bot.items()}
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .hashing import IN_PLACE_FIELDS, container_spec, spec_hash
+from .openclaw.config import CONFIG_FILE, STATE_MOUNT, config_changes, parse_config, reload_class, render_config
 from .secrets import parse_fingerprint_label
 from .model import (
     CREATE,
@@ -91,6 +92,10 @@ def plan(fleet: FleetSpec, observed: Observed, options: PlanOptions = PlanOption
             reasons = [f"container {c.name} belongs to fleet {observed.fleet} but no manifest declares bot {bot_name!r}"
                        if bot_name else f"container {c.name} carries fleet {observed.fleet}'s labels but no bot-id"]
             protected = c.labels.get(LABEL_PROTECT) == "true"
+            recorded = _recorded_spec(c) or {}
+            if recorded.get("runtime") == "openclaw":
+                reasons.append("an OpenClaw bot: its state dir and generated config stay on the host "
+                               "(the deployer never deletes them)")
             if protected:
                 reasons.append(f"protected ({LABEL_PROTECT}=true): never removed")
             kind = REMOVE if options.prune and not protected else ORPHAN
@@ -129,7 +134,11 @@ def _prune_guards(fleet: FleetSpec, actions: list[Action], options: PlanOptions)
 def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Observed, options: PlanOptions) -> Action:
     want = desired_spec(bot, options)
     if not containers:
-        return Action(bot.name, CREATE, ("no container",), desired=bot)
+        reasons = ("no container",)
+        state = _state_dir(bot)
+        if state:
+            reasons += (f"state dir {state} is created if missing and never deleted (not even by --prune)",)
+        return Action(bot.name, CREATE, reasons, desired=bot, write_config=bot.is_openclaw)
 
     canonical = [c for c in containers if c.name == bot.container_name]
     # A container renamed aside by an interrupted replace is still ours; keep the newest one.
@@ -142,6 +151,9 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
     base = dict(bot=bot.name, container_id=current.id, leftovers=leftovers, desired=bot)
 
     replace_changes, update_changes, reasons = _diff(bot, want, current, observed)
+    if bot.is_openclaw:
+        _config_diff(bot, observed, replace_changes, update_changes, reasons)
+    hot_config = any(c.field.startswith(CONFIG_FIELD) for c in update_changes)
     rotated = _rotated_secrets(bot, current, options)
     if rotated:
         reasons.extend(f"secret {name} changed (the gateway reads it at start)" for name in rotated)
@@ -157,8 +169,12 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
         reasons.append(f"extra containers carry this bot's labels but are protected ({LABEL_PROTECT}=true) "
                        f"and never removed: {', '.join(c.name for c in kept)}")
     if replace_changes:
-        return Action(action=REPLACE, reasons=tuple(reasons), changes=tuple(replace_changes + update_changes), **base)
+        return Action(action=REPLACE, reasons=tuple(reasons), changes=tuple(replace_changes + update_changes),
+                      write_config=bot.is_openclaw, **base)
     if update_changes:
+        base["write_config"] = hot_config
+        if hot_config and current.running and bot.state == "running":
+            reasons.insert(0, "the gateway reloads its config (no restart)")
         # docker update neither starts nor stops a container; the state change rides along
         if bot.state == "running" and not current.running:
             reasons.append(f"container is {current.state}, manifest says running")
@@ -223,6 +239,34 @@ def _diff(bot: BotSpec, want: dict[str, Any], current: ObservedContainer, observ
         replace.append(Change("image_id", _short(current.image_id), _short(local_id)))
         reasons.append(f"image {bot.image} now points to a different image ID")
     return replace, update, reasons
+
+
+CONFIG_FIELD = "config "  # plan changes of the generated openclaw.json: "config <OpenClaw path>"
+
+
+def _config_diff(bot: BotSpec, observed: Observed, replace: list[Change], update: list[Change],
+                 reasons: list[str]) -> None:
+    """The generated config against the file on the host: hot paths are reloaded by the running
+    gateway, restart-class paths (gateway port/bind/auth mode, ...) replace the container."""
+    raw = observed.configs.get(bot.name)
+    current = parse_config(raw)
+    if current is None:
+        what = "missing" if raw is None else "not a JSON object"
+        replace.append(Change("config", f"({what})", "(generated)"))
+        reasons.append(f"the generated config {CONFIG_FILE} on the host is {what}")
+        return
+    for path, before, after in config_changes(current, render_config(bot)):
+        change = Change(CONFIG_FIELD + path, before, after)
+        if reload_class(path) == "hot":
+            update.append(change)
+            reasons.append(f"config {path} changed (hot reload)")
+        else:
+            replace.append(change)
+            reasons.append(f"config {path} changed (the gateway restarts for it)")
+
+
+def _state_dir(bot: BotSpec) -> str | None:
+    return next((v.source for v in bot.volumes if bot.is_openclaw and v.target == STATE_MOUNT), None)
 
 
 def _drift(want: dict[str, Any], live: dict[str, Any], replace: list[Change], reasons: list[str]) -> None:

@@ -14,6 +14,7 @@ import click
 
 from .hashing import IN_PLACE_FIELDS
 from .model import Action, Plan
+from .openclaw.config import reload_class
 from .problems import Problem
 
 
@@ -78,6 +79,19 @@ VERBS = {
 }
 
 
+def verb(a: Action) -> str:
+    if a.action == "update" and a.write_config and any("reloads its config" in r for r in a.reasons):
+        return VERBS["update"] + " (gateway reloads its config)"
+    return VERBS[a.action]
+
+
+def forces_replacement(field: str) -> bool:
+    """Whether a changed field is one that makes a replace necessary (not one riding along)."""
+    if field.startswith("config "):
+        return reload_class(field[len("config "):]) == "restart"
+    return field not in IN_PLACE_FIELDS
+
+
 def _value(v: object) -> str:
     if v is None:
         return "(none)"
@@ -120,11 +134,11 @@ def render_plan(plan: Plan, fmt: str = "text", color: bool = False) -> str:
         symbol = SYMBOLS[a.action]
         pad = " " * (3 - len(symbol))
         lines.append(f"  {pad}{_styled_symbol(a.action, style)} "
-                     + style(f"bot {a.bot} {VERBS[a.action]}", **_LINE_STYLES[a.action]))
+                     + style(f"bot {a.bot} {verb(a)}", **_LINE_STYLES[a.action]))
         for reason in a.reasons:
             lines.append(f"        # {reason}")
         for c in a.changes:
-            forces = "  # forces replacement" if a.action == "replace" and c.field not in IN_PLACE_FIELDS else ""
+            forces = "  # forces replacement" if a.action == "replace" and forces_replacement(c.field) else ""
             lines.append(f"        {c.field}: {_diff_value(c.before, c.after)}{forces}")
         lines.append("")
     for err in plan.errors:

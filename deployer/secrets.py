@@ -20,6 +20,7 @@ from .model import BotSpec, FleetSpec
 from .problems import ERROR, WARNING, Problem
 
 KEY_FILE = ".deployer-fingerprint-key"
+OPENCLAW_UID = 1000  # the `node` user of OpenClaw's images
 FINGERPRINT_VERSION = "v1"
 # Tokens that only one process may use at a time: two bots sharing one fight forever.
 EXCLUSIVE_TOKENS = {
@@ -47,6 +48,15 @@ def parse_uid(user: str | None) -> int | None:
         return None
     head = user.split(":", 1)[0]
     return int(head) if head.isdigit() else None
+
+
+def container_uid(bot: BotSpec, image_users: dict[str, str | None] | None = None) -> int | None:
+    """The uid the bot's container runs as: spec.user, else the image's numeric User; an OpenClaw
+    gateway image's `node` user is uid 1000."""
+    uid = parse_uid(bot.user) if bot.user else parse_uid((image_users or {}).get(bot.image))
+    if uid is None and bot.is_openclaw and not bot.user:
+        uid = OPENCLAW_UID
+    return uid
 
 
 @dataclass(frozen=True)
@@ -129,7 +139,7 @@ def judge_secrets(fleet: FleetSpec, root: Path, facts: SecretsFacts, *,
         _add(report, str(root / KEY_FILE), None, None, facts.key_problem)
     seen: dict[tuple[str, str], str] = {}  # (secret name, token fingerprint) -> first bot
     for bot in needing:
-        uid = parse_uid(bot.user) if bot.user else parse_uid((image_users or {}).get(bot.image))
+        uid = container_uid(bot, image_users)
         bot_dir = root / bot.name
         if not _judge_dir(report, bot_dir, facts.bot_dirs.get(bot.name, PathFacts("missing")), bot,
                           "bot secrets directory", uid=uid):
@@ -137,7 +147,7 @@ def judge_secrets(fleet: FleetSpec, root: Path, facts: SecretsFacts, *,
         prints: dict[str, str] = {}
         for name in bot.secrets:
             f = facts.files.get((bot.name, name), PathFacts("missing"))
-            if not _judge_file(report, bot_dir / name, f, bot, name, uid):
+            if not _judge_file(report, bot_dir / name, f, bot, name, uid, single_link=bot.is_openclaw):
                 continue
             if facts.has_key and f.fingerprint:
                 prints[name] = f.fingerprint
@@ -304,7 +314,8 @@ def _judge_dir(report: SecretsReport, path: Path, f: PathFacts, bot: BotSpec | N
     return True
 
 
-def _judge_file(report: SecretsReport, path: Path, f: PathFacts, bot: BotSpec, name: str, uid: int | None) -> bool:
+def _judge_file(report: SecretsReport, path: Path, f: PathFacts, bot: BotSpec, name: str, uid: int | None, *,
+                single_link: bool = False) -> bool:
     # Nothing can resolve outside the bot's directory: the name has no '/' or '..' (schema
     # pattern), the directory itself is no symlink (_judge_dir), and neither is the file.
     if f.kind == "missing":
@@ -323,6 +334,11 @@ def _judge_file(report: SecretsReport, path: Path, f: PathFacts, bot: BotSpec, n
         _add(report, str(path), bot, name,
              f"file {path} is open to group or others (mode {f.mode:04o}); run: chmod 600 {path}")
         return False
+    if single_link and f.nlink > 1:
+        _add(report, str(path), bot, name,
+             f"file {path} has {f.nlink} hard links, and OpenClaw refuses a hard-linked secret file; "
+             f"give it its own copy: deployer secret set {bot.name} {name} < {path}")
+        return False
     if f.size > MAX_SECRET_BYTES:
         _add(report, str(path), bot, name, f"file {path} is larger than {MAX_SECRET_BYTES} bytes; is it the right file?")
         return False
@@ -337,7 +353,7 @@ def _judge_file(report: SecretsReport, path: Path, f: PathFacts, bot: BotSpec, n
              f"file {path} is owned by uid {f.uid} with mode {f.mode:04o}, so the container "
              f"(uid {uid}) cannot read it; run: chown {uid} {path}")
         return False
-    if f.nlink > 1:
+    if f.nlink > 1 and not single_link:
         _add(report, str(path), bot, name,
              f"file {path} has {f.nlink} hard links: the value is readable under another name too", severity=WARNING)
     return True

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .manifest import Document, JsonPath, Location
+from .hashing import canonical_json
 from .model import (
     DEFAULT_FLEET,
+    RUNTIME_OPENCLAW,
     SECRETS_MOUNT,
     BotSpec,
     FleetSpec,
@@ -25,25 +27,18 @@ from .model import (
     Port,
     Volume,
 )
+from .openclaw.checks import check_openclaw_spec
+from .openclaw.config import CHANNELS, DEFAULT_PORT, PROVIDERS
 from .problems import ERROR, WARNING, Problem, json_path
 
 API_VERSION = "botmaker/v1"
 SCHEMA_DIR = Path(__file__).parent / "schemas"  # a link to the repository's schemas/, copied when installed
 SCHEMA_FILES = {"Bot": "bot.schema.json", "Fleet": "fleet.schema.json"}
 
-# Secret files each known provider / channel needs.
-PROVIDER_SECRETS = {
-    "anthropic": ("ANTHROPIC_API_KEY",),
-    "openai": ("OPENAI_API_KEY",),
-    "gemini": ("GEMINI_API_KEY",),
-    "openrouter": ("OPENROUTER_API_KEY",),
-}
-CHANNEL_SECRETS = {
-    "telegram": ("TELEGRAM_BOT_TOKEN",),
-    "discord": ("DISCORD_BOT_TOKEN",),
-    "slack": ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"),
-    "matrix": ("MATRIX_ACCESS_TOKEN",),
-}
+# Secret files each known provider / channel needs (where they go in the gateway's config:
+# deployer/openclaw/config.py).
+PROVIDER_SECRETS = {name: (key,) for name, (_, key) in PROVIDERS.items()}
+CHANNEL_SECRETS = {ctype: tuple(fields.values()) for ctype, fields in CHANNELS.items()}
 SECRET_LIKE_ENV = re.compile(r"(_KEY|_TOKEN|_SECRET|_CREDENTIALS)$|PASSWORD", re.IGNORECASE)
 VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h)")
@@ -316,6 +311,7 @@ def _check_merged(doc: Document, fleet_doc: Document | None, spec: dict[str, Any
                 if needed not in secrets:
                     where.report(report, ("channels", i, "type"),
                                  f"channel {ctype} needs the secret {needed}: add it to spec.secrets")
+    check_openclaw_spec(spec, lambda path, message, severity: where.report(report, path, message, severity=severity))
 
 
 class _Where:
@@ -324,14 +320,14 @@ class _Where:
     def __init__(self, doc: Document, fleet_doc: Document | None):
         self.doc, self.fleet_doc = doc, fleet_doc
 
-    def report(self, report: _Reporter, path: JsonPath, message: str) -> None:
+    def report(self, report: _Reporter, path: JsonPath, message: str, *, severity: str = ERROR) -> None:
         if _has(self.doc.data, ("spec",) + path) or self.fleet_doc is None or not _has(
             self.fleet_doc.data, ("spec", "defaults") + path
         ):
-            report.add(self.doc, ("spec",) + path, message)
+            report.add(self.doc, ("spec",) + path, message, severity=severity)
         else:
             name = _get(self.doc.data, ("metadata", "name"))
-            report.add(self.fleet_doc, ("spec", "defaults") + path, f"bot {name}: {message}")
+            report.add(self.fleet_doc, ("spec", "defaults") + path, f"bot {name}: {message}", severity=severity)
 
 
 def _check_cross_bot(merged: list[tuple[Document, dict[str, Any]]], fleet_doc: Document | None, report: _Reporter) -> None:
@@ -404,7 +400,9 @@ def build_fleet(fleet_doc: Document | None, merged: list[tuple[Document, dict[st
     bots = tuple(
         sorted((build_bot(doc, spec) for doc, spec in merged), key=lambda b: b.name)
     )
-    return FleetSpec(name=name, secrets_dir=secrets_dir, bots=bots)
+    return FleetSpec(name=name, secrets_dir=secrets_dir, bots=bots,
+                     state_dir=_get(fleet_doc.data, ("spec", "stateDir")) if fleet_doc else None,
+                     config_dir=_get(fleet_doc.data, ("spec", "configDir")) if fleet_doc else None)
 
 
 def build_bot(doc: Document, spec: dict[str, Any]) -> BotSpec:
@@ -418,6 +416,7 @@ def build_bot(doc: Document, spec: dict[str, Any]) -> BotSpec:
     cpus = spec.get("resources", {}).get("cpus")
     provider = spec.get("provider") or {}
     user = spec.get("user")
+    gateway = spec.get("gateway") or {}
     return BotSpec(
         name=meta["name"],
         image=spec["image"],
@@ -444,6 +443,14 @@ def build_bot(doc: Document, spec: dict[str, Any]) -> BotSpec:
         healthcheck=_healthcheck(spec["healthcheck"]) if "healthcheck" in spec else None,
         network=spec.get("network", "bridge"),
         source_file=doc.file,
+        runtime=spec.get("runtime", RUNTIME_OPENCLAW),
+        channel_settings=tuple(sorted(
+            (c["type"], canonical_json(c["settings"])) for c in spec.get("channels", []) if c.get("settings")
+        )),
+        gateway_port=gateway.get("port", DEFAULT_PORT),
+        gateway_bind=gateway.get("bind"),
+        gateway_cli=tuple(gateway.get("cli", ("node", "dist/index.js"))),
+        openclaw_config=canonical_json(spec.get("openclaw") or {}),
     )
 
 

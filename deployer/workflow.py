@@ -11,7 +11,9 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .hostfiles import read_file
 from .manifest import load_paths
+from .openclaw.container import config_path, expand_fleet
 from .model import FleetSpec, Observed, Plan
 from .planner import PlanOptions, plan
 from .problems import DeployerError, Problem
@@ -42,6 +44,7 @@ class Prepared:
     observed: Observed
     plan: Plan
     warnings: list[Problem]
+    notes: list[str] = dataclasses.field(default_factory=list)  # one-line reports, e.g. of the preflight
 
 
 def load_fleet(paths: list[str]) -> tuple[FleetSpec, list[Problem]]:
@@ -50,7 +53,10 @@ def load_fleet(paths: list[str]) -> tuple[FleetSpec, list[Problem]]:
     result = validate_documents(documents, load_problems)
     if result.errors or result.fleet is None:
         raise InvalidManifests(result.problems)
-    return result.fleet, result.warnings
+    fleet, problems = expand_fleet(result.fleet)
+    if problems:
+        raise InvalidManifests(result.warnings + problems)
+    return fleet, result.warnings
 
 
 def plan_options(fleet: FleetSpec, secrets_dir: str | None, **kwargs: object) -> PlanOptions:
@@ -62,11 +68,13 @@ def plan_options(fleet: FleetSpec, secrets_dir: str | None, **kwargs: object) ->
 
 
 def prepare(fleet: FleetSpec, options: PlanOptions, engine: "DockerEngine", *, refresh: bool = False,
-            parallelism: int = 8) -> Prepared:
-    """Observe the engine, check secrets (before anything could change), and plan."""
+            parallelism: int = 8, preflight: bool = True, pull_for_preflight: bool = False) -> Prepared:
+    """Observe the engine and the host's generated configs, check secrets (before anything could
+    change), plan, and run the gateway's own checks for the OpenClaw bots the plan changes."""
     from .observe import gather
 
     observed = gather(engine, fleet, options, refresh=refresh, parallelism=parallelism)
+    observed = dataclasses.replace(observed, configs=read_configs(fleet))
     endpoint = getattr(engine, "endpoint", None)
     on_engine = None
     if endpoint is not None and not endpoint.files_local:  # the files are on the engine's host, not here
@@ -77,4 +85,23 @@ def prepare(fleet: FleetSpec, options: PlanOptions, engine: "DockerEngine", *, r
     if secrets.errors:
         raise InvalidSecrets(secrets.problems)
     options = dataclasses.replace(options, secret_fingerprints=secrets.fingerprints)
-    return Prepared(fleet, options, observed, plan(fleet, observed, options), secrets.problems)
+    the_plan = plan(fleet, observed, options)
+    warnings = list(secrets.problems)
+    if preflight and not the_plan.errors:
+        from .openclaw.gate import run_preflights
+
+        the_plan, notes = run_preflights(the_plan, fleet.name, observed, options, engine,
+                                         parallelism=min(parallelism, 4), pull=pull_for_preflight)
+    else:
+        notes = []
+    return Prepared(fleet, options, observed, the_plan, warnings, notes)
+
+
+def read_configs(fleet: FleetSpec) -> dict[str, bytes | None]:
+    """Each OpenClaw bot's generated config as it is on the host now (None: not there)."""
+    out = {}
+    for bot in fleet.bots:
+        path = config_path(bot) if bot.is_openclaw else None
+        if path:
+            out[bot.name] = read_file(path)
+    return out

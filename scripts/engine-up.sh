@@ -12,9 +12,13 @@
 #      busybox rootfs with `docker import` (no registry needed), unless they
 #      already exist and were built by this very recipe. FORCE_REBUILD=1
 #      rebuilds them unconditionally.
+#   3. Builds the real OpenClaw gateway image deployer/openclaw:<version> with
+#      scripts/openclaw-image.sh (npm registry needed the first time; cached by
+#      recipe afterwards, about a minute and 720 MB the first time).
 #
 # Environment knobs:
-#   FORCE_REBUILD=1        rebuild the stand-in images
+#   FORCE_REBUILD=1        rebuild the stand-in images (and the real image)
+#   SKIP_OPENCLAW_IMAGE=1  only the stand-in images, not the real gateway image
 #   DOCKERD_LOG=path       dockerd log file (default /tmp/deployer-dockerd.log)
 #   DOCKERD_ARGS="..."     extra arguments for dockerd
 #   ENGINE_WAIT_SECS=60    how long to wait for the engine to answer
@@ -293,6 +297,11 @@ main() {
     [ "$id1" != "$id2" ] || die "${IMAGE_REPO}:1 and :2 have the same image ID"
     echo "${IMAGE_REPO}:1 ${id1}"
     echo "${IMAGE_REPO}:2 ${id2}"
+    if [ "${SKIP_OPENCLAW_IMAGE:-0}" = "1" ]; then
+        log "SKIP_OPENCLAW_IMAGE=1: not building the real OpenClaw image"
+    else
+        bash "$(dirname "${BASH_SOURCE[0]}")/openclaw-image.sh"
+    fi
 }
 
 main "$@"

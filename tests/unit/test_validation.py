@@ -43,12 +43,18 @@ def formatted(result: ValidationResult) -> list[str]:
     return [p.format() for p in sorted(result.problems)]
 
 
-def bot(name: str = "bot-a", spec: str = f"image: {IMAGE}", *, metadata: str = "") -> str:
+def bot(name: str = "bot-a", spec: str = f"image: {IMAGE}", *, metadata: str = "",
+        runtime: str | None = "container") -> str:
     """A Bot document; `spec` and `metadata` are extra YAML lines, indented here.
 
-    Lines: 1 apiVersion, 2 kind, 3 metadata:, 4 name, [metadata lines], then spec: and its lines."""
+    Lines: 1 apiVersion, 2 kind, 3 metadata:, 4 name, [metadata lines], then spec: and its lines.
+    The container rules are tested on `runtime: container` bots (appended last, so it moves no
+    line); runtime=None leaves the default (openclaw), whose own rules are in test_openclaw_checks."""
     meta = "".join(f"  {line}\n" for line in textwrap.dedent(metadata).strip("\n").splitlines()) if metadata else ""
-    body = "".join(f"  {line}\n" for line in textwrap.dedent(spec).strip("\n").splitlines())
+    lines = textwrap.dedent(spec).strip("\n").splitlines()
+    if runtime is not None and not any(line.startswith("runtime:") for line in lines):
+        lines.append(f"runtime: {runtime}")
+    body = "".join(f"  {line}\n" for line in lines)
     return f"apiVersion: botmaker/v1\nkind: Bot\nmetadata:\n  name: {name}\n{meta}spec:\n{body}"
 
 
@@ -77,12 +83,13 @@ SCHEMA_CASES = [
         """)},
         [
             "bot.yaml:7:3: $.spec.colour: unknown field 'colour'; allowed: image, pullPolicy, provider, "
-            "channels, secrets, env, command, user, ports, volumes, resources, restart, state, healthcheck, network",
+            "channels, secrets, env, command, user, ports, volumes, resources, restart, state, healthcheck, network, "
+            "runtime, gateway, openclaw",
         ],
         id="unknown-field-lists-allowed",
     ),
     pytest.param(
-        {"bot.yaml": bot() + "specs: {}\n"},
+        {"bot.yaml": bot(runtime=None) + "specs: {}\n"},
         ["bot.yaml:7:1: $.specs: unknown field 'specs'; did you mean 'spec'?"],
         id="unknown-top-level-field",
     ),
@@ -475,7 +482,7 @@ def test_duplicate_bot_names_across_files(tmp_path, monkeypatch):
     result = validate(tmp_path, monkeypatch, {
         "a.yaml": bot("twin"),
         "b.yaml": bot("twin"),
-        "c.yaml": bot("other") + "---\n" + bot("twin"),
+        "c.yaml": bot("other", runtime=None) + "---\n" + bot("twin"),
     })
     assert formatted(result) == [
         "b.yaml:4:9: $.metadata.name: duplicate bot name 'twin' (also defined at a.yaml:4)",
@@ -926,17 +933,19 @@ def test_examples_build_a_fleet():
     assert [p.format() for p in result.problems] == []
     fleet = result.fleet
     assert fleet.name == "demo"
+    assert (fleet.state_dir, fleet.config_dir) == ("/srv/botmaker/state", "/srv/botmaker/config")
     by_name = {b.name: b for b in fleet.bots}
     assert sorted(by_name) == ["community-bot", "ops-bot", "support-bot"]
     support = by_name["support-bot"]
     assert support.ports == (Port(18789, 18801, "127.0.0.1", "tcp"),)
-    assert support.volumes == (Volume("/srv/botmaker/state/support-bot", "/home/node/.openclaw", False),)
+    assert support.volumes == () and support.runtime == "openclaw"  # the state mount comes from stateDir
+    assert support.channel_settings == (("telegram", '{"dmPolicy":"pairing"}'),)
     assert support.labels == (("team", "support"),)
     assert support.memory_bytes == 1024**3 and support.nano_cpus == 10**9 and support.user == "1000"
-    assert ("NODE_OPTIONS", "--max-old-space-size=768") in support.env
+    assert ("TZ", "UTC") in support.env
     assert by_name["ops-bot"].state == "stopped"
-    assert by_name["ops-bot"].secrets == ("OPENROUTER_API_KEY", "SLACK_APP_TOKEN", "SLACK_BOT_TOKEN")
-    assert len({p.host_port for b in fleet.bots for p in b.ports}) == 3
+    assert by_name["ops-bot"].secrets == ("OPENROUTER_API_KEY", "TELEGRAM_BOT_TOKEN")
+    assert len({p.host_port for b in fleet.bots for p in b.ports}) == 2  # ops-bot publishes none (loopback)
 
 
 def test_restart_no_is_the_policy_not_a_boolean(tmp_path, monkeypatch):
@@ -957,12 +966,12 @@ def test_partial_map_completed_by_fleet_defaults_is_valid(tmp_path):
 
     (tmp_path / "m.yaml").write_text(
         "apiVersion: botmaker/v1\nkind: Fleet\nmetadata: {name: f}\nspec:\n  defaults:\n"
-        "    image: a/b:1\n    healthcheck: {test: [CMD, 'true'], interval: 5s}\n---\n"
+        "    image: a/b:1\n    runtime: container\n    healthcheck: {test: [CMD, 'true'], interval: 5s}\n---\n"
         "apiVersion: botmaker/v1\nkind: Bot\nmetadata: {name: b}\nspec:\n  healthcheck: {interval: 10s}\n"
         "---\napiVersion: botmaker/v1\nkind: Bot\nmetadata: {name: c}\nspec:\n  ports: [{containerPort: 1}]\n"
     )
     docs, load_problems = load_paths([str(tmp_path)])
     result = validate_documents(docs, load_problems)
     assert [p.format() for p in result.problems] == [
-        f"{tmp_path}/m.yaml:19:11: $.spec.ports[0]: 'hostPort' is a required property"
+        f"{tmp_path}/m.yaml:20:11: $.spec.ports[0]: 'hostPort' is a required property"
     ]
