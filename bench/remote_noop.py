@@ -51,7 +51,7 @@ def main() -> None:
     m = Manifests(work, fleet, secrets)
     bots = {}
     for i in range(args.bots):
-        spec = {"image": "deployer-test/openclaw:1", "restart": "no"}
+        spec = {"image": "deployer-test/openclaw:1", "restart": "no", "runtime": "container"}
         if i % 2 == 0:
             write_secret(secrets, m.name(f"b{i}"), "ANTHROPIC_API_KEY", f"value-{i}\n")
             spec["secrets"] = ["ANTHROPIC_API_KEY"]

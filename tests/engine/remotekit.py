@@ -24,6 +24,13 @@ from pathlib import Path
 SSHD = "/usr/sbin/sshd"
 
 
+def cbot(**spec: object) -> dict[str, object]:
+    """A plain-container bot on the stand-in image (runtime container: no generated OpenClaw config)."""
+    from fleetkit import bot
+
+    return bot(runtime="container", **spec)
+
+
 class Unavailable(Exception):
     pass
 

@@ -19,13 +19,12 @@ from engine_harness import STAND_IN_IMAGE, STAND_IN_IMAGE_V2
 from fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
     FAST,
     Manifests,
-    bot,
     cleanup_markers,
     fleet_container_list,
     run_cli_streams,
     write_secret,
 )
-from remotekit import PrivateSSHD, Unavailable, keygen
+from remotekit import PrivateSSHD, Unavailable, cbot, keygen
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +76,7 @@ def test_create_noop_replace_prune_over_ssh(tmp_path, fleet_name, secrets_dir, d
     run = Runs(ssh_env, canary)
     m = Manifests(tmp_path, fleet_name, secrets_dir)
     write_secret(secrets_dir, m.name("a"), "TELEGRAM_BOT_TOKEN", f"{canary}-a\n")
-    m.write({"a": bot(secrets=["TELEGRAM_BOT_TOKEN"]), "b": bot()})
+    m.write({"a": cbot(secrets=["TELEGRAM_BOT_TOKEN"]), "b": cbot()})
 
     out = run("plan", m.path)
     assert f"engine: {sshd.docker_host}" in out and "2 to create" in out
@@ -100,7 +99,7 @@ def test_create_noop_replace_prune_over_ssh(tmp_path, fleet_name, secrets_dir, d
     assert changed == {m.name("a"): "replace"}, plan
 
     # replace by image, and prune b
-    m.write({"a": bot(image=STAND_IN_IMAGE_V2, secrets=["TELEGRAM_BOT_TOKEN"])})
+    m.write({"a": cbot(image=STAND_IN_IMAGE_V2, secrets=["TELEGRAM_BOT_TOKEN"])})
     out = run("apply", "--yes", "--prune", *FAST, m.path)
     assert "failed" not in out.replace("0 failed", ""), out
     containers = fleet_container_list(docker_client, fleet_name)
@@ -115,7 +114,7 @@ def test_create_noop_replace_prune_over_ssh(tmp_path, fleet_name, secrets_dir, d
 def test_wrong_or_unknown_host_key_is_refused_in_one_line(tmp_path, fleet_name, secrets_dir, docker_client,
                                                           ssh_env, sshd):
     m = Manifests(tmp_path, fleet_name, secrets_dir)
-    m.write({"a": bot()})
+    m.write({"a": cbot()})
     real = sshd.known_hosts.read_text()
     try:
         sshd.trust_host_key(keygen(tmp_path / "impostor"))
@@ -135,7 +134,7 @@ def test_wrong_or_unknown_host_key_is_refused_in_one_line(tmp_path, fleet_name, 
 
 def test_refused_key_and_refused_connection_are_one_line(tmp_path, fleet_name, secrets_dir, ssh_env, sshd):
     m = Manifests(tmp_path, fleet_name, secrets_dir)
-    m.write({"a": bot()})
+    m.write({"a": cbot()})
     sshd.write_client_config(identity=Path(str(tmp_path / "stranger")))
     keygen(tmp_path / "stranger")
     code, _, out = run_cli_streams("plan", m.path, env=ssh_env)
@@ -154,7 +153,7 @@ def test_remote_secret_check_refuses_bad_files_before_any_change(tmp_path, fleet
     m = Manifests(tmp_path, fleet_name, secrets_dir)
     kwargs = {"mode": 0o644} if breakage == "mode-0644" else {"uid": 0}
     path = write_secret(secrets_dir, m.name("a"), "ANTHROPIC_API_KEY", f"{canary}\n", **kwargs)
-    m.write({"a": bot(secrets=["ANTHROPIC_API_KEY"]), "b": bot()})
+    m.write({"a": cbot(secrets=["ANTHROPIC_API_KEY"]), "b": cbot()})
     out = run("apply", "--yes", *FAST, m.path, expect=1)
     want = "is open to group or others (mode 0644)" if breakage == "mode-0644" else "is owned by uid 0"
     assert str(path) in out and want in out and "nothing was changed" in out, out
@@ -163,7 +162,7 @@ def test_remote_secret_check_refuses_bad_files_before_any_change(tmp_path, fleet
 
 def test_docker_context_selected_by_flag_and_env(tmp_path, fleet_name, secrets_dir, docker_client, ssh_env, sshd):
     m = Manifests(tmp_path, fleet_name, secrets_dir)
-    m.write({"a": bot()})
+    m.write({"a": cbot()})
     env = dict(ssh_env)
     env.pop("DOCKER_HOST")
     ctx = f"ssh-{fleet_name}"[:50]

@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from fleetkit import FAST, Manifests, bot, cleanup_markers, fleet_container_list, run_cli_streams  # noqa: F401
-from remotekit import TLSForwarder, cert_dir, issue, make_ca
+from fleetkit import FAST, Manifests, cleanup_markers, fleet_container_list, run_cli_streams  # noqa: F401
+from remotekit import TLSForwarder, cbot, cert_dir, issue, make_ca
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def tls_env(pki, which: str) -> dict[str, str]:
 
 def test_plan_apply_over_verified_tls(tmp_path, fleet_name, secrets_dir, docker_client, pki):
     m = Manifests(tmp_path, fleet_name, secrets_dir)
-    m.write({"a": bot()})
+    m.write({"a": cbot()})
     env = tls_env(pki, "good")
     code, _, out = run_cli_streams("apply", "--yes", *FAST, m.path, env=env)
     assert code == 0, out
@@ -50,7 +50,7 @@ def test_plan_apply_over_verified_tls(tmp_path, fleet_name, secrets_dir, docker_
 ])
 def test_wrong_certificates_are_one_line(tmp_path, fleet_name, secrets_dir, docker_client, pki, which, expected):
     m = Manifests(tmp_path, fleet_name, secrets_dir)
-    m.write({"a": bot()})
+    m.write({"a": cbot()})
     before = pki["fwd"].refused
     code, _, out = run_cli_streams("apply", "--yes", *FAST, m.path, env=tls_env(pki, which))
     lines = [line for line in out.splitlines() if line.strip()]
@@ -62,7 +62,7 @@ def test_wrong_certificates_are_one_line(tmp_path, fleet_name, secrets_dir, dock
 
 def test_tls_docker_context(tmp_path, fleet_name, secrets_dir, docker_client, pki):
     m = Manifests(tmp_path, fleet_name, secrets_dir)
-    m.write({"a": bot()})
+    m.write({"a": cbot()})
     env = {"DOCKER_CONFIG": tempfile.mkdtemp(prefix="dpl-dcfg-", dir="/tmp"), "DOCKER_HOST": "",
            "DOCKER_TLS_VERIFY": "", "DOCKER_CERT_PATH": "", "DOCKER_CONTEXT": ""}
     good = pki["good"]
