@@ -284,11 +284,17 @@ class Applier:
             return st
         if st.status in ("exited", "dead") or st.restart_count > 0 or st.status == "restarting":
             # never quote a secret the container printed (the CLI output ends up in CI logs)
-            logs = redact(self.engine.logs_tail(container_id, 10), bot, self.options.plan_options.secrets_dir)
+            logs = self.engine.logs_tail(container_id, 10)
             endpoint = getattr(self.engine, "endpoint", None)
-            if endpoint is not None and not endpoint.files_local and bot.secrets:
-                # the values are on the engine's host, so they cannot be redacted here: quote nothing
-                logs = f"(not quoted: secrets cannot be redacted off the engine host; there: docker logs {bot.container_name})"
+            secrets_dir = self.options.plan_options.secrets_dir
+            if endpoint is not None and not endpoint.files_local and secrets_dir:
+                # the values are on the engine's host, not here: redact there, or quote nothing
+                from .remote_secrets import redact_on_engine
+
+                logs = logs and (redact_on_engine(self.engine, logs, bot.image, f"{secrets_dir.rstrip('/')}/{bot.name}")
+                                 or f"(not quoted: the secrets could not be redacted; on the host: docker logs {bot.container_name})")
+            else:
+                logs = redact(logs, bot, secrets_dir)
             tail = " | ".join(line for line in logs.splitlines()[-5:] if line.strip())
             # running again after a restart: the engine has reset ExitCode to 0, so don't quote it
             code = "" if st.status == "running" else f" with code {st.exit_code}"

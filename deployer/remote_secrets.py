@@ -14,6 +14,9 @@ The helper runs in an image already on the host that has a POSIX shell with stat
 sha256sum (busybox or coreutils): DEPLOYER_HELPER_IMAGE if set (pulled when missing), else the
 first of the fleet's bot images that the host already has. A missing fingerprint key is created
 by a second helper run that mounts the secrets dir read-write only for that (O_EXCL via set -C).
+
+Log lines of a bot that failed to start are redacted the same way (redact_on_engine): the helper
+reports (byte length, HMAC under a throwaway key) of every value a line could quote.
 """
 
 from __future__ import annotations
@@ -29,9 +32,12 @@ from .secrets import KEY_FILE, PathFacts, SecretsFacts
 HELPER_IMAGE_ENV = "DEPLOYER_HELPER_IMAGE"
 MOUNT = "/s"
 
-# POSIX sh; every byte loop is fork-free shell arithmetic. Output lines (tab separated):
+# POSIX sh; every byte loop is fork-free shell arithmetic. SH_LIB: esc (hex -> printf escapes),
+# pads (HMAC key pads from a hex key), hmac (HMAC-SHA256 of stdin, 24 hex chars like
+# secrets.fingerprint), facts (lstat-like), strip_range (offsets of bytes.strip()).
+# FACTS_SCRIPT output lines (tab separated):
 #   R|D bot|K|F bot name ... kind mode uid nlink size [blank fingerprint token]; X bot name (undeclared)
-FACTS_SCRIPT = r'''
+SH_LIB = r'''
 set -u
 R=/s
 TAB=$(printf '\t')
@@ -51,6 +57,9 @@ facts() {
   case $t in 32768) k=file;; 16384) k=dir;; 40960) k=link;; *) k=other;; esac
   echo "$k $((raw & 4095)) $2 $3 $4"; }
 strip_range() { od -An -v -tu1 "$1" | awk 'BEGIN{f=-1;i=0} {for(j=1;j<=NF;j++){c=$j+0; if(!(c==32||c==9||c==10||c==13||c==11||c==12)){if(f<0)f=i; l=i} i++}} END{if(f>=0) print f, l-f+1}'; }
+'''
+
+FACTS_SCRIPT = SH_LIB + r'''
 pads "$TK"; TIP=$IP; TOP=$OP
 set -- $(facts "$R"); echo "R$TAB$1$TAB$2$TAB$3$TAB$4$TAB$5"
 [ "$1" = dir ] || exit 0
@@ -92,6 +101,26 @@ MAKE_KEY_SCRIPT = r'''
 set -C; umask 077
 k=$(head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n')
 { printf '%s\n' "$k" > /s/.deployer-fingerprint-key; } 2>/dev/null || [ -e /s/.deployer-fingerprint-key ]
+'''
+
+
+# For redacting log lines: (byte length, HMAC under a throwaway key RK) of each value a log line
+# could quote: the whole stripped content and every stripped line of 8+ bytes of every file.
+VALUES_SCRIPT = SH_LIB + r'''
+pads "$RK"
+emit() { n=$(printf %s "$1" | wc -c); [ "$n" -ge 8 ] || return 0
+  printf '%s\t%s\t%s\n' "$n" "$(printf %s "$1" | hmac "$IP" "$OP")" "$name"; }
+for f in /s/* /s/.[!.]* /s/..?*; do
+  [ -f "$f" ] && [ ! -L "$f" ] || continue
+  name=${f##*/}; case $name in *[!A-Za-z0-9._+=@-]*) name='?';; esac
+  [ "$(stat -c %s "$f")" -le 1048576 ] || continue
+  r=$(strip_range "$f"); [ -n "$r" ] || continue; set -- $r
+  if [ "$2" -ge 8 ]; then printf '%s\t%s\t%s\n' "$2" "$(tail -c +$(($1 + 1)) "$f" | head -c "$2" | hmac "$IP" "$OP")" "$name"; fi
+  while IFS= read -r line || [ -n "$line" ]; do
+    v=${line#"${line%%[![:space:]]*}"}; v=${v%"${v##*[![:space:]]}"}
+    [ -n "$v" ] && emit "$v"
+  done < "$f"
+done
 '''
 
 
@@ -183,6 +212,43 @@ def parse_facts(text: str, root: Path) -> SecretsFacts:
     for bot in facts.extra:
         facts.extra[bot].sort()
     return facts
+
+
+def redact_on_engine(engine: Any, text: str, image: str, bot_dir: str) -> str | None:
+    """`text` with every secret value of `bot_dir` (a directory on the engine's host) replaced
+    by [secret], or None when the helper cannot run. The values never leave the host: the helper
+    reports (length, HMAC under a throwaway key) per value, and every window of `text` of such a
+    length is compared under the same key."""
+    import hmac as _hmac
+    import hashlib
+
+    if not text:
+        return text
+    key = os.urandom(32)
+    try:
+        result = engine.run_helper(image, ["/bin/sh", "-c", VALUES_SCRIPT], binds=[(bot_dir, MOUNT, True)],
+                                   env={"RK": key.hex()}, what="redact log lines on the engine host")
+    except DeployerError:
+        return None
+    if result.exit_code != 0:
+        return None
+    wanted: dict[int, dict[str, str]] = {}  # length -> {digest: secret name}
+    for line in result.stdout.splitlines():
+        length, digest, name = (line.split("\t") + ["", ""])[:3]
+        if length.isdigit() and digest:
+            wanted.setdefault(int(length), {})[digest] = name or "?"
+    data = text.encode("utf-8", "replace")
+    hits: list[tuple[int, int, str]] = []
+    for length in sorted(wanted, reverse=True):  # longest first
+        for i in range(0, len(data) - length + 1):
+            if any(a < i + length and i < b for a, b, _ in hits):
+                continue
+            digest = _hmac.new(key, data[i:i + length], hashlib.sha256).hexdigest()[:24]
+            if digest in wanted[length]:
+                hits.append((i, i + length, wanted[length][digest]))
+    for a, b, name in sorted(hits, reverse=True):
+        data = data[:a] + f"[secret {name}]".encode() + data[b:]
+    return data.decode("utf-8", "replace")
 
 
 def _path(fields: list[str]) -> PathFacts:

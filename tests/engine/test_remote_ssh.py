@@ -216,3 +216,17 @@ def test_helper_gathers_the_same_facts_as_local_os_calls(tmp_path, fleet_name, s
     assert engine.calls["helper"] >= 5 and not [
         c for c in docker_client.containers.list(all=True, filters={"label": "botmaker.helper=true"})
         if c.name.startswith("botmaker-helper-") and secrets_dir.name in json.dumps(c.attrs)]
+
+
+def test_a_bot_printing_its_secret_is_redacted_on_the_remote_host(tmp_path, fleet_name, secrets_dir, docker_client,
+                                                                  ssh_env, canary):
+    """The gateway prints its token and exits: the quoted log lines are redacted on the host
+    (the runner cannot read the value), so the canary is absent and the secret is named."""
+    run = Runs(ssh_env, canary)
+    m = Manifests(tmp_path, fleet_name, secrets_dir)
+    write_secret(secrets_dir, m.name("a"), "TELEGRAM_BOT_TOKEN", f"{canary}\n")
+    m.write({"a": cbot(secrets=["TELEGRAM_BOT_TOKEN"],
+                       command=["sh", "-c", "echo bad token $(cat /run/secrets/TELEGRAM_BOT_TOKEN) rejected; exit 3"])})
+    # (with a remote engine only the host-side redaction runs: the runner's files are not the host's)
+    out = run("apply", "--yes", *FAST, m.path, expect=1)
+    assert "[secret TELEGRAM_BOT_TOKEN]" in out and "exited with code 3" in out, out
