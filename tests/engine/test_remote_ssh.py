@@ -184,6 +184,10 @@ def test_docker_context_selected_by_flag_and_env(tmp_path, fleet_name, secrets_d
     local = dict(env, DOCKER_HOST="unix:///var/run/docker.sock")
     code, _, out = run_cli_streams("plan", m.path, env=local)
     assert code == 0 and "engine: unix:///var/run/docker.sock\n" in out, out
+    # --host wins over everything, even a context named by DOCKER_CONTEXT that does not exist
+    code, _, out = run_cli_streams("--host", sshd.docker_host, "plan", m.path,
+                                   env=dict(env, DOCKER_CONTEXT="no-such-context"))
+    assert code == 0 and f"engine: {sshd.docker_host}\n" in out, out
     code, _, out = run_cli_streams("--context", "no-such-context", "plan", m.path, env=env)
     assert code == 1 and "docker context 'no-such-context' (from --context) not found" in out, out
     assert len(fleet_container_list(docker_client, fleet_name)) == 1
@@ -230,3 +234,17 @@ def test_a_bot_printing_its_secret_is_redacted_on_the_remote_host(tmp_path, flee
     # (with a remote engine only the host-side redaction runs: the runner's files are not the host's)
     out = run("apply", "--yes", *FAST, m.path, expect=1)
     assert "[secret TELEGRAM_BOT_TOKEN]" in out and "exited with code 3" in out, out
+
+
+def test_a_local_runners_lock_holds_off_an_ssh_runner(tmp_path, fleet_name, secrets_dir, docker_client, ssh_env):
+    """The lock is a marker container on the engine: a run through the local socket and a run
+    over ssh to the same engine exclude each other, and the ssh run changes nothing."""
+    from deployer.engine import DockerEngine
+    from deployer.lock import FleetLock
+
+    m = Manifests(tmp_path, fleet_name, secrets_dir)
+    m.write({"a": cbot()})
+    with FleetLock(DockerEngine(), fleet_name):
+        code, _, out = run_cli_streams("apply", "--yes", *FAST, m.path, env=ssh_env)
+    assert code == 1 and f"error: fleet {fleet_name} is locked by" in out, out
+    assert fleet_container_list(docker_client, fleet_name) == []
