@@ -21,6 +21,8 @@ reports (byte length, HMAC under a throwaway key) of every value a line could qu
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -219,9 +221,6 @@ def redact_on_engine(engine: Any, text: str, image: str, bot_dir: str) -> str | 
     by [secret], or None when the helper cannot run. The values never leave the host: the helper
     reports (length, HMAC under a throwaway key) per value, and every window of `text` of such a
     length is compared under the same key."""
-    import hmac as _hmac
-    import hashlib
-
     if not text:
         return text
     key = os.urandom(32)
@@ -237,13 +236,19 @@ def redact_on_engine(engine: Any, text: str, image: str, bot_dir: str) -> str | 
         length, digest, name = (line.split("\t") + ["", ""])[:3]
         if length.isdigit() and digest:
             wanted.setdefault(int(length), {})[digest] = name or "?"
+    return redact_windows(text, key, wanted)
+
+
+def redact_windows(text: str, key: bytes, wanted: dict[int, dict[str, str]]) -> str:
+    """Replace every byte window of `text` whose HMAC(key) is in `wanted[len]` by [secret NAME],
+    longest values first, never overlapping (pure; unit-tested)."""
     data = text.encode("utf-8", "replace")
     hits: list[tuple[int, int, str]] = []
-    for length in sorted(wanted, reverse=True):  # longest first
+    for length in sorted(wanted, reverse=True):
         for i in range(0, len(data) - length + 1):
             if any(a < i + length and i < b for a, b, _ in hits):
                 continue
-            digest = _hmac.new(key, data[i:i + length], hashlib.sha256).hexdigest()[:24]
+            digest = hmac.new(key, data[i:i + length], hashlib.sha256).hexdigest()[:24]
             if digest in wanted[length]:
                 hits.append((i, i + length, wanted[length][digest]))
     for a, b, name in sorted(hits, reverse=True):

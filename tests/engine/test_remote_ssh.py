@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from engine_harness import STAND_IN_IMAGE, STAND_IN_IMAGE_V2
+from engine_harness import STAND_IN_IMAGE_V2
 from fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
     FAST,
     Manifests,
@@ -43,11 +43,12 @@ def sshd():
 
 
 @pytest.fixture
-def ssh_env(sshd):
+def ssh_env(sshd, tmp_path):
     sshd.write_client_config()
     env = sshd.client_env()
     env["DOCKER_HOST"] = sshd.docker_host
-    env["DOCKER_CONFIG"] = tempfile.mkdtemp(prefix="dpl-dcfg-", dir="/tmp")  # never the user's ~/.docker
+    (tmp_path / "docker-config").mkdir()
+    env["DOCKER_CONFIG"] = str(tmp_path / "docker-config")  # never the user's ~/.docker
     return env
 
 

@@ -4,6 +4,8 @@ engine; certificates made by the test with openssl. A TLS docker context too."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -23,13 +25,14 @@ def pki():
     foreign_client = cert_dir(d / "foreign-client", ca[0], *issue(d, other, "intruder", server=False))
     wrong_ca = cert_dir(d / "wrong-ca", other[0], *issue(d, ca, "runner2", server=False))
     fwd = TLSForwarder(server[0], server[1], ca[0])
-    yield {"fwd": fwd, "good": good, "foreign_client": foreign_client, "wrong_ca": wrong_ca}
+    yield {"fwd": fwd, "good": good, "foreign_client": foreign_client, "wrong_ca": wrong_ca, "dir": d}
     fwd.close()
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def tls_env(pki, which: str) -> dict[str, str]:
     return {"DOCKER_HOST": pki["fwd"].docker_host, "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": str(pki[which]),
-            "DOCKER_CONTEXT": "", "DOCKER_CONFIG": tempfile.mkdtemp(prefix="dpl-dcfg-", dir="/tmp")}
+            "DOCKER_CONTEXT": "", "DOCKER_CONFIG": tempfile.mkdtemp(prefix="cfg-", dir=pki["dir"])}
 
 
 def test_plan_apply_over_verified_tls(tmp_path, fleet_name, secrets_dir, docker_client, pki):
@@ -63,12 +66,12 @@ def test_wrong_certificates_are_one_line(tmp_path, fleet_name, secrets_dir, dock
 def test_tls_docker_context(tmp_path, fleet_name, secrets_dir, docker_client, pki):
     m = Manifests(tmp_path, fleet_name, secrets_dir)
     m.write({"a": cbot()})
-    env = {"DOCKER_CONFIG": tempfile.mkdtemp(prefix="dpl-dcfg-", dir="/tmp"), "DOCKER_HOST": "",
+    env = {"DOCKER_CONFIG": str(tmp_path / "docker-config"), "DOCKER_HOST": "",
            "DOCKER_TLS_VERIFY": "", "DOCKER_CERT_PATH": "", "DOCKER_CONTEXT": ""}
     good = pki["good"]
     spec = f"host={pki['fwd'].docker_host},ca={good / 'ca.pem'},cert={good / 'cert.pem'},key={good / 'key.pem'}"
     made = subprocess.run(["docker", "context", "create", "tls-engine", "--docker", spec],
-                          env={k: v for k, v in {**__import__("os").environ, **env}.items() if v},
+                          env={k: v for k, v in {**os.environ, **env}.items() if v},
                           capture_output=True, text=True, timeout=60)
     assert made.returncode == 0, made.stderr
     code, _, out = run_cli_streams("--context", "tls-engine", "plan", m.path, env=env)

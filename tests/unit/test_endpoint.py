@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from deployer.endpoint import DEFAULT_HOST, EndpointError, context_id, is_this_machine, resolve
-from deployer.remote_secrets import parse_facts
+from deployer.remote_secrets import parse_facts, redact_windows
 from deployer.sshconn import SSHTarget, explain_ssh
 
 
@@ -157,3 +157,20 @@ def test_parse_helper_facts():
     assert f.files[("support", "OPEN")].mode == 0o644 and f.files[("support", "OPEN")].fingerprint is None
     assert f.files[("support", "GONE")].kind == "missing"
     assert f.extra == {"support": ["stray"]}
+
+
+def test_redact_windows_by_length_and_keyed_digest():
+    import hashlib
+    import hmac
+
+    key = b"k" * 32
+
+    def digest(v: bytes) -> str:
+        return hmac.new(key, v, hashlib.sha256).hexdigest()[:24]
+
+    wanted = {len(b"sk-CANARY-123456"): {digest(b"sk-CANARY-123456"): "TOKEN"},
+              len(b"CANARY-12"): {digest(b"CANARY-12"): "SHORT"}}
+    text = "401 for sk-CANARY-123456, retry sk-CANARY-123456; CANARY-12 ünïcode"
+    out = redact_windows(text, key, wanted)
+    assert out == "401 for [secret TOKEN], retry [secret TOKEN]; [secret SHORT] ünïcode"
+    assert redact_windows(text, b"other-key" * 4, wanted) == text  # only our key matches
