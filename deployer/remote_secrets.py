@@ -27,7 +27,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from .model import FleetSpec, Observed
+from .model import LABEL_FLEET, FleetSpec, Observed
 from .problems import DeployerError
 from .secrets import KEY_FILE, PathFacts, SecretsFacts
 
@@ -151,25 +151,27 @@ def engine_gatherer(engine: Any, fleet: FleetSpec, observed: Observed) -> Callab
 
     def gather(root: Path, wanted: dict[str, tuple[str, ...]], create_key: bool, token_key: bytes) -> SecretsFacts:
         image = helper_image(engine, fleet, observed)
-        facts = _run_facts(engine, image, root, wanted, token_key)
+        facts = _run_facts(engine, image, root, wanted, token_key, fleet.name)
         if create_key and facts.root.kind == "dir" and not facts.root.mode & 0o077 and not facts.has_key \
                 and facts.key_problem is None:
             made = engine.run_helper(image, ["/bin/sh", "-c", MAKE_KEY_SCRIPT], binds=[(str(root), MOUNT, False)],
+                                     labels={LABEL_FLEET: fleet.name},
                                      what="create the fingerprint key on the engine host")
             if made.exit_code != 0:
                 facts.key_problem = (f"cannot create fingerprint key {root / KEY_FILE} on the engine host "
                                      f"(helper exit {made.exit_code}: {_last_line(made.stderr)})")
             else:
-                facts = _run_facts(engine, image, root, wanted, token_key)
+                facts = _run_facts(engine, image, root, wanted, token_key, fleet.name)
         return facts
 
     return gather
 
 
-def _run_facts(engine: Any, image: str, root: Path, wanted: dict[str, tuple[str, ...]], token_key: bytes) -> SecretsFacts:
+def _run_facts(engine: Any, image: str, root: Path, wanted: dict[str, tuple[str, ...]], token_key: bytes,
+               fleet: str = "") -> SecretsFacts:
     want = " ".join(f"{bot}/{','.join(names)}" for bot, names in sorted(wanted.items()))
     result = engine.run_helper(image, ["/bin/sh", "-c", FACTS_SCRIPT], binds=[(str(root), MOUNT, True)],
-                               env={"TK": token_key.hex(), "WANT": want},
+                               env={"TK": token_key.hex(), "WANT": want}, labels={LABEL_FLEET: fleet} if fleet else None,
                                what="check the secret files on the engine host")
     if result.exit_code != 0:
         raise RemoteSecretsError(

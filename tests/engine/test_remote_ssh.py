@@ -220,7 +220,7 @@ def test_helper_gathers_the_same_facts_as_local_os_calls(tmp_path, fleet_name, s
     assert here.files[("b", "ROOTS")].nlink == 2 and here.extra["b"] == ["hardlink"]
     assert engine.calls["helper"] >= 5 and not [
         c for c in docker_client.containers.list(all=True, filters={"label": "botmaker.helper=true"})
-        if c.name.startswith("botmaker-helper-") and secrets_dir.name in json.dumps(c.attrs)]
+        if c.name.startswith("botmaker-helper-") and str(secrets_dir) in json.dumps(c.attrs)]
 
 
 def test_a_bot_printing_its_secret_is_redacted_on_the_remote_host(tmp_path, fleet_name, secrets_dir, docker_client,
