@@ -7,7 +7,8 @@ Starts the test kit's private sshd on 127.0.0.1 (tests/engine/remotekit.py; kill
 end), deploys an N-bot fleet (half with one secret) once, then times K fresh-process no-op
 plans each way, interleaved: `python -m deployer plan DIR` with DOCKER_HOST=unix:///var/run/docker.sock
 and with DOCKER_HOST=ssh://root@127.0.0.1:PORT (which also runs the secrets helper container on
-the "remote" host). Prints medians and the ratio. Asserts nothing; the machine is shared, so
+the "remote" host), and over ssh with DEPLOYER_SECRETS_CHECK=local to split the transport's cost
+from the helper's. Prints medians and the ratio. Asserts nothing; the machine is shared, so
 read the ratio, not the absolute numbers. Cleans up its fleet by label.
 """
 
@@ -70,16 +71,21 @@ def main() -> None:
             raise SystemExit(res.stdout + res.stderr)
         timed(py + ["plan", m.path], local)
         timed(py + ["plan", m.path], remote)  # warm both once
-        lt, rt = [], []
+        # ssh with the secrets checked by local os calls (same machine): the transport alone
+        transport_only = dict(remote, DEPLOYER_SECRETS_CHECK="local")
+        lt, rt, tt = [], [], []
         for _ in range(args.reps):
             lt.append(timed(py + ["plan", m.path], local))
             rt.append(timed(py + ["plan", m.path], remote))
-        ml, mr = statistics.median(lt), statistics.median(rt)
+            tt.append(timed(py + ["plan", m.path], transport_only))
+        ml, mr, mt = statistics.median(lt), statistics.median(rt), statistics.median(tt)
         print(f"command: python3 bench/remote_noop.py --bots {args.bots} --reps {args.reps} (shared 2-core machine)")
         print(f"no-op plan, {args.bots} bots, {args.bots - args.bots // 2} with secrets, median of {args.reps}:")
         print(f"  local socket : {ml:6.3f} s  (runs: {' '.join(f'{x:.2f}' for x in lt)})")
         print(f"  ssh://       : {mr:6.3f} s  (runs: {' '.join(f'{x:.2f}' for x in rt)})")
-        print(f"  extra        : {mr - ml:6.3f} s   ratio ssh/local {mr / ml:.2f}x")
+        print(f"  ssh://, secrets checked locally (transport alone): {mt:6.3f} s")
+        print(f"  extra        : {mr - ml:6.3f} s   ratio ssh/local {mr / ml:.2f}x "
+              f"(ssh transport {mt - ml:.3f} s, helper container {mr - mt:.3f} s)")
     finally:
         subprocess.run(["docker", "rm", "-f", *subprocess.run(
             ["docker", "ps", "-aq", "--filter", f"label=botmaker.fleet={fleet}"], capture_output=True,
