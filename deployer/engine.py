@@ -333,6 +333,7 @@ class DockerEngine:
                 image=bot.image,
                 command=list(bot.command) if bot.command is not None else None,
                 name=bot.container_name,
+                hostname=bot.hostname,
                 environment=[f"{k}={v}" for k, v in bot.env],
                 user=bot.user or "",
                 labels=labels,
@@ -433,6 +434,7 @@ def live_spec(data: dict[str, Any]) -> dict[str, Any]:
     policy = restart.get("Name") or "no"
     return {
         "image": config.get("Image"),
+        "hostname": config.get("Hostname"),
         "command": config.get("Cmd"),
         "env": env,
         "user": config.get("User") or None,

@@ -55,7 +55,9 @@ CASES = [
         gateway: {{bind: loopback}}
         ports: [{{containerPort: 18789, hostPort: 18801}}]
         resources: {{memory: 1g}}
-    """), [], id="loopback-needs-no-token"),
+    """), ["bot.yaml:7:19: $.spec.gateway.bind: warning: the gateway binds loopback, so the published ports cannot "
+           "reach it; use bind lan (with OPENCLAW_GATEWAY_TOKEN) or publish no port"],
+        id="loopback-needs-no-token-but-cannot-be-reached"),
     pytest.param(oc(f"""
         image: {IMAGE}
         gateway: {{bind: lan, port: 19000}}

@@ -236,9 +236,7 @@ REFUSALS = [
                  "'1KEY' is not a secret name (upper case, digits and '_', starting with a letter)", id="name-digit-first"),
     pytest.param("support", "KEY\n", VALUE,
                  "'KEY\\n' is not a secret name (upper case, digits and '_', starting with a letter)",
-                 id="name-trailing-newline", marks=pytest.mark.xfail(strict=True, reason=(
-                     "SECRET_NAME/BOT_NAME end in '$', which also matches before a final newline: "
-                     "set_secret writes a file named 'KEY\\n' (use re.fullmatch or \\Z)"))),
+                 id="name-trailing-newline"),
     pytest.param("support", KEY, b"", "the value on standard input is empty; nothing was written", id="empty"),
     pytest.param("support", KEY, b" \n\t\n", "the value on standard input is empty; nothing was written",
                  id="whitespace"),
@@ -281,10 +279,7 @@ UID_CASES = [
     pytest.param("openclaw", None, "1001", 1001, id="openclaw-image-numeric"),
     pytest.param("openclaw", None, "1001:1001", 1001, id="openclaw-image-uid-gid"),
     pytest.param("openclaw", "2000", "node", 2000, id="openclaw-spec-user"),
-    pytest.param("openclaw", "node", None, 1000, id="openclaw-spec-user-node", marks=pytest.mark.xfail(
-        strict=True, reason=("container_uid maps the image's `node` user to 1000 but spec.user: node to None, so "
-                             "the secret checks skip every ownership check for such a bot (a root-owned key "
-                             "file then passes them; only the preflight's audit catches it)"))),
+    # spec.user: node cannot occur: the schema allows numeric uids only (^[0-9]{1,10}(:[0-9]{1,10})?$)
     pytest.param("container", None, "node", None, id="container-image-user-name"),
     pytest.param("container", None, "1001", 1001, id="container-image-numeric"),
     pytest.param("container", None, None, None, id="container-unknown"),

@@ -87,7 +87,7 @@ def test_real_clean_output_has_no_problems() -> None:
 def test_real_insecure_key_quotes_the_audit() -> None:
     assert verdict(0, real("insecure-key")) == [
         "openclaw secrets audit: Failed to resolve file:anthropic_api_key:value (secrets.providers.anthropic_api_key"
-        ".path permissions are too open: /run/secrets/ANTHROPIC_API_KEY | insecure-permissions)."
+        ".path permissions are too open: /run/secrets/ANTHROPIC_API_KEY | insecure-permissions). (models.providers.anthropic.apiKey)"
     ]
 
 
@@ -131,7 +131,7 @@ VERDICT_CASES = [
          "path": "channels.telegram.botToken"},
     ]})}), [
         "openclaw secrets audit: Failed to resolve file:anthropic_api_key:value (... must not be hardlinked: "
-        "/run/secrets/ANTHROPIC_API_KEY | hardlink).",
+        "/run/secrets/ANTHROPIC_API_KEY | hardlink). (models.providers.anthropic.apiKey)",
         'openclaw secrets audit: Secret provider "nope" is not configured (ref: file:nope:value). '
         "(channels.telegram.botToken)",
     ], id="audit-findings-one-line-each"),
