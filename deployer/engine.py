@@ -288,10 +288,12 @@ class DockerEngine:
     def create(self, bot: BotSpec, *, fleet: str, spec: dict[str, Any], spec_hash: str,
                secrets_dir: str | None, extra_labels: dict[str, str] | None = None) -> str:
         labels = dict(bot.labels)
-        if bot.provider:
+        # for docker ps readers; an OpenClaw bot's model and channels live in its config (they
+        # change by hot reload, and these labels could not follow)
+        if bot.provider and not bot.is_openclaw:
             labels.update({f"botmaker.{k}": v for k, v in bot.provider if k in ("name", "model")})
             labels["botmaker.provider"] = labels.pop("botmaker.name", "")
-        if bot.channels:
+        if bot.channels and not bot.is_openclaw:
             labels["botmaker.channels"] = ",".join(bot.channels)
         labels.update(extra_labels or {})
         labels.update({

@@ -50,6 +50,9 @@ def check_openclaw_spec(spec: dict[str, Any], report: Report) -> None:
     for key, _ in GATEWAY_ENV:
         if key in env:
             report(("env", key), f"env {key} is set by the deployer for runtime openclaw; remove it", ERROR)
+    if "OPENCLAW_GATEWAY_PORT" in env:  # the gateway prefers it over the generated gateway.port
+        report(("env", "OPENCLAW_GATEWAY_PORT"), "env OPENCLAW_GATEWAY_PORT would override the generated "
+               "gateway.port; set spec.gateway.port instead", ERROR)
     volumes = spec.get("volumes") if isinstance(spec.get("volumes"), list) else []
     for i, vol in enumerate(volumes):
         target = vol.get("target") if isinstance(vol, dict) else None
