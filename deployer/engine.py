@@ -427,10 +427,12 @@ class DockerEngine:
     def create(self, bot: BotSpec, *, fleet: str, spec: dict[str, Any], spec_hash: str,
                secrets_dir: str | None, extra_labels: dict[str, str] | None = None) -> str:
         labels = dict(bot.labels)
-        if bot.provider:
+        # for docker ps readers; an OpenClaw bot's model and channels live in its config (they
+        # change by hot reload, and these labels could not follow)
+        if bot.provider and not bot.is_openclaw:
             labels.update({f"botmaker.{k}": v for k, v in bot.provider if k in ("name", "model")})
             labels["botmaker.provider"] = labels.pop("botmaker.name", "")
-        if bot.channels:
+        if bot.channels and not bot.is_openclaw:
             labels["botmaker.channels"] = ",".join(bot.channels)
         labels.update(extra_labels or {})
         labels.update({
@@ -472,6 +474,7 @@ class DockerEngine:
                 image=bot.image,
                 command=list(bot.command) if bot.command is not None else None,
                 name=bot.container_name,
+                hostname=bot.hostname,
                 environment=[f"{k}={v}" for k, v in bot.env],
                 user=bot.user or "",
                 labels=labels,
@@ -572,6 +575,7 @@ def live_spec(data: dict[str, Any]) -> dict[str, Any]:
     policy = restart.get("Name") or "no"
     return {
         "image": config.get("Image"),
+        "hostname": config.get("Hostname"),
         "command": config.get("Cmd"),
         "env": env,
         "user": config.get("User") or None,

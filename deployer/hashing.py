@@ -74,6 +74,8 @@ def container_spec(bot: BotSpec, secrets_dir: str | None = None) -> dict[str, An
         # container's immutable labels (which would go stale after a reload).
         del spec["provider"], spec["channels"]
         spec["runtime"] = bot.runtime
+    if bot.hostname is not None:
+        spec["hostname"] = bot.hostname
     return spec
 
 

@@ -44,7 +44,9 @@ def ensure_dir(path: str | Path, *, mode: int = 0o700, uid: int | None = None, g
     try:
         st = os.lstat(p)
     except FileNotFoundError:
-        p.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        if not p.parent.is_dir():
+            p.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(p.parent, 0o755)  # not narrowed by the umask: the container user must pass through
         try:
             os.mkdir(p, mode)
         except FileExistsError:

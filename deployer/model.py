@@ -87,6 +87,7 @@ class BotSpec:
     gateway_bind: str | None = None  # None: lan when the bot publishes a port, else loopback
     gateway_cli: tuple[str, ...] = ("node", "dist/index.js")
     openclaw_config: str = "{}"  # canonical JSON of spec.openclaw, merged into the generated config
+    hostname: str | None = None  # the container's hostname; None: Docker's default (the container ID)
 
     @property
     def is_openclaw(self) -> bool:

@@ -290,6 +290,8 @@ def _drift(want: dict[str, Any], live: dict[str, Any], replace: list[Change], re
         checks.append(("command", want["command"], live["command"]))
     if want["user"] is not None:
         checks.append(("user", want["user"], live["user"]))
+    if want.get("hostname") is not None:
+        checks.append(("hostname", want["hostname"], live.get("hostname")))
     if want["healthcheck"] is not None:  # without one in the manifest, the image's may apply
         checks.append(("healthcheck", want["healthcheck"], live["healthcheck"]))
     for name, desired, actual in checks:

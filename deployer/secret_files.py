@@ -18,9 +18,9 @@ BOT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 def set_secret(bot: str, name: str, value: bytes, *, fleet: FleetSpec | None, secrets_dir: str | None,
                uid: int | None) -> tuple[str, str | None]:
     """Write the file; (its path, a warning or None)."""
-    if not BOT_NAME.match(bot):
+    if not BOT_NAME.fullmatch(bot):
         raise DeployerError(f"{bot!r} is not a bot name (lower-case letters, digits and '-')")
-    if not SECRET_NAME.match(name):
+    if not SECRET_NAME.fullmatch(name):
         raise DeployerError(f"{name!r} is not a secret name (upper case, digits and '_', starting with a letter)")
     if not value.strip():
         raise DeployerError("the value on standard input is empty; nothing was written")

@@ -18,7 +18,8 @@
 #   /tmp and /var/tmp (1777)
 # Image config: USER 1000 (node), WORKDIR /app, EXPOSE 18789,
 #   CMD ["node","dist/index.js","gateway","run"] (no ENTRYPOINT, as upstream),
-#   exec-form HEALTHCHECK that fetches http://127.0.0.1:18789/healthz with node.
+#   exec-form HEALTHCHECK that fetches http://127.0.0.1:18789/healthz with node
+#   (port: $OPENCLAW_GATEWAY_PORT when set, as the gateway does).
 #
 # Caching:
 #   * The image carries the label deployer.recipe=<sha256 of this script and
@@ -58,7 +59,8 @@ tee test [ timeout touch tr true uname uniq wc which whoami xargs gzip gunzip zc
 # them): cua-driver's X11 desktop-automation SDK (libX11, libxcb, ...).
 OPTIONAL_ELF_RE='/libcua_driver_sdk\.so$'
 
-HEALTHCHECK_JS="fetch('http://127.0.0.1:${GATEWAY_PORT}/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# Follows OPENCLAW_GATEWAY_PORT, which the gateway itself prefers over gateway.port.
+HEALTHCHECK_JS="fetch('http://127.0.0.1:'+((process.env.OPENCLAW_GATEWAY_PORT||'').trim()||${GATEWAY_PORT})+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 
 log() { printf 'openclaw-image: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -203,8 +205,11 @@ npm_install_app() {
     ') || die "cannot rewrite $app/package.json"
     # Reuse the lock of the first install: same dependency tree on every rebuild.
     if [ -s "$lock" ]; then cp "$lock" "$app/package-lock.json"; fi
+    local npm_log="$CACHE_DIR/npm-install.log"
+    : >"$npm_log"
     run_npm_install() {
         # $1: --offline (everything from the cache) or --prefer-offline
+        printf '\n== npm install %s\n' "$1" >>"$npm_log"
         (
             cd "$app"
             env -u NODE_OPTIONS \
@@ -213,8 +218,8 @@ npm_install_app() {
                 npm_config_nodedir="$node_dir" \
                 "$node_dir/bin/node" "$npm_dir/bin/npm-cli.js" install \
                 --omit=dev --no-audit --no-fund "$1" \
-                --cache "$NPM_CACHE" --loglevel=error >&2
-        )
+                --cache "$NPM_CACHE" --loglevel=error
+        ) >>"$npm_log" 2>&1
     }
     log "npm install (openclaw@${OPENCLAW_VERSION}, node ${NODE_PKG_VERSION}, npm ${NPM_VERSION})"
     # With a saved lock every tarball should be in npm's cache: no network at all.
@@ -222,7 +227,10 @@ npm_install_app() {
         log "installed from the cache only (--offline)"
     else
         [ -s "$lock" ] && log "offline install failed; retrying with the registry"
-        run_npm_install --prefer-offline || die "npm install of openclaw@${OPENCLAW_VERSION} failed"
+        if ! run_npm_install --prefer-offline; then
+            tail -n 40 "$npm_log" >&2
+            die "npm install of openclaw@${OPENCLAW_VERSION} failed (log: $npm_log)"
+        fi
     fi
     if [ ! -s "$lock" ]; then
         mkdir -p "$LOCK_DIR"
@@ -307,7 +315,7 @@ import_image() {
         --change "ENV SHELL=/bin/sh" \
         --change "EXPOSE ${GATEWAY_PORT}" \
         --change "LABEL deployer.recipe=${recipe} deployer.openclaw.version=${OPENCLAW_VERSION} deployer.node.version=${NODE_PKG_VERSION} org.opencontainers.image.version=${OPENCLAW_VERSION}" \
-        --change "HEALTHCHECK --interval=5s --timeout=5s --start-period=60s --retries=3 CMD [\"/usr/local/bin/node\",\"-e\",\"${HEALTHCHECK_JS}\"]" \
+        --change "HEALTHCHECK --interval=5s --timeout=5s --start-period=120s --retries=3 CMD [\"/usr/local/bin/node\",\"-e\",\"${HEALTHCHECK_JS}\"]" \
         --change 'CMD ["node","dist/index.js","gateway","run"]' \
         --message "OpenClaw ${OPENCLAW_VERSION} gateway on node ${NODE_PKG_VERSION} (deployer recipe ${recipe})" \
         - "$IMAGE" >/dev/null
@@ -318,6 +326,18 @@ main() {
     command -v docker >/dev/null 2>&1 || die "docker CLI missing: run scripts/engine-up.sh first"
     docker info >/dev/null 2>&1 || die "docker engine not reachable: run scripts/engine-up.sh first"
     recipe="$(recipe_hash)"
+
+    if [ "$(id -u)" -ne 0 ]; then
+        # Building needs root (the rootfs holds files owned by root and by 1000).
+        if [ "$(image_label "$IMAGE" deployer.recipe)" = "$recipe" ] && [ "${FORCE_REBUILD:-0}" != "1" ]; then
+            log "$IMAGE is cached (recipe $recipe); nothing to do"
+            echo "$IMAGE $(docker image inspect --format '{{.Id}}' "$IMAGE")"
+            return 0
+        fi
+        command -v sudo >/dev/null 2>&1 || die "building $IMAGE needs root (no sudo here)"
+        exec sudo --preserve-env=FORCE_REBUILD,OPENCLAW_IMAGE_CACHE,OPENCLAW_IMAGE_WORKDIR,NPM_CONFIG_REGISTRY \
+            bash "${BASH_SOURCE[0]}" "$@"
+    fi
 
     mkdir -p "$CACHE_DIR" "$DL_DIR" "$NPM_CACHE" "$TOOLS_DIR"
     # One build at a time per cache (several engine-up runs may race).
@@ -352,7 +372,7 @@ main() {
     local work_parent="${OPENCLAW_IMAGE_WORKDIR:-$CACHE_DIR}"
     mkdir -p "$work_parent"
     # Leftovers of a build that was killed (we hold the lock: none is running).
-    rm -rf "$work_parent"/build.??????
+    rm -rf "$work_parent"/build.?????? "$DL_DIR"/.pack.?????? "$TOOLS_DIR"/.unpack.??????
     work="$(mktemp -d "$work_parent/build.XXXXXX")"
     # shellcheck disable=SC2064  # expand $work now
     trap "rm -rf '$work'" EXIT
@@ -366,21 +386,26 @@ main() {
     rm -rf "$work"
 
     # Smoke check before anyone uses it: the CLI must run in the image.
-    local version
+    local t3=$SECONDS version
     if ! version="$(docker run --rm --network none "$IMAGE" node dist/index.js --version 2>&1)" \
         || [[ "$version" != "OpenClaw ${OPENCLAW_VERSION}"* ]]; then
         docker rmi "$IMAGE" >/dev/null 2>&1 || true
+        # Give the tag back to the image that worked before.
+        if [ -n "$old_id" ]; then docker tag "$old_id" "$IMAGE" >/dev/null 2>&1 || true; fi
         die "the new image does not run: '$version'"
     fi
 
-    local new_id size
+    local t4=$SECONDS new_id size
     new_id="$(docker image inspect --format '{{.Id}}' "$IMAGE")"
     if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
         # The superseded image, unless a container still uses it.
-        docker rmi "$old_id" >/dev/null 2>&1 || true
+        if ! docker rmi "$old_id" >/dev/null 2>&1; then
+            log "kept the superseded image ${old_id:7:12} (still in use)"
+        fi
     fi
     size="$(docker image inspect --format '{{.Size}}' "$IMAGE")"
-    log "built $IMAGE ($version): rootfs $((t1 - t0))s, import $((t2 - t1))s, total $((SECONDS - start))s, size $((size / 1000000)) MB"
+    log "built $IMAGE ($version): rootfs $((t1 - t0))s, import $((t2 - t1))s, rm rootfs $((t3 - t2))s," \
+        "check $((t4 - t3))s, total $((SECONDS - start))s, size $((size / 1000000)) MB"
     echo "$IMAGE $new_id"
 }
 

@@ -1,34 +1,42 @@
 #!/usr/bin/env bash
-# Quickstart: install deployer, bring up a local Docker engine with the offline stand-in bot
-# image, write demo secrets (0700 dirs, 0600 files owned by uid 1000, as OpenClaw needs), then
-# validate, plan, apply and show the demo fleet. Run it again: the plan shows no changes.
+# Quickstart: install deployer, bring up a local Docker engine, build the real OpenClaw gateway
+# image offline from npm (cached), write demo secrets with `deployer secret set` (0600 files
+# owned by the gateway's uid 1000), then validate, plan, apply and show the demo fleet of real
+# gateways. Run it again: the plan shows no changes.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 python3 -m pip install -q -e .
 bash scripts/engine-up.sh >/dev/null
 
-secrets=/tmp/deployer-quickstart/secrets
-export DEPLOYER_SECRETS_DIR=$secrets
-install -d -m 700 "$secrets"
-write_secret() {  # bot name: a random demo value, written once, never printed
-    local dir="$secrets/$1"
-    install -d -m 700 -o 1000 -g 1000 "$dir"
-    if [ ! -s "$dir/$2" ]; then
-        (umask 077; head -c 18 /dev/urandom | base64 > "$dir/$2")
-        chown 1000:1000 "$dir/$2"
+root=/tmp/deployer-quickstart
+set_secret() {  # bot name: a random demo value, written once, never printed
+    if [ ! -s "$root/secrets/$1/$2" ]; then
+        head -c 24 /dev/urandom | base64 | tr -d '\n' | deployer secret set "$1" "$2" -f demo/ >/dev/null
     fi
 }
-write_secret qs-support ANTHROPIC_API_KEY
-write_secret qs-support TELEGRAM_BOT_TOKEN
-write_secret qs-community OPENAI_API_KEY
-write_secret qs-community DISCORD_BOT_TOKEN
-write_secret qs-ops OPENROUTER_API_KEY
-write_secret qs-ops SLACK_BOT_TOKEN
-write_secret qs-ops SLACK_APP_TOKEN
+set_secret qs-support OPENCLAW_GATEWAY_TOKEN
+set_secret qs-support ANTHROPIC_API_KEY
+set_secret qs-support TELEGRAM_BOT_TOKEN
+set_secret qs-community OPENCLAW_GATEWAY_TOKEN
+set_secret qs-community OPENAI_API_KEY
+set_secret qs-community TELEGRAM_BOT_TOKEN
+set_secret qs-ops OPENROUTER_API_KEY
 
 set -x
 deployer validate --secrets demo/
 deployer plan demo/
 deployer apply --yes demo/
 deployer status demo/
+set +x
+
+cat <<INFO
+
+The demo gateways (real OpenClaw 2026.9.6, offline: no model or Telegram traffic leaves this host):
+  qs-support    http://127.0.0.1:28801/healthz    token: cat $root/secrets/qs-support/OPENCLAW_GATEWAY_TOKEN
+  qs-community  http://127.0.0.1:28802/healthz    token: cat $root/secrets/qs-community/OPENCLAW_GATEWAY_TOKEN
+  qs-ops        stopped (state: stopped in demo/bots.yaml)
+Ask a gateway for its health with its token:
+  docker exec botmaker-qs-support node dist/index.js gateway health --token "\$(cat $root/secrets/qs-support/OPENCLAW_GATEWAY_TOKEN)"
+The generated configs (file references only, no secret values): $root/config/<bot>/openclaw.json
+INFO

@@ -34,6 +34,9 @@ def check_openclaw_spec(spec: dict[str, Any], report: Report) -> None:
     gateway = spec.get("gateway") if isinstance(spec.get("gateway"), dict) else {}
     ports = spec.get("ports") if isinstance(spec.get("ports"), list) else []
     bind = gateway.get("bind") or ("lan" if ports else "loopback")
+    if bind == "loopback" and ports:
+        report(("gateway", "bind"), "the gateway binds loopback, so the published ports cannot reach it; "
+               "use bind lan (with OPENCLAW_GATEWAY_TOKEN) or publish no port", WARNING)
     if bind != "loopback" and GATEWAY_TOKEN not in secrets:
         why = "gateway.bind is lan" if "bind" in gateway else "the bot publishes a port, so the gateway binds lan"
         report(("gateway", "bind") if "bind" in gateway else ("ports",),
@@ -47,6 +50,9 @@ def check_openclaw_spec(spec: dict[str, Any], report: Report) -> None:
     for key, _ in GATEWAY_ENV:
         if key in env:
             report(("env", key), f"env {key} is set by the deployer for runtime openclaw; remove it", ERROR)
+    if "OPENCLAW_GATEWAY_PORT" in env:  # the gateway prefers it over the generated gateway.port
+        report(("env", "OPENCLAW_GATEWAY_PORT"), "env OPENCLAW_GATEWAY_PORT would override the generated "
+               "gateway.port; set spec.gateway.port instead", ERROR)
     volumes = spec.get("volumes") if isinstance(spec.get("volumes"), list) else []
     for i, vol in enumerate(volumes):
         target = vol.get("target") if isinstance(vol, dict) else None
@@ -96,7 +102,24 @@ def check_openclaw_spec(spec: dict[str, Any], report: Report) -> None:
         _check_owned(extra, report)
 
 
+# the maps of the generated config that spec.openclaw merges into: anything else there would
+# replace the deployer's own entries (or could not be merged at all)
+MERGED_MAPS = (("gateway",), ("secrets",), ("channels",), ("models",), ("models", "providers"), ("agents",),
+               ("agents", "defaults"))
+
+
 def _check_owned(extra: dict[str, Any], report: Report) -> None:
+    for path in MERGED_MAPS:
+        node: Any = extra
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and path[-1] in node and not isinstance(node[path[-1]], dict):
+            report(("openclaw",) + path, f"{'.'.join(path)} must be a map: the generated config's own entries "
+                   "are merged with it", ERROR)
+    for ctype, entry in _dict(extra.get("channels")).items():
+        if not isinstance(entry, dict):
+            report(("openclaw", "channels", ctype), f"channels.{ctype} must be a map (the deployer merges the "
+                   "channel's settings and tokens into it)", ERROR)
     for path, use in OWNED.items():
         node: Any = extra
         for part in path:

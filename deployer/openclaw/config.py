@@ -136,8 +136,18 @@ HOT_PREFIXES = (
     "gateway.nodes.pluginTools.enabled", "gateway.nodes.allowSkills", "gateway.cliAgents",
     "gateway.terminal", "gateway.auth.token", "gateway.auth.password", "gateway.roles",
     "gateway.trustedProxies", "gateway.allowRealIpFallback", "gateway.auth.rateLimit",
-    "gateway.push.apns.relay", "discovery.mdns.mode", "browser.profiles", "browser.defaultProfile",
-    "browser.headless", "browser.enabled", "commands", "accessGroups", "transcripts.enabled",
+    "gateway.push.apns.relay", "discovery.mdns.mode", "gateway.auth.allowTailscale",
+    "gateway.auth.identityScopes", "gateway.auth.trustedProxy", "gateway.http.securityHeaders.strictTransportSecurity",
+    "mcp.apps.sandboxOrigin",
+    # "selected gateway.controlUi settings"
+    "gateway.controlUi.enabled", "gateway.controlUi.environment", "gateway.controlUi.github",
+    "gateway.controlUi.sessionObserver", "gateway.controlUi.embedSandbox", "gateway.controlUi.allowExternalEmbedUrls",
+    "gateway.controlUi.experimental.customPlugins", "gateway.controlUi.automaticallyFetchFavicons",
+    "gateway.controlUi.allowedOrigins", "gateway.controlUi.dangerouslyAllowHostHeaderOriginFallback",
+    "browser.profiles", "browser.defaultProfile", "browser.headless", "browser.executablePath", "browser.attachOnly",
+    "browser.cdpUrl", "browser.noSandbox", "browser.extraArgs", "browser.snapshotDefaults", "browser.tabCleanup",
+    "browser.allowSystemProfileImport", "browser.enabled", "browser.evaluateEnabled", "browser.ssrfPolicy",
+    "browser.extensionRelay.allowLegacyAuth", "commands", "accessGroups", "transcripts.enabled",
     "transcripts.autoStart", "desktop.host", "cloudWorkers",
     # a new or changed file provider is resolved by the reload that uses it (measured: adding
     # channels.telegram with its secrets.providers entry hot-applied)
@@ -177,9 +187,13 @@ def config_changes(before: dict[str, Any] | None, after: dict[str, Any]) -> list
     out = []
     for path in sorted(set(old) | set(new)):
         a, b = old.get(path, _ABSENT), new.get(path, _ABSENT)
-        if a != b:
+        if _typed(a) != _typed(b):  # 1 == True in Python, but not in the gateway's schema
             out.append((path, None if a is _ABSENT else a, None if b is _ABSENT else b))
     return out
+
+
+def _typed(value: Any) -> Any:
+    return value if value is _ABSENT else json.dumps(value, sort_keys=True)
 
 
 def parse_config(raw: bytes | None) -> dict[str, Any] | None:

@@ -42,6 +42,11 @@ def with_gateway(bot: BotSpec, fleet: FleetSpec) -> BotSpec:
         env=tuple(sorted(env.items())),
         volumes=volumes,
         healthcheck=bot.healthcheck or default_healthcheck(bot.gateway_port),
+        # The gateway's lease on its state dir names its host: a killed gateway (an unreachable
+        # Telegram makes SIGTERM hang, so stops end in SIGKILL) is recognised as dead by its
+        # replacement only when both have the same hostname; otherwise the new one refuses to
+        # start for up to 5 minutes ("Another Gateway owner lease is still active").
+        hostname=bot.name,
     )
 
 

@@ -100,7 +100,7 @@ def _audit_problems(run: dict[str, Any]) -> list[str]:
         for f in findings:
             if isinstance(f, dict):
                 text = f.get("message") or f.get("reason") or json.dumps(f, sort_keys=True)
-                where = f.get("path") or f.get("ref") or ""
+                where = f.get("jsonPath") or f.get("path") or f.get("ref") or ""
                 out.append(f"openclaw secrets audit: {text}" + (f" ({where})" if where and where not in text else ""))
         if out:
             return out

@@ -74,8 +74,8 @@ class Manifests:
         fleet_spec: dict[str, Any] = {}
         if self.secrets_dir is not None:
             fleet_spec["secretsDir"] = self.secrets_dir
-        if defaults:
-            fleet_spec["defaults"] = dict(defaults)
+        # the stand-in is no gateway: its bots run as plain containers (tests/gateway run the real one)
+        fleet_spec["defaults"] = {"runtime": "container", **(defaults or {})}
         fleet_doc: dict[str, Any] = {"apiVersion": "botmaker/v1", "kind": "Fleet", "metadata": {"name": self.fleet}}
         if fleet_spec:
             fleet_doc["spec"] = fleet_spec

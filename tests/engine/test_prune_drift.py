@@ -59,7 +59,8 @@ def assert_no_drift(m: Manifests) -> None:
 def write_bot_docs(directory: Path, fleet: str, bots: Mapping[str, Mapping[str, Any]]) -> str:
     """A manifest set whose bot names are given verbatim (Manifests always prefixes its own fleet)."""
     directory.mkdir(parents=True, exist_ok=True)
-    docs = [{"apiVersion": "botmaker/v1", "kind": "Fleet", "metadata": {"name": fleet}}]
+    docs = [{"apiVersion": "botmaker/v1", "kind": "Fleet", "metadata": {"name": fleet},
+             "spec": {"defaults": {"runtime": "container"}}}]
     docs += [{"apiVersion": "botmaker/v1", "kind": "Bot", "metadata": {"name": name}, "spec": dict(spec)}
              for name, spec in bots.items()]
     (directory / "fleet.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
