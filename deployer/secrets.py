@@ -353,9 +353,6 @@ def _judge_file(report: SecretsReport, path: Path, f: PathFacts, bot: BotSpec, n
              f"file {path} is owned by uid {f.uid} with mode {f.mode:04o}, so the container "
              f"(uid {uid}) cannot read it; run: chown {uid} {path}")
         return False
-    if f.nlink > 1 and not single_link:
-        _add(report, str(path), bot, name,
-             f"file {path} has {f.nlink} hard links: the value is readable under another name too", severity=WARNING)
     return True
 
 
