@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 from .model import LABEL_FLEET, FleetSpec, Observed
 from .problems import DeployerError
-from .secrets import KEY_FILE, PathFacts, SecretsFacts
+from .secrets import EXCLUSIVE_TOKENS, KEY_FILE, PathFacts, SecretsFacts
 
 HELPER_IMAGE_ENV = "DEPLOYER_HELPER_IMAGE"
 MOUNT = "/s"
@@ -83,8 +83,9 @@ for spec in $WANT; do
     f=$d/$name; set -- $(facts "$f"); line="F$TAB$bot$TAB$name$TAB$1$TAB$2$TAB$3$TAB$4$TAB$5"
     if [ "$1" = file ] && [ $(($2 & 63)) -eq 0 ] && [ "$5" -le 1048576 ]; then
       r=$(strip_range "$f")
-      if [ -z "$r" ]; then blank=1; tok=-; else blank=0; set -- $r
-        tok=$( { printf 'token\000'; tail -c +$(($1 + 1)) "$f" | head -c "$2"; } | hmac "$TIP" "$TOP"); fi
+      tok=-; if [ -z "$r" ]; then blank=1; else blank=0; set -- $r
+        case " $TOKENS " in *" $name "*)
+          tok=$( { printf 'token\000'; tail -c +$(($1 + 1)) "$f" | head -c "$2"; } | hmac "$TIP" "$TOP");; esac; fi
       fp=-; [ $HAVEKEY = 1 ] && fp=$( { printf '%s\000' "$name"; cat "$f"; } | hmac "$FIP" "$FOP")
       line="$line$TAB$blank$TAB$fp$TAB$tok"
     fi
@@ -171,7 +172,7 @@ def _run_facts(engine: Any, image: str, root: Path, wanted: dict[str, tuple[str,
                fleet: str = "") -> SecretsFacts:
     want = " ".join(f"{bot}/{','.join(names)}" for bot, names in sorted(wanted.items()))
     result = engine.run_helper(image, ["/bin/sh", "-c", FACTS_SCRIPT], binds=[(str(root), MOUNT, True)],
-                               env={"TK": token_key.hex(), "WANT": want}, labels={LABEL_FLEET: fleet} if fleet else None,
+                               env={"TK": token_key.hex(), "WANT": want, "TOKENS": " ".join(sorted(EXCLUSIVE_TOKENS))}, labels={LABEL_FLEET: fleet} if fleet else None,
                                what="check the secret files on the engine host")
     if result.exit_code != 0:
         raise RemoteSecretsError(

@@ -66,7 +66,7 @@ class PathFacts:
     kind: "missing", "error", "link", "dir", "file", "other". error: why lstat/read failed.
     blank: the content is empty or only whitespace. fingerprint: HMAC under the fleet key of
     name+content (None without a key). token: HMAC under a throwaway per-run key of the
-    stripped content, to find two bots sharing a token.
+    stripped content, to find two bots sharing a token (only for EXCLUSIVE_TOKENS names).
     """
 
     kind: str
@@ -280,7 +280,7 @@ def _file_facts(path: Path, name: str, key: bytes | None, token_key: bytes) -> P
     return dataclasses.replace(
         f, blank=not stripped,
         fingerprint=fingerprint(key, name, content) if key is not None else None,
-        token=fingerprint(token_key, "token", stripped) if stripped else None,
+        token=fingerprint(token_key, "token", stripped) if stripped and name in EXCLUSIVE_TOKENS else None,
     )
 
 
