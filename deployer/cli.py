@@ -75,6 +75,14 @@ prune_options = _options(
                  help="Take over the container holding botmaker-BOT that no fleet manages (it is replaced)."),
 )
 
+rollout_options = _options(
+    click.option("--max-failures", type=click.IntRange(1), default=3, show_default=True,
+                 help="Failure budget: once N changes failed (each is rolled back), no new change starts; "
+                      "the ones under way finish."),
+    click.option("--canary", type=click.IntRange(0), default=0, show_default=True,
+                 help="Apply the first K changes (in plan order) first; go on only if all of them succeeded."),
+)
+
 
 def _color(no_color: bool) -> bool:
     from .render import use_color
@@ -201,16 +209,18 @@ def plan(paths: tuple[str, ...], fmt: str, out_file: str | None, detailed_exitco
               help="Seconds a container gets to stop gracefully before it is killed.")
 @click.option("--lock-timeout", type=click.FloatRange(0), default=0, show_default=True,
               help="Seconds to wait for another run's lock on this fleet (0: fail at once).")
-@click.option("--lock-ttl", type=click.FloatRange(5), default=1800, show_default=True,
-              help="Seconds after which our lock counts as abandoned and may be taken over.")
+@click.option("--lock-ttl", type=click.FloatRange(5), default=60, show_default=True,
+              help="Seconds without a heartbeat after which our lock counts as abandoned and may be taken "
+                   "over; the apply renews it every TTL/4 while it runs.")
 @click.option("--revision", default=None, help="Revision to stamp (default: git HEAD of the manifests' repository).")
 @click.option("--refresh", is_flag=True, help="Inspect every container first and repair drift.")
+@rollout_options
 @prune_options
 @secrets_dir_option
 @no_color_option
 def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism: int, wait_timeout: float,
           stop_timeout: int, lock_timeout: float, lock_ttl: float, revision: str | None, refresh: bool,
-          prune: bool, allow_empty: bool, max_removals: int | None, adopt: tuple[str, ...],
+          max_failures: int, canary: int, prune: bool, allow_empty: bool, max_removals: int | None, adopt: tuple[str, ...],
           secrets_dir: str | None, no_color: bool) -> None:
     """Converge the engine to the manifests: lock the fleet, plan, show, confirm, execute, record."""
     from .applier import Applier, ApplyOptions
@@ -237,7 +247,7 @@ def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism:
 
     fleet = _load(list(paths))  # once: the lock needs the fleet's name, the plan the whole of it
     engine = DockerEngine(max_pool_size=max(16, parallelism * 2))
-    lock = FleetLock(engine, fleet.name, ttl=lock_ttl, timeout=lock_timeout)
+    lock = _fleet_lock(engine, fleet.name, lock_ttl, lock_timeout)
     previous = _interrupts_raise()
     try:
         _handle_errors(lock.acquire)
@@ -246,10 +256,10 @@ def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism:
         code = _apply_locked(
             engine, fleet, list(paths), saved, secrets_dir, refresh, parallelism, yes,
             _prune_kwargs(prune, allow_empty, max_removals, adopt), no_color,
-            lambda options, stamp: Applier(engine, fleet.name, ApplyOptions(
+            lambda options, stamp: _held(lock, Applier(engine, fleet.name, ApplyOptions(
                 parallelism=parallelism, wait_timeout=wait_timeout, stop_timeout=stop_timeout,
-                plan_options=options, stamp=stamp)),
-            Stamp.now(revision or git_revision(list(paths))), write_record,
+                plan_options=options, stamp=stamp, max_failures=max_failures, canary=canary))),
+            Stamp.now(revision or git_revision(list(paths))), _recorder(),
         )
     except KeyboardInterrupt:
         click.echo("Interrupted before any change was made; nothing was changed.", err=True)
@@ -262,6 +272,25 @@ def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism:
                        err=True)
         _restore_signals(previous)
     sys.exit(code)
+
+
+def _fleet_lock(engine: Any, fleet: str, ttl: float, timeout: float) -> Any:
+    from .lock import FleetLock
+
+    return FleetLock(engine, fleet, ttl=ttl, timeout=timeout, notify=lambda text: click.echo(text, err=True))
+
+
+def _held(lock: Any, applier: Any) -> Any:
+    """The applier starts no new action once the heartbeat can no longer vouch for the lock."""
+    applier.hold = lambda: f"the fleet lock was lost: {lock.lost}" if lock.lost else None
+    return applier
+
+
+def _recorder(**history: Any) -> Callable[..., None]:
+    """write_record, plus a history entry for every apply that tried to change something."""
+    from .stamps import write_record
+
+    return write_record
 
 
 def _apply_locked(engine: Any, fleet: Any, paths: list[str], saved: Any, secrets_dir: str | None, refresh: bool,
@@ -298,11 +327,19 @@ def _apply_locked(engine: Any, fleet: Any, paths: list[str], saved: Any, secrets
         click.echo(f"  {r.bot:<30} {r.action:<8} {status:<12} {r.seconds:6.1f}s  {detail}".rstrip())
     for bot in report.skipped:
         click.echo(f"  {bot:<30} remove   skipped      (an earlier change failed; nothing pruned)")
+    for a in report.not_started:
+        click.echo(f"  {a.bot:<30} {a.action:<8} not started")
     failed = len(report.failed)
     result = (f"{len(report.results) - failed} succeeded, {failed} failed"
+              + (f", {len(report.not_started)} not started" if report.not_started else "")
               + (f", {len(report.skipped)} skipped" if report.skipped else ""))
     if report.interrupted:
         result += " (interrupted: actions not started are listed as failed)"
+    if report.stopped:
+        rolled = sum(r.rolled_back for r in report.failed)
+        click.echo(f"\nRollout stopped early: {report.stopped}. The changes under way were finished; "
+                   f"{len(report.results) - failed} succeeded, {failed} failed ({rolled} of them rolled back "
+                   f"to the old container), {len(report.not_started)} not started.")
     click.echo(f"\nApply finished: {result}.")
     try:
         write_record(engine, the_plan.fleet, stamp, the_plan.summary(), result)
@@ -310,7 +347,7 @@ def _apply_locked(engine: Any, fleet: Any, paths: list[str], saved: Any, secrets
         click.echo(f"warning: could not write the fleet's last-applied record: {exc}", err=True)
     if report.interrupted:
         return 130
-    return EXIT_ERROR if failed else EXIT_OK
+    return EXIT_ERROR if failed or report.not_started else EXIT_OK
 
 
 def _interrupts_raise() -> Any:
