@@ -201,9 +201,10 @@ class FleetLock:
                                     time.time() - _float(held[1].get(L_EXPIRES), time.time() + 1), 0.0, 0.0, False)
             if state.expired:
                 # Removing by ID: if another runner took over first, this removes nothing of theirs.
+                # Whoever removes it, only one of us wins the create that follows.
+                pending_takeover = describe_holder(state.marker.labels, state)
                 try:
                     self.engine.remove_marker(state.marker.id, lock_name(self.fleet))
-                    pending_takeover = describe_holder(state.marker.labels, state)
                 except DeployerError:
                     pass  # gone already: somebody else removed it
                 continue
