@@ -220,8 +220,8 @@ def plan(paths: tuple[str, ...], fmt: str, out_file: str | None, detailed_exitco
 @no_color_option
 def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism: int, wait_timeout: float,
           stop_timeout: int, lock_timeout: float, lock_ttl: float, revision: str | None, refresh: bool,
-          max_failures: int, canary: int, prune: bool, allow_empty: bool, max_removals: int | None, adopt: tuple[str, ...],
-          secrets_dir: str | None, no_color: bool) -> None:
+          max_failures: int, canary: int, prune: bool, allow_empty: bool, max_removals: int | None,
+          adopt: tuple[str, ...], secrets_dir: str | None, no_color: bool) -> None:
     """Converge the engine to the manifests: lock the fleet, plan, show, confirm, execute, record."""
     from .applier import Applier, ApplyOptions
     from .engine import DockerEngine
@@ -319,12 +319,7 @@ def _apply_locked(engine: Any, fleet: Any, paths: list[str], saved: Any, secrets
     prepared, _ = _handle_errors(lambda: _prepare(paths, secrets_dir, refresh=refresh, parallelism=parallelism,
                                                   engine=engine, fleet=fleet, **plan_kwargs))
     the_plan = prepared.plan
-    extra = notes(prepared) if notes else []
-    refusals = [line for line in extra if line.startswith("error: ")]
-    if refusals:
-        for line in refusals[:-1]:
-            click.echo(line, err=True)
-        _fail(refusals[-1][len("error: "):] + "; nothing was changed")
+    extra = notes(prepared) if notes else []  # said after the plan (a rollback's warnings)
     if saved is not None:
         from .planfile import check_state
 

@@ -43,7 +43,3 @@ def notes(entry: Entry, spec: FleetSpec, secrets_dir: str | None) -> list[str]:
                "unless the manifests are reverted in git (git revert) to match.")
     return out
 
-
-def missing_images(spec: FleetSpec, image_ids: dict[str, str | None]) -> list[str]:
-    return [f"bot {b.name}: image {b.image} is no longer on the engine, so entry cannot be restored"
-            for b in spec.bots if not image_ids.get(b.image)]

@@ -244,3 +244,24 @@ def test_canary_stops_before_the_rest_and_lets_a_good_rollout_through(tmp_path, 
     code, out = run_cli("apply", "--yes", *FAST, "--canary", "2", m.path)
     assert code == 0 and "Apply finished: 6 succeeded, 0 failed." in out, out
     assert _started(out)[:2] == [m.name("b0"), m.name("b1")], out
+
+
+def test_a_holder_whose_lock_is_removed_starts_no_new_change(tmp_path, fleet_name, docker_client, procs):
+    m = Manifests(tmp_path, fleet_name, None)
+    shorts = ("a", "b", "c", "d")
+    m.write({s: bot() for s in shorts})
+    apply_ok(m, "--parallelism", "4")
+    m.write({s: bot(healthcheck={**SLOW, "interval": "6s"}) for s in shorts})  # ~6 s per replace, one at a time
+    holder = procs.start("apply", "--yes", "--parallelism", "1", "--wait-timeout", "60", "--lock-ttl", TTL,
+                         m.path, tag="holder")
+    poll(lambda: any(".beat." in n for n in lock_markers(docker_client, fleet_name)), timeout=30, interval=0.1,
+         what="the holder's heartbeat")
+    code, out = run_cli("unlock", fleet_name, "--force")
+    assert code == 0 and "removed the lock" in out, out
+    code, out = procs.finish(holder)
+    assert code == 1, out
+    assert "Rollout stopped early: the fleet lock was lost: the fleet lock was removed by someone else" in out, out
+    not_started = [line.split()[0] for line in out.splitlines() if line.endswith(" not started")]
+    assert 1 <= len(not_started) <= 3, out  # the one under way finished, at least the last never started
+    assert "warning: could not release the lock" not in out, out
+    assert lock_markers(docker_client, fleet_name) == {}  # and it cleared its own heartbeat
