@@ -161,9 +161,11 @@ def bench_rollback(client: docker.DockerClient, tmp: Path, n: int) -> None:
         code, out, t3 = deployer("rollback", fleet, "--to", str(first), "--yes", "--parallelism", "4")
         v1 = sum(1 for row in client.api.containers(all=True, filters={"label": f"botmaker.fleet={fleet}"})
                  if "V=1" in (client.api.inspect_container(row["Id"])["Config"]["Env"] or []))
+        _, _, t4 = deployer("apply", "--yes", "--parallelism", "4", "--revision", "bench-v2", path)
         print(f"rollback: {n} bots, `deployer rollback --to {first} --yes --parallelism 4` took {t3:.1f}s "
-              f"(exit {code}; {v1}/{n} bots back on V=1); the forward apply of the same {n} replaces at "
-              f"--parallelism 4 took {t2:.1f}s; first create at --parallelism 8 {t1:.1f}s", flush=True)
+              f"(exit {code}; {v1}/{n} bots back on V=1); the same {n} replaces by apply at --parallelism 4: "
+              f"{t2:.1f}s before it and {t4:.1f}s after it (rolling forward); first create at --parallelism 8 "
+              f"{t1:.1f}s; load average now {os.getloadavg()[0]:.1f}", flush=True)
     finally:
         cleanup(client, fleet)
 
