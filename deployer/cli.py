@@ -431,16 +431,15 @@ def status(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
 def unlock(fleet: str, force: bool) -> None:
     """Remove a fleet's engine-side lock left by a dead run (needs --force)."""
     from .engine import DockerEngine
-    from .lock import describe_holder, force_unlock, lock_name
+    from .lock import current_holder, force_unlock
 
     engine = DockerEngine()
     if not force:
-        held = _handle_errors(lambda: engine.find_marker(lock_name(fleet)))
-        if held is None:
+        holder = _handle_errors(lambda: current_holder(engine, fleet))
+        if holder is None:
             click.echo(f"fleet {fleet} is not locked")
             sys.exit(EXIT_OK)
-        _fail(f"fleet {fleet} is locked by {describe_holder(held[1])}; pass --force to remove the lock "
-              "(only when that run is dead)")
+        _fail(f"fleet {fleet} is locked by {holder}; pass --force to remove the lock (only when that run is dead)")
     holder = _handle_errors(lambda: force_unlock(engine, fleet))
     click.echo(f"removed the lock of fleet {fleet} held by {holder}" if holder else f"fleet {fleet} was not locked")
 

@@ -306,6 +306,10 @@ class FleetLock:
             return
         try:
             self._remove_beat()
+            _, markers = self.engine.list_markers(L_LOCK, self.fleet)
+            for m in markers:  # a beat of ours whose removal failed earlier
+                if m.labels.get(L_BEAT_OF) == self.token:
+                    self.engine.remove_marker(m.id, m.name)
         except DeployerError:
             pass  # the lock marker below matters; a stray beat is cleared by the next holder
         try:
@@ -326,6 +330,16 @@ class FleetLock:
 
 class _Lost(DeployerError):
     pass
+
+
+def current_holder(engine: "DockerEngine", fleet: str) -> str | None:
+    """Who holds the fleet's lock and how lively it is, or None when it is free."""
+    now, markers = engine.list_markers(L_LOCK, fleet)
+    state = holder_state(fleet, markers, now)
+    if state is not None:
+        return describe_holder(state.marker.labels, state)
+    held = engine.find_marker(lock_name(fleet))
+    return None if held is None else describe_holder(held[1])
 
 
 def force_unlock(engine: "DockerEngine", fleet: str) -> str | None:
