@@ -59,8 +59,18 @@ def deployer(*args: str, check: bool = True) -> tuple[int, str, float]:
 
 
 def start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "deployer", *args], cwd=ROOT, stdout=subprocess.PIPE,
+    """A deployer process whose output goes to a temporary file (a pipe nobody reads would fill up
+    and block it); read it with output(proc) once it has ended."""
+    log = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen([sys.executable, "-m", "deployer", *args], cwd=ROOT, stdout=log,
                             stderr=subprocess.STDOUT, text=True, env={**os.environ, "NO_COLOR": "1"})
+    proc.log = log  # type: ignore[attr-defined]
+    return proc
+
+
+def output(proc: subprocess.Popen) -> str:
+    proc.log.seek(0)  # type: ignore[attr-defined]
+    return proc.log.read()  # type: ignore[attr-defined]
 
 
 def cleanup(client: docker.DockerClient, fleet: str) -> None:
@@ -101,7 +111,7 @@ def bench_lock(client: docker.DockerClient, tmp: Path, n: int) -> None:
                 next_try = time.monotonic() + 10
             time.sleep(0.2)
         held = time.monotonic() - t0
-        out = proc.stdout.read() if proc.stdout else ""
+        out = output(proc)
         ok = "Apply finished: " + f"{n} succeeded, 0 failed." in out
         print(f"lock: apply of {n} slow replaces held its lock {held:.1f}s = {held / 5:.0f} TTLs (--lock-ttl 5), "
               f"{len(beats)} heartbeats, lock ID changed {changed}x, {refused} plain applies refused, "
