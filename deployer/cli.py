@@ -286,7 +286,7 @@ def _fleet_lock(engine: Any, fleet: str, ttl: float, timeout: float) -> Any:
 
 def _held(lock: Any, applier: Any) -> Any:
     """The applier starts no new action once the heartbeat can no longer vouch for the lock."""
-    applier.hold = lambda: f"the fleet lock was lost: {lock.lost}" if lock.lost else None
+    applier.hold = lambda: f"the fleet lock was lost: {why}" if (why := lock.lost_reason()) else None
     return applier
 
 

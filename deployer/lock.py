@@ -162,6 +162,7 @@ class FleetLock:
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
     _beat_id: str | None = field(default=None, repr=False)
+    _vouched: float = field(default=0.0, repr=False)  # monotonic time before our last proof of life
 
     def __post_init__(self) -> None:
         if self.interval is None:
@@ -181,12 +182,13 @@ class FleetLock:
                 L_JOB: ci_job_url(), L_STARTED: f"{now:.0f}", L_EXPIRES: f"{now + self.ttl:.0f}",
                 L_TOKEN: self.token, L_TTL: f"{self.ttl:g}", L_BEAT: f"{self.interval:g}",
             }
+            sent = time.monotonic()
             try:
                 self.marker_id = self.engine.create_marker(lock_name(self.fleet), labels)
             except NameTaken:
                 pending_takeover = None
             else:
-                self.took_over = pending_takeover
+                self.took_over, self._vouched = pending_takeover, sent
                 self._clear_stale_beats()
                 self._start_heartbeat()
                 return
@@ -229,23 +231,32 @@ class FleetLock:
         self._thread = threading.Thread(target=self._beat_loop, name=f"lock-heartbeat-{self.fleet}", daemon=True)
         self._thread.start()
 
+    def lost_reason(self) -> str | None:
+        """Why this lock can no longer be vouched for, or None. Also true while a beat hangs: a
+        taker needs more than a TTL on the engine's clock since our last beat was made, and that
+        beat was sent no earlier than _vouched, so by then we have already stopped starting changes."""
+        if self.lost:
+            return self.lost
+        if self.marker_id is not None and time.monotonic() - self._vouched > self.ttl:
+            return f"no heartbeat could be written for {self.ttl:g}s (--lock-ttl); another run may take the lock over"
+        return None
+
     def _beat_loop(self) -> None:
         assert self.interval is not None
-        vouched = time.monotonic()  # our lock is good until vouched + ttl (the create proved it)
         error = ""
         try:
             while not self._stop.wait(self.interval):
                 sent = time.monotonic()
                 try:
                     self._beat()
-                    vouched, error = sent, ""
+                    self._vouched, error = sent, ""
                 except _Lost as exc:
                     self.lost = str(exc)
                     break
                 except DeployerError as exc:
                     error = str(exc)
-                if time.monotonic() - vouched > self.ttl:
-                    self.lost = (f"no heartbeat could be written for {self.ttl:.0f}s (--lock-ttl), so another run "
+                if time.monotonic() - self._vouched > self.ttl:
+                    self.lost = (f"no heartbeat could be written for {self.ttl:g}s (--lock-ttl), so another run "
                                  f"may take the lock over" + (f": {error}" if error else ""))
                     break
         except Exception as exc:  # noqa: BLE001 - a thread must not die with a traceback on stderr

@@ -227,3 +227,21 @@ def test_two_waiters_after_a_dead_holder_exactly_one_takes_over():
         names = sorted(c.name for c in engine.containers.values())
         assert names == [lock_name("f")], names  # the dead holder's marker is gone, only the winner's
         won[0].release()
+
+
+def test_a_hanging_heartbeat_counts_as_lost_before_a_taker_could_take_over():
+    engine = FakeEngine()
+    lock = FleetLock(engine, "f", ttl=0.4, interval=0.05)
+    lock.acquire()
+    try:
+        time.sleep(0.2)
+        assert lock.lost_reason() is None
+        release = threading.Event()
+        real_create = engine.create_marker
+        engine.create_marker = lambda name, labels: (release.wait(5), real_create(name, labels))[1]  # engine hangs
+        time.sleep(0.6)
+        assert lock.lost is None  # the beat thread is stuck inside the call...
+        assert "no heartbeat could be written for 0.4s" in (lock.lost_reason() or "")  # ...the gate still knows
+        release.set()
+    finally:
+        lock.release()
