@@ -252,8 +252,24 @@ def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism:
         lambda options, stamp: _held(lock, Applier(engine, fleet.name, ApplyOptions(
             parallelism=parallelism, wait_timeout=wait_timeout, stop_timeout=stop_timeout,
             plan_options=options, stamp=stamp, max_failures=max_failures, canary=canary))),
-        Stamp.now(revision or git_revision(list(paths))), _recorder(),
+        Stamp.now(revision or git_revision(list(paths))), _recorder(), _roll_forward_note(engine, fleet.name),
     ))
+
+
+def _roll_forward_note(engine: Any, fleet: str) -> Callable[[Any], list[str]]:
+    """An apply over a rollback says that it rolls the fleet forward again (one marker read)."""
+    def note(prepared: Any) -> list[str]:
+        from .stamps import read_record
+
+        try:
+            record = read_record(engine, fleet)
+        except DeployerError:
+            return []
+        if not record or not record["result"].startswith("rollback to #") or not prepared.plan.has_changes:
+            return []
+        return [f"Note: fleet {fleet} runs a {record['result'].split(':', 1)[0]} (applied {record['applied_at']} by "
+                f"{record['applied_by']}); this apply rolls it forward to the manifests."]
+    return note
 
 
 def _run_locked(engine: Any, fleet: str, ttl: float, timeout: float, body: Callable[[Any], int]) -> NoReturn:

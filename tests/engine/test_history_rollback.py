@@ -120,6 +120,8 @@ def test_history_records_three_applies_and_rollback_pins_the_image_id(tmp_path, 
             assert fields["image"] == (img1, moving), fields
         code, out = run_cli("apply", "--yes", *FAST, "--revision", "cccc3333", m.path)
         assert code == 0, out
+        assert f"Note: fleet {fleet_name} runs a rollback to #1 (applied " in out, out
+        assert "this apply rolls it forward to the manifests" in out, out
         assert env_of(get_container(docker_client, m.cname("a")))["V"] == "3"
         assert get_container(docker_client, m.cname("a")).image.id == img2
 
