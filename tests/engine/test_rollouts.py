@@ -87,6 +87,7 @@ def lock_id(client: Any, fleet: str) -> str | None:
     return lock_markers(client, fleet).get(f"botmaker-lock.{fleet}")
 
 
+@pytest.mark.slow
 def test_heartbeat_keeps_a_slow_apply_locked_for_many_ttls(tmp_path, fleet_name, docker_client, procs):
     m = Manifests(tmp_path, fleet_name, None)
     shorts = ("a", "b", "c", "d", "e")
@@ -246,6 +247,7 @@ def test_canary_stops_before_the_rest_and_lets_a_good_rollout_through(tmp_path, 
     assert _started(out)[:2] == [m.name("b0"), m.name("b1")], out
 
 
+@pytest.mark.slow
 def test_a_holder_whose_lock_is_removed_starts_no_new_change(tmp_path, fleet_name, docker_client, procs):
     m = Manifests(tmp_path, fleet_name, None)
     shorts = ("a", "b", "c", "d")
