@@ -238,11 +238,14 @@ class DockerEngine:
             self.api._raise_for_status(res)
             return res
 
+        sent = time.monotonic()
         res = self._call("list", f"list {label} markers", call)
         try:
-            now = email.utils.parsedate_to_datetime(res.headers["Date"]).timestamp()
+            # the Date header is written after the list was taken: minus the round trip, it is no
+            # later than the moment of the list, so a marker's age is never overestimated
+            now = email.utils.parsedate_to_datetime(res.headers["Date"]).timestamp() - (time.monotonic() - sent)
         except (KeyError, TypeError, ValueError):
-            now = time.time()
+            now = time.time() - (time.monotonic() - sent)
         return now, [
             Marker(r["Id"], (r.get("Names") or ["/?"])[0].lstrip("/"), r.get("Labels") or {}, float(r.get("Created") or 0))
             for r in res.json()

@@ -15,7 +15,12 @@ may be taken over: the taker removes it by ID, so of two takers only one removes
 one then wins the create. `deployer unlock FLEET --force` removes a lock by hand.
 
 A holder that cannot beat for a whole TTL (or finds its lock removed) counts its lock as lost:
-`FleetLock.lost` says why, and the applier starts no new action.
+`FleetLock.lost_reason()` says why, and the applier starts no new action. Why that is no later
+than anyone could take the lock: a taker needs the newest beat to be more than a TTL old at the
+moment of its list (the Date header minus the round trip is no later than that moment), and a
+beat the holder sent at s exists on the engine before the holder hears back. So the holder's
+lease runs from the send time of its last beat whose answer came within a TTL of the beat before;
+a beat answered later than that makes the lock lost for good, even though the beat succeeded.
 """
 
 from __future__ import annotations
@@ -248,7 +253,11 @@ class FleetLock:
             while not self._stop.wait(self.interval):
                 sent = time.monotonic()
                 try:
-                    self._beat()
+                    landed = self._beat()
+                    if landed - self._vouched > self.ttl:
+                        # the beat came later than our lease: a taker may have acted on the gap
+                        raise _Lost(f"a heartbeat took until {landed - self._vouched:.1f}s after the previous one, "
+                                    f"longer than --lock-ttl {self.ttl:g}s")
                     self._vouched, error = sent, ""
                 except _Lost as exc:
                     self.lost = str(exc)
@@ -267,7 +276,9 @@ class FleetLock:
             except Exception:  # noqa: BLE001 - cleared by the next holder
                 pass
 
-    def _beat(self) -> None:
+    def _beat(self) -> float:
+        """Write the next beat; returns the monotonic time its create was answered (the beat
+        exists on the engine by then)."""
         from .engine import NameTaken
 
         self.beats += 1
@@ -277,6 +288,7 @@ class FleetLock:
         except NameTaken:  # a beat of ours whose answer was lost: the next number is free
             self.beats += 1
             new_id = self.engine.create_marker(beat_name(self.fleet, self.token, self.beats), labels)
+        landed = time.monotonic()
         old, self._beat_id = self._beat_id, new_id
         if old is not None:
             try:
@@ -287,6 +299,7 @@ class FleetLock:
         if held is None or held[0] != self.marker_id:
             raise _Lost("the fleet lock was removed by someone else (deployer unlock --force, or a takeover "
                         "after our heartbeat stopped)")
+        return landed
 
     def _remove_beat(self) -> None:
         if self._beat_id is not None:

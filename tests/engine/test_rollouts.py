@@ -105,8 +105,10 @@ def test_heartbeat_keeps_a_slow_apply_locked_for_many_ttls(tmp_path, fleet_name,
     refused: list[tuple[float, str]] = []
     while holder.poll() is None:
         markers = lock_markers(docker_client, fleet_name)
-        if f"botmaker-lock.{fleet_name}" in markers:
-            assert markers[f"botmaker-lock.{fleet_name}"] == first_id, "the lock changed hands under a live apply"
+        now_id = markers.get(f"botmaker-lock.{fleet_name}")
+        if now_id not in (None, first_id):
+            # legitimate only once the holder is done: it prints its summary before it releases
+            assert "Apply finished" in procs.output(holder), "the lock changed hands under a live apply"
         beats |= {n for n in markers if ".beat." in n}
         elapsed = time.monotonic() - started
         if not refused and elapsed > 3 * float(TTL) or len(refused) == 1 and elapsed > 5 * float(TTL):

@@ -242,6 +242,12 @@ def test_a_hanging_heartbeat_counts_as_lost_before_a_taker_could_take_over():
         time.sleep(0.6)
         assert lock.lost is None  # the beat thread is stuck inside the call...
         assert "no heartbeat could be written for 0.4s" in (lock.lost_reason() or "")  # ...the gate still knows
-        release.set()
+        release.set()  # the engine answers at last: too late, the lock stays lost
+        deadline = time.monotonic() + 5
+        while lock.lost is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert lock.lost and "longer than --lock-ttl 0.4s" in lock.lost
+        time.sleep(0.2)
+        assert lock.lost_reason() == lock.lost
     finally:
         lock.release()
