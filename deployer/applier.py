@@ -36,6 +36,8 @@ class ApplyOptions:
     stamp: Stamp | None = None  # revision labels put on every container created
     observed: Observed | None = None  # what the plan saw: the configs a rollback restores, image users
     reload_timeout: float = 30.0  # how long a gateway gets to report that it applied a new config
+    max_failures: int | None = None  # once this many actions failed, no new action starts
+    canary: int = 0  # apply the first K changes first; go on only if they all succeeded
 
 
 @dataclass
@@ -53,6 +55,8 @@ class ApplyReport:
     results: list[BotResult] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     interrupted: bool = False
+    not_started: list[Action] = field(default_factory=list)  # left alone after the rollout stopped
+    stopped: str | None = None  # why the rollout stopped early (failure budget, canary, lost lock)
 
     @property
     def failed(self) -> list[BotResult]:
@@ -77,19 +81,39 @@ class Applier:
         self.options = options
         self.progress = progress
         self.cancelled = threading.Event()
+        # asked before every new action: a reason to start no more (e.g. the fleet lock was lost)
+        self.hold: Callable[[], str | None] = lambda: None
+        self._failures = 0
+        self._count_lock = threading.Lock()
         self._images_lock = threading.Lock()
         self._image_locks: dict[tuple[str, str], threading.Lock] = {}
         self._images_ready: set[tuple[str, str]] = set()
 
     def apply(self, plan: Plan) -> ApplyReport:
         """Run the plan. On KeyboardInterrupt (SIGINT, or SIGTERM mapped to it by the CLI) no new
-        action starts, the ones under way finish, and the report says what was and wasn't done."""
+        action starts, the ones under way finish, and the report says what was and wasn't done.
+        The same holds once the failure budget is spent, a canary failed, or the lock was lost:
+        those end with the untouched actions in report.not_started."""
         report = ApplyReport()
         main = [a for a in plan.actions if a.mutates and a.action not in (REMOVE, ORPHAN)]
         removals = [a for a in plan.actions if a.action == REMOVE]
-        report.results.extend(self._run_all(main, report))
+        canary = [a for a in main if a.action != NOOP][:self.options.canary] if self.options.canary else []
+        if canary and len(canary) < len(main):
+            report.results.extend(self._run_all(canary, report))
+            rest = [a for a in main if a not in canary]
+            if report.failed and not report.interrupted and report.stopped is None:
+                report.stopped = (f"a canary failed ({', '.join(r.bot for r in report.failed)}): "
+                                  f"the other {len(rest)} changes were not started")
+                report.not_started.extend(rest)
+                rest = []
+            elif report.stopped is not None:
+                report.not_started.extend(rest)
+                rest = []
+            report.results.extend(self._run_all(rest, report))
+        else:
+            report.results.extend(self._run_all(main, report))
         if removals:
-            if report.failed:
+            if report.failed or report.not_started:
                 report.skipped.extend(a.bot for a in removals)
                 for a in removals:
                     self.progress(a.bot, "skip", "not removed: an earlier change failed, so nothing is pruned")
@@ -97,19 +121,51 @@ class Applier:
                 report.results.extend(self._run_all(removals, report))
         return report
 
+    def _stop_reason(self) -> str | None:
+        budget = self.options.max_failures
+        if budget is not None and self._failures >= budget:
+            return f"the failure budget is spent: {self._failures} failed (--max-failures {budget})"
+        return self.hold()
+
     def _run_all(self, actions: list[Action], report: ApplyReport) -> list[BotResult]:
         """`parallelism` bounds the bots being changed at once. Waiting for a created or started
         container to prove itself happens in a separate pool, so the next bot's change does
-        not queue behind another bot's settle time."""
+        not queue behind another bot's settle time. Actions are handed out one at a time as a
+        slot frees up, so a stop (budget spent, lock lost, interrupt) keeps the rest unstarted."""
+        if not actions:
+            return []
+        slots = threading.Semaphore(max(1, self.options.parallelism))
+        futures: list[Future[BotResult | Future[BotResult]]] = []
+
+        def run_in_slot(action: Action, waiters: ThreadPoolExecutor) -> BotResult | Future[BotResult]:
+            try:
+                return self._run(action, waiters)
+            finally:
+                slots.release()
+
         with ThreadPoolExecutor(max_workers=max(1, self.options.parallelism)) as pool, \
                 ThreadPoolExecutor(max_workers=WAITERS) as waiters:
-            futures = [pool.submit(self._run, a, waiters) for a in actions]
             try:
-                return [_resolve(f) for f in futures]
+                for action in actions:
+                    slots.acquire()
+                    reason = None if self.cancelled.is_set() else self._stop_reason()
+                    if reason is not None or self.cancelled.is_set():
+                        slots.release()
+                        if reason is not None and report.stopped is None:
+                            report.stopped = reason
+                        break
+                    futures.append(pool.submit(run_in_slot, action, waiters))
+                results = [_resolve(f) for f in futures]
             except KeyboardInterrupt:
                 self.cancelled.set()
                 report.interrupted = True
-                return [_resolve(f) for f in futures]
+                results = [_resolve(f) for f in futures]
+        unstarted = actions[len(futures):]
+        if report.interrupted:
+            results += [BotResult(a.bot, a.action, False, "not started: the apply was interrupted") for a in unstarted]
+        else:
+            report.not_started.extend(unstarted)
+        return results
 
     # -- one action ----------------------------------------------------------------------------
     def _run(self, action: Action, waiters: ThreadPoolExecutor) -> BotResult | Future[BotResult]:
@@ -145,6 +201,9 @@ class Applier:
         elif error is not None:  # one bot's bug must not stop the others
             message = f"unexpected error: {type(error).__name__}: {error}"
         ok = error is None
+        if not ok:
+            with self._count_lock:
+                self._failures += 1
         seconds = time.monotonic() - started
         self.progress(action.bot, "done" if ok else "fail", f"{message} in {seconds:.1f}s" if ok else message)
         return BotResult(action.bot, action.action, ok, message, seconds, rolled_back)

@@ -92,6 +92,14 @@ prune_options = _options(
                  help="Take over the container holding botmaker-BOT that no fleet manages (it is replaced)."),
 )
 
+rollout_options = _options(
+    click.option("--max-failures", type=click.IntRange(1), default=3, show_default=True,
+                 help="Failure budget: once N changes failed (each is rolled back), no new change starts; "
+                      "the ones under way finish."),
+    click.option("--canary", type=click.IntRange(0), default=0, show_default=True,
+                 help="Apply the first K changes (in plan order) first; go on only if all of them succeeded."),
+)
+
 
 def _color(no_color: bool) -> bool:
     from .render import use_color
@@ -242,22 +250,23 @@ def plan(paths: tuple[str, ...], fmt: str, out_file: str | None, detailed_exitco
               help="Seconds a container gets to stop gracefully before it is killed.")
 @click.option("--lock-timeout", type=click.FloatRange(0), default=0, show_default=True,
               help="Seconds to wait for another run's lock on this fleet (0: fail at once).")
-@click.option("--lock-ttl", type=click.FloatRange(5), default=1800, show_default=True,
-              help="Seconds after which our lock counts as abandoned and may be taken over.")
+@click.option("--lock-ttl", type=click.FloatRange(5), default=60, show_default=True,
+              help="Seconds without a heartbeat after which our lock counts as abandoned and may be taken "
+                   "over; the apply renews it every TTL/4 while it runs.")
 @click.option("--revision", default=None, help="Revision to stamp (default: git HEAD of the manifests' repository).")
 @click.option("--refresh", is_flag=True, help="Inspect every container first and repair drift.")
+@rollout_options
 @prune_options
 @secrets_dir_option
 @no_preflight_option
 @no_color_option
 def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism: int, wait_timeout: float,
           stop_timeout: int, lock_timeout: float, lock_ttl: float, revision: str | None, refresh: bool,
-          prune: bool, allow_empty: bool, max_removals: int | None, adopt: tuple[str, ...],
-          secrets_dir: str | None, no_preflight: bool, no_color: bool) -> None:
+          max_failures: int, canary: int, prune: bool, allow_empty: bool, max_removals: int | None,
+          adopt: tuple[str, ...], secrets_dir: str | None, no_preflight: bool, no_color: bool) -> None:
     """Converge the engine to the manifests: lock the fleet, plan, show, confirm, execute, record."""
     from .applier import Applier, ApplyOptions
-    from .lock import FleetLock
-    from .stamps import Stamp, git_revision, write_record
+    from .stamps import Stamp, git_revision
 
     saved = None
     if plan_file:
@@ -278,21 +287,42 @@ def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism:
 
     fleet = _load(list(paths))  # once: the lock needs the fleet's name, the plan the whole of it
     engine = _engine(max(16, parallelism * 2))
-    lock = FleetLock(engine, fleet.name, ttl=lock_ttl, timeout=lock_timeout)
+    _run_locked(engine, fleet.name, lock_ttl, lock_timeout, lambda lock: _apply_locked(
+        engine, fleet, list(paths), saved, secrets_dir, refresh, parallelism, yes,
+        dict(_prune_kwargs(prune, allow_empty, max_removals, adopt), preflight=not no_preflight,
+             pull_for_preflight=True), no_color,
+        lambda options, stamp, observed: _held(lock, Applier(engine, fleet.name, ApplyOptions(
+            parallelism=parallelism, wait_timeout=wait_timeout, stop_timeout=stop_timeout,
+            plan_options=options, stamp=stamp, observed=observed, max_failures=max_failures, canary=canary))),
+        Stamp.now(revision or git_revision(list(paths))), _recorder(), _roll_forward_note(engine, fleet.name),
+    ))
+
+
+def _roll_forward_note(engine: Any, fleet: str) -> Callable[[Any], list[str]]:
+    """An apply over a rollback says that it rolls the fleet forward again (one marker read)."""
+    def note(prepared: Any) -> list[str]:
+        from .stamps import read_record
+
+        try:
+            record = read_record(engine, fleet)
+        except DeployerError:
+            return []
+        if not record or not record["result"].startswith("rollback to #") or not prepared.plan.has_changes:
+            return []
+        return [f"Note: fleet {fleet} runs a {record['result'].split(':', 1)[0]} (applied {record['applied_at']} by "
+                f"{record['applied_by']}); this apply rolls it forward to the manifests."]
+    return note
+
+
+def _run_locked(engine: Any, fleet: str, ttl: float, timeout: float, body: Callable[[Any], int]) -> NoReturn:
+    """Take the fleet lock (its heartbeat runs meanwhile), run body, release whatever happens, exit."""
+    lock = _fleet_lock(engine, fleet, ttl, timeout)
     previous = _interrupts_raise()
     try:
         _handle_errors(lock.acquire)
         if lock.took_over:
             click.echo(f"Took over the expired lock of {lock.took_over}.", err=True)
-        code = _apply_locked(
-            engine, fleet, list(paths), saved, secrets_dir, refresh, parallelism, yes,
-            dict(_prune_kwargs(prune, allow_empty, max_removals, adopt), preflight=not no_preflight,
-                 pull_for_preflight=True), no_color,
-            lambda options, stamp, observed: Applier(engine, fleet.name, ApplyOptions(
-                parallelism=parallelism, wait_timeout=wait_timeout, stop_timeout=stop_timeout,
-                plan_options=options, stamp=stamp, observed=observed)),
-            Stamp.now(revision or git_revision(list(paths))), write_record,
-        )
+        code = body(lock)
     except KeyboardInterrupt:
         click.echo("Interrupted before any change was made; nothing was changed.", err=True)
         code = 130
@@ -300,24 +330,62 @@ def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism:
         try:
             lock.release()
         except DeployerError as exc:
-            click.echo(f"warning: could not release the lock: {exc}; run: deployer unlock {fleet.name} --force",
+            click.echo(f"warning: could not release the lock: {exc}; run: deployer unlock {fleet} --force",
                        err=True)
         _restore_signals(previous)
     sys.exit(code)
 
 
+def _fleet_lock(engine: Any, fleet: str, ttl: float, timeout: float) -> Any:
+    from .lock import FleetLock
+
+    return FleetLock(engine, fleet, ttl=ttl, timeout=timeout, notify=lambda text: click.echo(text, err=True))
+
+
+def _held(lock: Any, applier: Any) -> Any:
+    """The applier starts no new action once the heartbeat can no longer vouch for the lock."""
+    applier.hold = lambda: f"the fleet lock was lost: {why}" if (why := lock.lost_reason()) else None
+    return applier
+
+
+def _recorder(kind: str = "apply", rollback_to: int | None = None) -> Callable[..., None]:
+    """write_record, plus a history entry for every apply that tried to change something."""
+    from .stamps import write_record
+
+    def record(engine: Any, fleet: str, stamp: Any, summary: dict[str, int], result: str) -> None:
+        from .history import Entry, write_entry
+        from .lock import ci_job_url
+
+        if rollback_to is not None:
+            result = f"rollback to #{rollback_to}: {result}"
+        write_record(engine, fleet, stamp, summary, result)
+        if result.endswith("no changes"):
+            return
+        try:
+            write_entry(engine, fleet, Entry(0, stamp.revision, stamp.applied_at, stamp.applied_by, ci_job_url(),
+                                             kind, result, summary, rollback_to))
+        except DeployerError as exc:
+            click.echo(f"warning: could not write the history entry of this apply: {exc}", err=True)
+
+    return record
+
+
 def _apply_locked(engine: Any, fleet: Any, paths: list[str], saved: Any, secrets_dir: str | None, refresh: bool,
                   parallelism: int, yes: bool, plan_kwargs: dict[str, Any], no_color: bool,
-                  make_applier: Callable[[Any, Any], Any], stamp: Any, write_record: Callable[..., None]) -> int:
+                  make_applier: Callable[[Any, Any], Any], stamp: Any, write_record: Callable[..., None],
+                  notes: Callable[[Any], list[str]] | None = None) -> int:
     prepared, _ = _handle_errors(lambda: _prepare(paths, secrets_dir, refresh=refresh, parallelism=parallelism,
                                                   engine=engine, fleet=fleet, **plan_kwargs))
     the_plan = prepared.plan
+    extra = notes(prepared) if notes else []  # said after the plan (a rollback's warnings)
     if saved is not None:
         from .planfile import check_state
 
         _handle_errors(lambda: check_state(saved, prepared.fleet, prepared.observed, prepared.options, the_plan))
     click.echo(_engine_line(engine))
     click.echo(_render_plan(the_plan, "text", _color(no_color)))
+    for line in extra:
+        click.echo(line)
     if the_plan.errors:
         _fail("the plan has errors (above); nothing was changed")
     if not the_plan.has_changes:
@@ -341,11 +409,19 @@ def _apply_locked(engine: Any, fleet: Any, paths: list[str], saved: Any, secrets
         click.echo(f"  {r.bot:<30} {r.action:<8} {status:<12} {r.seconds:6.1f}s  {detail}".rstrip())
     for bot in report.skipped:
         click.echo(f"  {bot:<30} remove   skipped      (an earlier change failed; nothing pruned)")
+    for a in report.not_started:
+        click.echo(f"  {a.bot:<30} {a.action:<8} not started")
     failed = len(report.failed)
     result = (f"{len(report.results) - failed} succeeded, {failed} failed"
+              + (f", {len(report.not_started)} not started" if report.not_started else "")
               + (f", {len(report.skipped)} skipped" if report.skipped else ""))
     if report.interrupted:
         result += " (interrupted: actions not started are listed as failed)"
+    if report.stopped:
+        rolled = sum(r.rolled_back for r in report.failed)
+        click.echo(f"\nRollout stopped early: {report.stopped}. The changes under way were finished; "
+                   f"{len(report.results) - failed} succeeded, {failed} failed ({rolled} of them rolled back "
+                   f"to the old container), {len(report.not_started)} not started.")
     click.echo(f"\nApply finished: {result}.")
     try:
         write_record(engine, the_plan.fleet, stamp, the_plan.summary(), result)
@@ -353,7 +429,7 @@ def _apply_locked(engine: Any, fleet: Any, paths: list[str], saved: Any, secrets
         click.echo(f"warning: could not write the fleet's last-applied record: {exc}", err=True)
     if report.interrupted:
         return 130
-    return EXIT_ERROR if failed else EXIT_OK
+    return EXIT_ERROR if failed or report.not_started else EXIT_OK
 
 
 def _interrupts_raise() -> Any:
@@ -414,18 +490,109 @@ def status(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
 @click.option("--force", is_flag=True, required=False, help="Remove the lock whoever holds it.")
 def unlock(fleet: str, force: bool) -> None:
     """Remove a fleet's engine-side lock left by a dead run (needs --force)."""
-    from .lock import describe_holder, force_unlock, lock_name
+    from .lock import current_holder, force_unlock
 
     engine = _engine()
     if not force:
-        held = _handle_errors(lambda: engine.find_marker(lock_name(fleet)))
-        if held is None:
+        holder = _handle_errors(lambda: current_holder(engine, fleet))
+        if holder is None:
             click.echo(f"fleet {fleet} is not locked")
             sys.exit(EXIT_OK)
-        _fail(f"fleet {fleet} is locked by {describe_holder(held[1])}; pass --force to remove the lock "
-              "(only when that run is dead)")
+        _fail(f"fleet {fleet} is locked by {holder}; pass --force to remove the lock (only when that run is dead)")
     holder = _handle_errors(lambda: force_unlock(engine, fleet))
     click.echo(f"removed the lock of fleet {fleet} held by {holder}" if holder else f"fleet {fleet} was not locked")
+
+
+# --- history and rollback -------------------------------------------------------------------------
+
+def _fleet_argument(fleet: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", fleet):
+        _fail(f"{fleet!r} is not a fleet name (a DNS label: lowercase letters, digits and '-')")
+    return fleet
+
+
+@main.command()
+@click.argument("fleet")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="Show the newest N entries.")
+def history(fleet: str, fmt: str, limit: int) -> None:
+    """The fleet's last applies, newest first: entry, revision, time, who, CI job, result, and per
+    bot the spec hash and the image ID it ran. Kept on the engine (the newest 20)."""
+    from .history import read_history, render_history
+
+    entries = _handle_errors(lambda: read_history(_engine(), _fleet_argument(fleet)))
+    click.echo(render_history(fleet, entries[:limit], fmt))
+
+
+@main.command()
+@click.argument("fleet")
+@click.option("--to", "to", required=True, metavar="ENTRY",
+              help="The history entry (its number, see `deployer history`) or a revision to go back to.")
+@click.option("--yes", "-y", is_flag=True, help="Roll back without asking for confirmation.")
+@click.option("--dry-run", is_flag=True, help="Show the rollback's plan only: no lock, no change.")
+@click.option("--parallelism", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="How many bots are changed at once.")
+@click.option("--wait-timeout", type=click.FloatRange(1, 3600), default=60, show_default=True,
+              help="Seconds to wait for a started container to run (and be healthy).")
+@click.option("--stop-timeout", type=click.IntRange(0, 3600), default=10, show_default=True,
+              help="Seconds a container gets to stop gracefully before it is killed.")
+@click.option("--lock-timeout", type=click.FloatRange(0), default=0, show_default=True,
+              help="Seconds to wait for another run's lock on this fleet (0: fail at once).")
+@click.option("--lock-ttl", type=click.FloatRange(5), default=60, show_default=True,
+              help="Seconds without a heartbeat after which our lock counts as abandoned.")
+@rollout_options
+@click.option("--prune", is_flag=True, help="Also remove bots that the entry did not have.")
+@click.option("--allow-empty", is_flag=True, help="Allow --prune when the entry had zero bots.")
+@click.option("--max-removals", type=click.IntRange(0), default=None,
+              help="Refuse a plan that would remove more than N containers.")
+@secrets_dir_option
+@no_color_option
+def rollback(fleet: str, to: str, yes: bool, dry_run: bool, parallelism: int, wait_timeout: float,
+             stop_timeout: int, lock_timeout: float, lock_ttl: float, max_failures: int, canary: int, prune: bool,
+             allow_empty: bool, max_removals: int | None, secrets_dir: str | None, no_color: bool) -> None:
+    """Put the fleet back as a history entry recorded it: its canonical specs, with images pinned to
+    the image IDs that ran then, and today's secret files. Planned field by field and applied
+    through the same lock, confirmation, failure budget and record as apply."""
+    from . import rollback as rb
+    from .applier import Applier, ApplyOptions
+    from .history import find_entry, read_history
+    from .stamps import Stamp
+
+    engine = _engine(max(16, parallelism * 2))
+    entries = _handle_errors(lambda: read_history(engine, _fleet_argument(fleet)))
+    entry = _handle_errors(lambda: find_entry(entries, to))
+    spec = _handle_errors(lambda: rb.fleet_at(entry, fleet))
+    if not yes and not dry_run and not sys.stdin.isatty():
+        _fail("refusing to roll back without confirmation: no terminal to ask on; pass --yes")
+    missing = _handle_errors(lambda: [b for b in {b.image: b for b in spec.bots}.values()
+                                      if engine.image_id(b.image) is None])
+    if missing:
+        for b in missing[:-1]:
+            click.echo(f"error: bot {b.name}: image {b.image} is no longer on the engine", err=True)
+        _fail(f"bot {missing[-1].name}: image {missing[-1].image} (the image ID it ran at entry #{entry.seq}) is "
+              "no longer on the engine, so that entry cannot be restored; nothing was changed")
+    click.echo(rb.banner(entry, fleet))
+    plan_kwargs = dict(_prune_kwargs(prune, allow_empty, max_removals, ()), preflight=True)
+
+    def notes(prepared: Any) -> list[str]:
+        return rb.notes(entry, prepared.fleet, prepared.options.secrets_dir)
+
+    if dry_run:
+        prepared, _ = _handle_errors(lambda: _prepare([], secrets_dir, parallelism=parallelism, engine=engine,
+                                                      fleet=spec, **plan_kwargs))
+        click.echo(_render_plan(prepared.plan, "text", _color(no_color)))
+        for line in notes(prepared):
+            click.echo(line)
+        sys.exit(EXIT_ERROR if prepared.plan.errors else EXIT_OK)
+    _run_locked(engine, fleet, lock_ttl, lock_timeout, lambda lock: _apply_locked(
+        engine, spec, [], None, secrets_dir, False, parallelism, yes, plan_kwargs, no_color,
+        lambda options, stamp, observed: _held(lock, Applier(engine, fleet, ApplyOptions(
+            parallelism=parallelism, wait_timeout=wait_timeout, stop_timeout=stop_timeout,
+            plan_options=options, stamp=stamp, observed=observed, max_failures=max_failures, canary=canary))),
+        Stamp.now(entry.revision), _recorder("rollback", entry.seq), notes,
+    ))
 
 
 # --- secret ------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ need the engine never contact (or import) it.
 
 from __future__ import annotations
 
+import email.utils
+import json
 import os
 import threading
 import time
@@ -48,6 +50,17 @@ class NameTaken(EngineError):
 
 
 MARKER_IMAGE = "botmaker/marker:1"  # an empty image, imported offline, for never-started marker containers
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A never-started marker container as a list call shows it; created is the engine's clock
+    (whole seconds)."""
+
+    id: str
+    name: str
+    labels: dict[str, str]
+    created: float
 
 
 @dataclass(frozen=True)
@@ -353,6 +366,30 @@ class DockerEngine:
         if data.get("Name", "").lstrip("/") != name:
             return None
         return data["Id"], (data.get("Config") or {}).get("Labels") or {}, data.get("Created", "")
+
+    def list_markers(self, label: str, value: str) -> tuple[float, list[Marker]]:
+        """Every container carrying label=value (one list call), and the engine's own clock at
+        the time of the answer (the response's Date header), so marker ages are measured on one
+        clock, whatever the clocks of the machines running deployer say."""
+
+        def call() -> Any:
+            res = self.api._get(self.api._url("/containers/json"),
+                                params={"all": 1, "filters": json.dumps({"label": [f"{label}={value}"]})})
+            self.api._raise_for_status(res)
+            return res
+
+        sent = time.monotonic()
+        res = self._call("list", f"list {label} markers", call)
+        try:
+            # the Date header is written after the list was taken: minus the round trip, it is no
+            # later than the moment of the list, so a marker's age is never overestimated
+            now = email.utils.parsedate_to_datetime(res.headers["Date"]).timestamp() - (time.monotonic() - sent)
+        except (KeyError, TypeError, ValueError):
+            now = time.time() - (time.monotonic() - sent)
+        return now, [
+            Marker(r["Id"], (r.get("Names") or ["/?"])[0].lstrip("/"), r.get("Labels") or {}, float(r.get("Created") or 0))
+            for r in res.json()
+        ]
 
     # -- changing ------------------------------------------------------------------------------
     def create_marker(self, name: str, labels: dict[str, str]) -> str:

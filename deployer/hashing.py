@@ -30,7 +30,7 @@ def container_spec(bot: BotSpec, secrets_dir: str | None = None) -> dict[str, An
     """Everything that defines the container, as plain JSON data with a fixed shape.
 
     `state` and `pullPolicy` are left out on purpose: they are how we run the container,
-    not what it is.
+    not what it is. Its inverse is specinverse.bot_from_spec (rollback): change both together.
     """
     hc = bot.healthcheck
     source = secrets_source(bot, secrets_dir)

@@ -62,7 +62,7 @@ def make_fleet_name(test_name: str) -> str:
     return f"t-{slug}-{suffix}"
 
 
-MARKER_LABELS = ("botmaker.lock", "botmaker.record")  # the fleet's lock and last-applied record
+MARKER_LABELS = ("botmaker.lock", "botmaker.record", "botmaker.history")  # lock (+ heartbeats), record, history
 
 
 def fleet_containers(client: Any, fleet: str) -> dict[str, str]:

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from engine_harness import BOT_UID, CONTAINER_PREFIX, FLEET_LABEL, STAND_IN_IMAGE, poll
+from engine_harness import BOT_UID, CONTAINER_PREFIX, FLEET_LABEL, MARKER_LABELS, STAND_IN_IMAGE, poll
 
 ASIDE_MARK = "_old_"
 
@@ -291,8 +291,9 @@ MARKER_PREFIXES = ("botmaker-lock.", "botmaker-record.")
 
 
 def remove_markers(client: Any, fleet: str) -> None:
-    """Remove the fleet's lock / last-applied marker containers, if the CLI made any. Exact
-    names only: ``<prefix><fleet>`` of this test's unique fleet, nobody else's."""
+    """Remove the fleet's lock (and heartbeats), last-applied record and history markers, if the
+    CLI made any: exact names ``<prefix><fleet>`` of this test's unique fleet, and the markers
+    labelled with exactly this fleet, nobody else's."""
     import docker.errors
 
     for prefix in MARKER_PREFIXES:
@@ -302,6 +303,12 @@ def remove_markers(client: Any, fleet: str) -> None:
             continue
         if c.name == prefix + fleet:
             c.remove(force=True)
+    for label in MARKER_LABELS:
+        for row in client.api.containers(all=True, filters={"label": f"{label}={fleet}"}):
+            try:
+                client.api.remove_container(row["Id"], force=True)
+            except docker.errors.NotFound:
+                pass
 
 
 def remove_fleet_containers(client: Any, fleet: str) -> None:

@@ -1,0 +1,143 @@
+"""Issue "Rollouts that stay safe at scale", part 3, on the real engine: every apply that
+changes something leaves a history entry (revision, who, result, per bot spec hash and the
+image ID it ran); rollback puts an entry back with its image IDs pinned, even when the tag has
+moved since, and the next plan of the manifests shows the way forward again."""
+
+from __future__ import annotations
+
+import json
+
+from engine_harness import STAND_IN_IMAGE, STAND_IN_IMAGE_V2
+from fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
+    FAST,
+    Manifests,
+    bot,
+    cleanup_markers,
+    env_of,
+    get_container,
+    run_cli,
+    run_cli_streams,
+    temp_tag,
+    write_secret,
+)
+
+
+def history(fleet: str, *extra: str) -> dict:
+    code, out, _ = run_cli_streams("history", fleet, "--format", "json", *extra)
+    assert code == 0, out
+    return json.loads(out)
+
+
+def apply_rev(m: Manifests, revision: str) -> str:
+    code, out = run_cli("apply", "--yes", *FAST, "--revision", revision, m.path)
+    assert code == 0, out
+    return out
+
+
+def test_history_records_three_applies_and_rollback_pins_the_image_id(tmp_path, fleet_name, secrets_dir,
+                                                                      docker_client, stand_in_image,
+                                                                      stand_in_image_v2):
+    img1 = docker_client.images.get(STAND_IN_IMAGE).id
+    img2 = docker_client.images.get(STAND_IN_IMAGE_V2).id
+    assert img1 != img2
+    m = Manifests(tmp_path, fleet_name, secrets_dir)
+    for short in ("a", "b"):
+        write_secret(secrets_dir, m.name(short), "TELEGRAM_BOT_TOKEN", f"token-{short}-1")
+
+    with temp_tag(docker_client, STAND_IN_IMAGE, "deployer-test/rollouts", fleet_name) as moving:
+        # 1: the moving tag on image 1, V=1
+        m.write({s: bot(image=moving, env={"V": "1"}, secrets=["TELEGRAM_BOT_TOKEN"]) for s in ("a", "b")})
+        apply_rev(m, "aaaa1111")
+        # 2: another image, V=2
+        m.write({s: bot(image=STAND_IN_IMAGE_V2, env={"V": "2"}, secrets=["TELEGRAM_BOT_TOKEN"]) for s in ("a", "b")})
+        apply_rev(m, "bbbb2222")
+        # 3: the tag moves to image 2; back to it, V=3
+        assert docker_client.images.get(STAND_IN_IMAGE_V2).tag("deployer-test/rollouts", fleet_name)
+        m.write({s: bot(image=moving, env={"V": "3"}, secrets=["TELEGRAM_BOT_TOKEN"]) for s in ("a", "b")})
+        apply_rev(m, "cccc3333")
+        code, out = run_cli("apply", "--yes", *FAST, "--revision", "cccc3333", m.path)
+        assert code == 0 and "No changes." in out, out  # a no-change apply adds no entry
+
+        doc = history(fleet_name)
+        entries = doc["entries"]
+        assert [e["entry"] for e in entries] == [3, 2, 1], entries  # newest first, stable numbers
+        assert [e["revision"] for e in entries] == ["cccc3333", "bbbb2222", "aaaa1111"]
+        assert all(e["kind"] == "apply" and e["result"] == "2 succeeded, 0 failed" for e in entries), entries
+        want_ids = {3: img2, 2: img2, 1: img1}
+        for e in entries:
+            assert sorted(e["bots"]) == [m.name("a"), m.name("b")], e
+            for row in e["bots"].values():
+                assert row["image_id"] == want_ids[e["entry"]], (e["entry"], row)
+                assert row["spec_hash"].startswith("v1-") and row["state"] == "running"
+        assert len({e["bots"][m.name("a")]["spec_hash"] for e in entries}) == 3
+        assert history(fleet_name, "--limit", "1")["entries"][0]["entry"] == 3
+
+        code, text = run_cli("history", fleet_name)
+        assert code == 0, text
+        assert "#1 " in text and "revision aaaa1111" in text and img1.split(":")[1][:12] in text, text
+
+        # a secret rotates after entry 1: rollback keeps today's file (and says so)
+        write_secret(secrets_dir, m.name("a"), "TELEGRAM_BOT_TOKEN", "token-a-2")
+
+        code, out = run_cli("rollback", fleet_name, "--to", "bbbb", "--dry-run")
+        assert code == 0, out
+        assert "history entry #2" in out and "revision bbbb2222" in out, out
+
+        code, out = run_cli("rollback", fleet_name, "--to", "1", "--yes", *FAST)
+        assert code == 0, out
+        assert f"Rollback of fleet {fleet_name} to history entry #1: revision aaaa1111" in out, out
+        assert "rotated secrets are not rolled back" in out, out
+        assert "rolls this forward again, unless the manifests are reverted in git" in out, out
+        assert "Apply finished: 2 succeeded, 0 failed." in out, out
+        for short in ("a", "b"):
+            c = get_container(docker_client, m.cname(short))
+            assert c.status == "running"
+            assert env_of(c)["V"] == "1", env_of(c)
+            assert c.image.id == img1, (c.image.id, img1)  # the ID entry 1 ran, not where the tag points
+            assert c.labels["botmaker.revision"] == "aaaa1111"
+        assert docker_client.images.get(moving).id == img2  # the tag did move
+
+        entries = history(fleet_name)["entries"]
+        assert entries[0]["entry"] == 4 and entries[0]["kind"] == "rollback" and entries[0]["rollback_to"] == 1
+        assert entries[0]["result"].startswith("rollback to #1: "), entries[0]
+        assert {row["image_id"] for row in entries[0]["bots"].values()} == {img1}
+        code, out = run_cli("status", m.path)
+        assert code == 0 and "rollback to #1" in out, out
+
+        # rolled back twice is no change
+        code, out = run_cli("rollback", fleet_name, "--to", "1", "--yes", *FAST)
+        assert code == 0 and "No changes." in out, out
+
+        # the way forward: the current manifests plan a replace back to V=3 on the moved tag
+        code, out = run_cli("plan", "--format", "json", m.path)
+        assert code == 0, out
+        actions = {a["bot"]: a for a in json.loads(out)["actions"]}
+        for short in ("a", "b"):
+            a = actions[m.name(short)]
+            assert a["action"] == "replace", a
+            fields = {c["field"]: (c["before"], c["after"]) for c in a["changes"]}
+            assert fields["env"] == ({"V": "1"}, {"V": "3"}), fields
+            assert fields["image"] == (img1, moving), fields
+        code, out = run_cli("apply", "--yes", *FAST, "--revision", "cccc3333", m.path)
+        assert code == 0, out
+        assert f"Note: fleet {fleet_name} runs a rollback to #1 (applied " in out, out
+        assert "this apply rolls it forward to the manifests" in out, out
+        assert env_of(get_container(docker_client, m.cname("a")))["V"] == "3"
+        assert get_container(docker_client, m.cname("a")).image.id == img2
+
+
+def test_rollback_refusals(tmp_path, fleet_name, docker_client):
+    code, out = run_cli("rollback", fleet_name, "--to", "1", "--yes")
+    assert code == 1 and "no history entry #1 (kept: none)" in out, out
+    m = Manifests(tmp_path, fleet_name, None)
+    m.write({"a": bot()})
+    apply_rev(m, "dddd4444")
+    code, out = run_cli("rollback", fleet_name, "--to", "7", "--yes")
+    assert code == 1 and "no history entry #7 (kept: #1)" in out, out
+    code, out = run_cli("rollback", fleet_name, "--to", "eeee", "--yes")
+    assert code == 1 and "no history entry has revision eeee" in out, out
+    code, out = run_cli("rollback", fleet_name, "--to", "1")  # no terminal, no --yes
+    assert code == 1 and "pass --yes" in out, out
+    code, out = run_cli("history", "Not_A_Fleet")
+    assert code == 1 and "is not a fleet name" in out, out
+    assert "Traceback" not in out

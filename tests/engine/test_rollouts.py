@@ -1,0 +1,271 @@
+"""Issue "Rollouts that stay safe at scale", parts 1 and 2, on the real engine: the heartbeat
+keeps a slow apply's lock for many TTLs, a SIGKILLed holder is taken over after about one TTL,
+two takers of a dead holder's lock never both win; the failure budget and the canary stop a bad
+rollout early with a report of what was and was not done."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine_harness import poll
+from fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
+    FAST,
+    Manifests,
+    apply_ok,
+    bot,
+    cleanup_markers,
+    get_container,
+    run_cli,
+)
+
+TTL = "5"
+# healthy about 4 s after start (the first probe runs one interval after start)
+SLOW = {"test": ["CMD", "/bin/true"], "interval": "4s", "timeout": "2s", "retries": 3}
+BAD = ["sh", "-c", "echo bad config; exit 3"]
+
+
+def cli_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "DEPLOYER_SECRETS_DIR")}
+    env.update(PYTHONUNBUFFERED="1", NO_COLOR="1")
+    return env
+
+
+class Procs:
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.running: list[tuple[subprocess.Popen, Path]] = []
+
+    def start(self, *args: str, tag: str) -> subprocess.Popen:
+        log = self.tmp / f"{tag}.log"
+        with open(log, "wb") as f:
+            proc = subprocess.Popen([sys.executable, "-m", "deployer", *args], stdout=f, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, env=cli_env(), cwd=str(self.tmp))
+        self.running.append((proc, log))
+        return proc
+
+    def output(self, proc: subprocess.Popen) -> str:
+        return next(log for p, log in self.running if p is proc).read_text(errors="replace")
+
+    def finish(self, proc: subprocess.Popen, timeout: float = 180) -> tuple[int, str]:
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+            pytest.fail(f"pid {proc.pid} still running after {timeout}s:\n{self.output(proc)}")
+        return code, self.output(proc)
+
+
+@pytest.fixture
+def procs(fleet_name, tmp_path):
+    p = Procs(tmp_path)
+    yield p
+    for proc, _ in p.running:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+def lock_markers(client: Any, fleet: str) -> dict[str, str]:
+    """name -> id of the fleet's lock marker and heartbeats (one filtered list call)."""
+    rows = client.api.containers(all=True, filters={"label": f"botmaker.lock={fleet}"})
+    return {(r["Names"] or ["/?"])[0].lstrip("/"): r["Id"] for r in rows}
+
+
+def lock_id(client: Any, fleet: str) -> str | None:
+    return lock_markers(client, fleet).get(f"botmaker-lock.{fleet}")
+
+
+@pytest.mark.slow
+def test_heartbeat_keeps_a_slow_apply_locked_for_many_ttls(tmp_path, fleet_name, docker_client, procs):
+    m = Manifests(tmp_path, fleet_name, None)
+    shorts = ("a", "b", "c", "d", "e")
+    m.write({s: bot() for s in shorts})
+    apply_ok(m, "--parallelism", "5")
+    # replaces wait for their new container in the mutation slot: one after the other, ~6 s each
+    m.write({s: bot(healthcheck={**SLOW, "interval": "6s"}) for s in shorts})
+    started = time.monotonic()
+    holder = procs.start("apply", "--yes", "--parallelism", "1", "--wait-timeout", "60", "--lock-ttl", TTL,
+                         m.path, tag="holder")
+    first_id = poll(lambda: lock_id(docker_client, fleet_name), timeout=30, interval=0.1, what="the lock")
+    waiter = procs.start("apply", "--yes", "--wait-timeout", "60", "--lock-timeout", "300", m.path, tag="waiter")
+
+    beats: set[str] = set()
+    refused: list[tuple[float, str]] = []
+    while holder.poll() is None:
+        markers = lock_markers(docker_client, fleet_name)
+        now_id = markers.get(f"botmaker-lock.{fleet_name}")
+        if now_id not in (None, first_id):
+            # legitimate only once the holder is done: it prints its summary before it releases
+            assert "Apply finished" in procs.output(holder), "the lock changed hands under a live apply"
+        beats |= {n for n in markers if ".beat." in n}
+        elapsed = time.monotonic() - started
+        if not refused and elapsed > 3 * float(TTL) or len(refused) == 1 and elapsed > 5 * float(TTL):
+            code, out = run_cli("apply", "--yes", *FAST, m.path)  # no --lock-timeout: fails at once
+            refused.append((elapsed, out))
+            assert code == 1, out
+            assert re.search(rf"is locked by \S+@{re.escape(socket.gethostname())} pid {holder.pid}\b", out), out
+            assert "last heartbeat" in out and "Apply finished" not in out, out
+        time.sleep(0.2)
+    held_for = time.monotonic() - started
+    code, out = procs.finish(holder)
+    assert code == 0 and "Apply finished: 5 succeeded, 0 failed." in out, out
+    assert "Took over" not in out
+    assert len(refused) == 2, (held_for, refused)
+    assert len(beats) >= 4, beats  # the heartbeat moved on while the apply ran
+    code, out = procs.finish(waiter)
+    assert code == 0 and "No changes." in out and "Took over" not in out, out
+    assert lock_markers(docker_client, fleet_name) == {}  # lock and heartbeats gone
+    print(f"\napply held its lock {held_for:.1f}s = {held_for / float(TTL):.1f} TTLs (TTL {TTL}s), "
+          f"{len(beats)} heartbeats seen; second apply refused at {refused[0][0]:.0f}s and {refused[1][0]:.0f}s")
+
+
+def test_sigkilled_holder_is_taken_over_after_one_ttl(tmp_path, fleet_name, docker_client, procs):
+    m = Manifests(tmp_path, fleet_name, None)
+    m.write({"a": bot(healthcheck=SLOW)})
+    holder = procs.start("apply", "--yes", "--wait-timeout", "60", "--lock-ttl", TTL, m.path, tag="holder")
+    dead_id = poll(lambda: lock_id(docker_client, fleet_name), timeout=30, interval=0.05, what="the lock")
+    poll(lambda: any(".beat." in n for n in lock_markers(docker_client, fleet_name)), timeout=30, interval=0.05,
+         what="a first heartbeat")
+    waiter = procs.start("apply", "--yes", "--wait-timeout", "60", "--lock-timeout", "120", m.path, tag="waiter")
+    time.sleep(1.0)  # the waiter is waiting on a live holder now
+    holder.send_signal(signal.SIGKILL)
+    killed = time.monotonic()
+    assert holder.wait(10) == -signal.SIGKILL
+
+    new_id = poll(lambda: (lock_id(docker_client, fleet_name) or dead_id) != dead_id and lock_id(docker_client, fleet_name),
+                  timeout=60, interval=0.05, what="the waiter to take the lock over")
+    takeover = time.monotonic() - killed
+    code, out = procs.finish(waiter)
+    assert code == 0, out
+    assert f"Took over the expired lock of" in out and re.search(rf"pid {holder.pid}\b", out), out
+    assert new_id != dead_id
+    # never early: the dead holder beat at most one interval (TTL/4) before the kill
+    assert takeover >= float(TTL) - float(TTL) / 4 - 1, takeover
+    assert get_container(docker_client, m.cname("a")).status == "running"
+    assert lock_markers(docker_client, fleet_name) == {}  # the dead holder's heartbeat was cleared too
+    print(f"\nSIGKILLed holder taken over {takeover:.1f}s after the kill (TTL {TTL}s)")
+
+
+def test_two_takers_of_a_dead_holders_lock_exactly_one_wins(fleet_name, docker_client):
+    from deployer.engine import DockerEngine
+    from deployer.lock import FleetLock, LockHeld
+
+    for round_ in range(2):
+        dead = FleetLock(DockerEngine(), fleet_name, ttl=5)
+        dead.acquire()
+        dead._stop_heartbeat()  # as if SIGKILLed: no more beats, no release
+        time.sleep(7)
+        won: list[FleetLock] = []
+        refused: list[str] = []
+        gate = threading.Barrier(2)
+
+        def take() -> None:
+            lock = FleetLock(DockerEngine(), fleet_name, ttl=5, timeout=0)
+            gate.wait()
+            try:
+                lock.acquire()
+                won.append(lock)
+            except LockHeld as exc:
+                refused.append(str(exc))
+
+        threads = [threading.Thread(target=take) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        try:
+            assert len(won) == 1 and len(refused) == 1, (round_, won, refused)
+            # the winner either removed the dead lock itself or found it removed by the loser
+            assert "is locked by" in refused[0] and dead.marker_id != won[0].marker_id
+            assert lock_id(docker_client, fleet_name) == won[0].marker_id
+        finally:
+            for lock in won:
+                lock.release()
+        assert lock_markers(docker_client, fleet_name) == {}
+
+
+def _apply_bad(m: Manifests, n: int, *extra: str) -> tuple[int, str]:
+    m.write({f"b{i}": bot(command=BAD) for i in range(n)})
+    return run_cli("apply", "--yes", *FAST, *extra, m.path)
+
+
+def _started(out: str) -> list[str]:
+    return [line.split()[1].rstrip(":") for line in out.splitlines() if line.startswith("[...] ")]
+
+
+@pytest.mark.parametrize("extra, budget, parallelism", [
+    (("--max-failures", "2", "--parallelism", "2"), 2, 2),
+    (("--parallelism", "4"), 3, 4),  # the default budget
+])
+def test_failure_budget_stops_a_bad_rollout(extra, budget, parallelism, tmp_path, fleet_name, docker_client):
+    m = Manifests(tmp_path, fleet_name, None)
+    m.write({f"b{i}": bot() for i in range(8)})
+    apply_ok(m, "--parallelism", "8")
+    old = {m.cname(f"b{i}"): get_container(docker_client, m.cname(f"b{i}")).id for i in range(8)}
+
+    code, out = _apply_bad(m, 8, *extra)
+    assert code == 1, out
+    started = _started(out)
+    assert budget <= len(started) <= budget + parallelism - 1, out
+    assert f"Rollout stopped early: the failure budget is spent" in out, out
+    assert f"(--max-failures {budget})" in out, out
+    not_started = [line.split()[0] for line in out.splitlines() if line.endswith(" not started")]
+    assert len(not_started) == 8 - len(started) and set(not_started).isdisjoint(started), out
+    assert f"Apply finished: 0 succeeded, {len(started)} failed, {8 - len(started)} not started." in out, out
+    assert out.count("rolled back") >= len(started), out
+    for name, cid in old.items():  # every bot runs its old container: rolled back or never touched
+        c = get_container(docker_client, name)
+        assert c.id == cid and c.status == "running", name
+    assert lock_id(docker_client, fleet_name) is None
+    code, status = run_cli("status", m.path)
+    assert code == 0 and f"{len(started)} failed, {8 - len(started)} not started" in status, status
+
+
+def test_canary_stops_before_the_rest_and_lets_a_good_rollout_through(tmp_path, fleet_name, docker_client):
+    m = Manifests(tmp_path, fleet_name, None)
+    m.write({f"b{i}": bot() for i in range(6)})
+    apply_ok(m, "--parallelism", "6")
+
+    code, out = _apply_bad(m, 6, "--canary", "2")
+    assert code == 1, out
+    assert sorted(_started(out)) == [m.name("b0"), m.name("b1")], out
+    assert "Rollout stopped early: a canary failed" in out and "the other 4 changes were not started" in out, out
+
+    m.write({f"b{i}": bot(env={"V": "2"}) for i in range(6)})
+    code, out = run_cli("apply", "--yes", *FAST, "--canary", "2", m.path)
+    assert code == 0 and "Apply finished: 6 succeeded, 0 failed." in out, out
+    assert _started(out)[:2] == [m.name("b0"), m.name("b1")], out
+
+
+@pytest.mark.slow
+def test_a_holder_whose_lock_is_removed_starts_no_new_change(tmp_path, fleet_name, docker_client, procs):
+    m = Manifests(tmp_path, fleet_name, None)
+    shorts = ("a", "b", "c", "d")
+    m.write({s: bot() for s in shorts})
+    apply_ok(m, "--parallelism", "4")
+    m.write({s: bot(healthcheck={**SLOW, "interval": "6s"}) for s in shorts})  # ~6 s per replace, one at a time
+    holder = procs.start("apply", "--yes", "--parallelism", "1", "--wait-timeout", "60", "--lock-ttl", TTL,
+                         m.path, tag="holder")
+    poll(lambda: any(".beat." in n for n in lock_markers(docker_client, fleet_name)), timeout=30, interval=0.1,
+         what="the holder's heartbeat")
+    code, out = run_cli("unlock", fleet_name, "--force")
+    assert code == 0 and "removed the lock" in out, out
+    code, out = procs.finish(holder)
+    assert code == 1, out
+    assert "Rollout stopped early: the fleet lock was lost: the fleet lock was removed by someone else" in out, out
+    not_started = [line.split()[0] for line in out.splitlines() if line.endswith(" not started")]
+    assert 1 <= len(not_started) <= 3, out  # the one under way finished, at least the last never started
+    assert "warning: could not release the lock" not in out, out
+    assert lock_markers(docker_client, fleet_name) == {}  # and it cleared its own heartbeat

@@ -1,0 +1,253 @@
+"""Failure budget, canary and the heartbeat lock against an in-memory engine (no Docker)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fake_engine import FakeEngine  # noqa: E402
+
+from deployer.applier import Applier, ApplyOptions  # noqa: E402
+from deployer.engine import Marker  # noqa: E402
+from deployer.hashing import container_spec, spec_hash  # noqa: E402
+from deployer.lock import (  # noqa: E402
+    L_BEAT_OF, L_EXPIRES, L_TOKEN, L_TTL, FleetLock, LockHeld, beat_interval, beat_name, holder_state, lock_name,
+)
+from deployer.model import REMOVE, REPLACE, Action, BotSpec, Plan  # noqa: E402
+
+BAD = ("sh", "-c", "exit 3")
+
+
+def fleet_of(engine: FakeEngine, n: int) -> list[tuple[BotSpec, str]]:
+    """n bots running a good container each; returns (bot, container id)."""
+    out = []
+    for i in range(n):
+        bot = BotSpec(name=f"bot{i:04d}", image="openclaw:1")
+        cid = engine.create(bot, fleet="f", spec=container_spec(bot), spec_hash=spec_hash(container_spec(bot)),
+                            secrets_dir=None)
+        engine.start(cid)
+        out.append((bot, cid))
+    engine.started_creates.clear()
+    engine.calls.clear()
+    return out
+
+
+def bad_rollout(bots: list[tuple[BotSpec, str]], removals: int = 0) -> Plan:
+    actions = [Action(b.name, REPLACE, ("command changed",), container_id=cid,
+                      desired=BotSpec(name=b.name, image=b.image, command=BAD)) for b, cid in bots]
+    actions += [Action(f"orphan{i}", REMOVE, container_id=f"{i:064x}") for i in range(removals)]
+    return Plan("f", tuple(actions))
+
+
+def run(engine: FakeEngine, plan: Plan, **options) -> tuple:
+    events: list[tuple[str, str]] = []
+    applier = Applier(engine, "f", ApplyOptions(settle=0, **options),
+                      progress=lambda bot, event, message: events.append((bot, event)))
+    report = applier.apply(plan)
+    return report, [bot for bot, event in events if event == "start"]
+
+
+def test_budget_stops_a_bad_rollout_after_n_failures_one_at_a_time():
+    engine = FakeEngine(bad_commands=frozenset({BAD}))
+    bots = fleet_of(engine, 20)
+    report, started = run(engine, bad_rollout(bots), parallelism=1, max_failures=3)
+    assert started == ["bot0000", "bot0001", "bot0002"]
+    assert [r.bot for r in report.failed] == started and all(r.rolled_back for r in report.failed)
+    assert [a.bot for a in report.not_started] == [b.name for b, _ in bots[3:]]
+    assert report.stopped == "the failure budget is spent: 3 failed (--max-failures 3)"
+    # the rolled-back bots run their old container again; nothing else was touched
+    assert all(engine.containers[cid].status == "running" and engine.containers[cid].name == b.container_name
+               for b, cid in bots)
+    assert len(engine.containers) == 20
+
+
+@pytest.mark.parametrize("parallelism", [2, 4, 8])
+def test_budget_bounds_started_actions_by_budget_plus_parallelism(parallelism):
+    engine = FakeEngine(latency=0.002, bad_commands=frozenset({BAD}))
+    bots = fleet_of(engine, 60)
+    report, started = run(engine, bad_rollout(bots), parallelism=parallelism, max_failures=3)
+    assert 3 <= len(started) <= 3 + parallelism - 1, started
+    assert len(report.results) == len(started) and len(report.failed) == len(started)
+    assert len(report.not_started) == 60 - len(started)
+    assert {a.bot for a in report.not_started}.isdisjoint(started)
+
+
+def test_without_a_budget_every_action_is_tried():
+    engine = FakeEngine(bad_commands=frozenset({BAD}))
+    report, started = run(engine, bad_rollout(fleet_of(engine, 10)), parallelism=3)
+    assert len(started) == 10 and len(report.failed) == 10 and not report.not_started and report.stopped is None
+
+
+def test_a_stopped_rollout_prunes_nothing():
+    engine = FakeEngine(bad_commands=frozenset({BAD}))
+    report, started = run(engine, bad_rollout(fleet_of(engine, 5), removals=2), parallelism=1, max_failures=1)
+    assert started == ["bot0000"] and report.skipped == ["orphan0", "orphan1"] and len(report.not_started) == 4
+
+
+def test_failing_canary_stops_the_rest():
+    engine = FakeEngine(bad_commands=frozenset({BAD}))
+    bots = fleet_of(engine, 10)
+    report, started = run(engine, bad_rollout(bots), parallelism=4, max_failures=3, canary=2)
+    assert sorted(started) == ["bot0000", "bot0001"]
+    assert report.stopped.startswith("a canary failed (bot0000, bot0001): the other 8 changes were not started")
+    assert [a.bot for a in report.not_started] == [b.name for b, _ in bots[2:]]
+
+
+def test_good_canary_goes_on_with_the_rest():
+    engine = FakeEngine()
+    bots = fleet_of(engine, 6)
+    plan = Plan("f", tuple(Action(b.name, REPLACE, container_id=cid, desired=BotSpec(name=b.name, image="openclaw:2"))
+                           for b, cid in bots))
+    report, started = run(engine, plan, parallelism=4, canary=2, max_failures=3)
+    assert started[:2] == ["bot0000", "bot0001"] and len(started) == 6
+    assert not report.failed and not report.not_started and report.stopped is None
+
+
+def test_one_canary_failure_among_good_ones_stops():
+    engine = FakeEngine(bad_commands=frozenset({BAD}))
+    bots = fleet_of(engine, 5)
+    actions = [Action(b.name, REPLACE, container_id=cid,
+                      desired=BotSpec(name=b.name, image="openclaw:1", command=BAD if i == 1 else ("ok",)))
+               for i, (b, cid) in enumerate(bots)]
+    report, started = run(engine, Plan("f", tuple(actions)), parallelism=1, canary=3, max_failures=3)
+    assert started == ["bot0000", "bot0001", "bot0002"]
+    assert [r.bot for r in report.failed] == ["bot0001"]
+    assert [a.bot for a in report.not_started] == ["bot0003", "bot0004"]
+
+
+def test_a_lost_lock_starts_no_new_action():
+    engine = FakeEngine()
+    bots = fleet_of(engine, 5)
+    plan = Plan("f", tuple(Action(b.name, REPLACE, container_id=cid, desired=BotSpec(name=b.name, image="openclaw:2"))
+                           for b, cid in bots))
+    applier = Applier(engine, "f", ApplyOptions(settle=0, parallelism=1))
+    done: list[str] = []
+    applier.progress = lambda bot, event, message: done.append(bot) if event == "done" else None
+    applier.hold = lambda: "the fleet lock was lost: removed" if len(done) >= 2 else None
+    report = applier.apply(plan)
+    assert [r.bot for r in report.results] == ["bot0000", "bot0001"] and len(report.not_started) == 3
+    assert report.stopped == "the fleet lock was lost: removed"
+
+
+# --- the lock's decision, as data ------------------------------------------------------------------
+
+def marker(name: str, created: float, **labels: str) -> Marker:
+    return Marker(name + "-id", name, labels, created)
+
+
+LIVE = {L_TOKEN: "tok", L_TTL: "20", "botmaker.lock.beat-interval": "5"}
+
+
+@pytest.mark.parametrize("beats, now, expired, silent", [
+    ([], 1010, False, True),            # no beat for 10s (interval 5): silent, not yet expired
+    ([1004], 1010, False, False),        # beat 6s ago: fine
+    ([1004, 1009], 1010, False, False),  # the newest beat counts
+    ([], 1020, False, True),             # 20s: not provably over 20s (whole seconds)
+    ([], 1021, True, True),              # 21s: expired
+    ([1015], 1030, False, True),
+])
+def test_holder_state_ages_on_the_engine_clock(beats, now, expired, silent):
+    markers = [marker(lock_name("f"), 1000, **LIVE)]
+    markers += [marker(beat_name("f", "tok", i), t, **{L_BEAT_OF: "tok"}) for i, t in enumerate(beats)]
+    markers.append(marker(beat_name("f", "other", 9), now, **{L_BEAT_OF: "other"}))  # a stale holder's beat
+    state = holder_state("f", markers, now)
+    assert state is not None and (state.expired, state.silent) == (expired, silent)
+    assert state.age == now - max([1000, *beats])
+
+
+def test_holder_state_of_an_old_style_lock_uses_its_expiry():
+    old = marker(lock_name("f"), 0, **{L_EXPIRES: f"{time.time() - 5:.0f}"})
+    assert holder_state("f", [old], 0).expired
+    fresh = marker(lock_name("f"), 0, **{L_EXPIRES: f"{time.time() + 500:.0f}"})
+    assert not holder_state("f", [fresh], 0).expired and not holder_state("f", [fresh], 0).silent
+    assert holder_state("f", [], 0) is None
+
+
+def test_default_beat_is_a_quarter_of_the_ttl():
+    assert beat_interval(60) == 15 and beat_interval(5) == 1.25 and beat_interval(1) == 0.5
+
+
+# --- the lock on the fake engine ---------------------------------------------------------------------
+
+def test_heartbeat_renews_and_notices_a_removed_lock():
+    engine = FakeEngine()
+    lock = FleetLock(engine, "f", ttl=5, interval=0.05)
+    lock.acquire()
+    try:
+        time.sleep(0.4)
+        names = [c.name for c in engine.containers.values()]
+        beats = [n for n in names if n.startswith(lock_name("f") + ".beat.")]
+        assert lock.beats >= 3 and len(beats) == 1, names  # each beat replaces the previous one
+        assert lock.lost is None
+        engine.remove_marker(lock.marker_id)  # deployer unlock --force
+        deadline = time.monotonic() + 5
+        while lock.lost is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert lock.lost and "removed by someone else" in lock.lost
+    finally:
+        lock.release()  # a lost lock releases quietly
+    assert not engine.containers
+
+
+def test_two_waiters_after_a_dead_holder_exactly_one_takes_over():
+    for _ in range(20):
+        engine = FakeEngine(latency=0.001)
+        now = [1000.0]
+        engine.clock = lambda: now[0]
+        dead = FleetLock(engine, "f", ttl=5)
+        dead.acquire()
+        dead._stop_heartbeat()  # SIGKILL: no more beats, no release
+        now[0] += 7
+        won: list[FleetLock] = []
+        lost: list[str] = []
+        gate = threading.Barrier(2)
+
+        def contend() -> None:
+            lock = FleetLock(engine, "f", ttl=5, timeout=0)
+            gate.wait()
+            try:
+                lock.acquire()
+                won.append(lock)
+            except LockHeld as exc:
+                lost.append(str(exc))
+
+        threads = [threading.Thread(target=contend) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert len(won) == 1 and len(lost) == 1, (won, lost)
+        assert "is locked by" in lost[0] and dead.marker_id != won[0].marker_id
+        names = sorted(c.name for c in engine.containers.values())
+        assert names == [lock_name("f")], names  # the dead holder's marker is gone, only the winner's
+        won[0].release()
+
+
+def test_a_hanging_heartbeat_counts_as_lost_before_a_taker_could_take_over():
+    engine = FakeEngine()
+    lock = FleetLock(engine, "f", ttl=0.4, interval=0.05)
+    lock.acquire()
+    try:
+        time.sleep(0.2)
+        assert lock.lost_reason() is None
+        release = threading.Event()
+        real_create = engine.create_marker
+        engine.create_marker = lambda name, labels: (release.wait(5), real_create(name, labels))[1]  # engine hangs
+        time.sleep(0.6)
+        assert lock.lost is None  # the beat thread is stuck inside the call...
+        assert "no heartbeat could be written for 0.4s" in (lock.lost_reason() or "")  # ...the gate still knows
+        release.set()  # the engine answers at last: too late, the lock stays lost
+        deadline = time.monotonic() + 5
+        while lock.lost is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert lock.lost and "longer than --lock-ttl 0.4s" in lock.lost
+        time.sleep(0.2)
+        assert lock.lost_reason() == lock.lost
+    finally:
+        lock.release()
