@@ -73,9 +73,19 @@ def prepare(fleet: FleetSpec, options: PlanOptions, engine: "DockerEngine", *, r
     change), plan, and run the gateway's own checks for the OpenClaw bots the plan changes."""
     from .observe import gather
 
+    endpoint = getattr(engine, "endpoint", None)
+    if endpoint is not None and not endpoint.files_local:
+        remote = [b.name for b in fleet.bots if b.is_openclaw]
+        if remote:
+            # the generated configs and state dirs are written on this machine's disk, which the
+            # engine's host does not see (not yet routed through the engine's helper container)
+            raise DeployerError(
+                f"bot {remote[0]}{f' (and {len(remote) - 1} more)' if len(remote) > 1 else ''}: runtime openclaw "
+                f"needs its config and state dirs on the Docker host, and {endpoint.describe()} is not this machine; "
+                "run deployer on the Docker host (or set DEPLOYER_SECRETS_CHECK=local if these paths are shared "
+                "with it), or use runtime container")
     observed = gather(engine, fleet, options, refresh=refresh, parallelism=parallelism)
     observed = dataclasses.replace(observed, configs=read_configs(fleet))
-    endpoint = getattr(engine, "endpoint", None)
     on_engine = None
     if endpoint is not None and not endpoint.files_local:  # the files are on the engine's host, not here
         from .remote_secrets import engine_gatherer
