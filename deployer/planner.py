@@ -134,11 +134,11 @@ def _prune_guards(fleet: FleetSpec, actions: list[Action], options: PlanOptions)
 def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Observed, options: PlanOptions) -> Action:
     want = desired_spec(bot, options)
     if not containers:
-        reasons = ("no container",)
+        created: tuple[str, ...] = ("no container",)
         state = _state_dir(bot)
         if state:
-            reasons += (f"state dir {state} is created if missing and never deleted (not even by --prune)",)
-        return Action(bot.name, CREATE, reasons, desired=bot, write_config=bot.is_openclaw)
+            created += (f"state dir {state} is created if missing and never deleted (not even by --prune)",)
+        return Action(bot.name, CREATE, created, desired=bot, write_config=bot.is_openclaw)
 
     canonical = [c for c in containers if c.name == bot.container_name]
     # A container renamed aside by an interrupted replace is still ours; keep the newest one.

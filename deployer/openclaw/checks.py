@@ -30,9 +30,9 @@ def check_openclaw_spec(spec: dict[str, Any], report: Report) -> None:
                 report((key,), f"spec.{key} only applies to runtime openclaw; it is ignored for runtime {runtime}",
                        WARNING)
         return
-    secrets = spec.get("secrets") if isinstance(spec.get("secrets"), list) else []
-    gateway = spec.get("gateway") if isinstance(spec.get("gateway"), dict) else {}
-    ports = spec.get("ports") if isinstance(spec.get("ports"), list) else []
+    secrets = _list(spec.get("secrets"))
+    gateway = _dict(spec.get("gateway"))
+    ports = _list(spec.get("ports"))
     bind = gateway.get("bind") or ("lan" if ports else "loopback")
     if bind == "loopback" and ports:
         report(("gateway", "bind"), "the gateway binds loopback, so the published ports cannot reach it; "
@@ -43,17 +43,18 @@ def check_openclaw_spec(spec: dict[str, Any], report: Report) -> None:
                f"{why}, and a non-loopback gateway does not start without a token: add {GATEWAY_TOKEN} to "
                "spec.secrets (its file holds the token), or set spec.gateway.bind: loopback", ERROR)
     port = gateway.get("port", 18789)
-    if ports and isinstance(port, int) and not any(isinstance(p, dict) and p.get("containerPort") == port for p in ports):
+    reached = any(isinstance(p, dict) and p.get("containerPort") == port for p in ports)
+    if ports and isinstance(port, int) and not reached:
         report(("ports",), f"no published port reaches the gateway, which listens on {port} (spec.gateway.port)",
                WARNING)
-    env = spec.get("env") if isinstance(spec.get("env"), dict) else {}
+    env = _dict(spec.get("env"))
     for key, _ in GATEWAY_ENV:
         if key in env:
             report(("env", key), f"env {key} is set by the deployer for runtime openclaw; remove it", ERROR)
     if "OPENCLAW_GATEWAY_PORT" in env:  # the gateway prefers it over the generated gateway.port
         report(("env", "OPENCLAW_GATEWAY_PORT"), "env OPENCLAW_GATEWAY_PORT would override the generated "
                "gateway.port; set spec.gateway.port instead", ERROR)
-    volumes = spec.get("volumes") if isinstance(spec.get("volumes"), list) else []
+    volumes = _list(spec.get("volumes"))
     for i, vol in enumerate(volumes):
         target = vol.get("target") if isinstance(vol, dict) else None
         if not isinstance(target, str):
@@ -70,11 +71,11 @@ def check_openclaw_spec(spec: dict[str, Any], report: Report) -> None:
         report(("resources", "memory"),
                "an OpenClaw gateway needs about 1g: measured, 512m and 640m were OOM-killed at boot, 768m ran at "
                "its limit, 1g worked (idle 610-700 MiB, boot peak about 800 MiB)", WARNING)
-    provider = spec.get("provider") if isinstance(spec.get("provider"), dict) else {}
+    provider = _dict(spec.get("provider"))
     if provider.get("name") and not provider.get("model"):
         report(("provider",), "no provider.model: the gateway then picks a default model of its own choosing",
                WARNING)
-    channels = spec.get("channels") if isinstance(spec.get("channels"), list) else []
+    channels = _list(spec.get("channels"))
     for i, channel in enumerate(channels):
         if not isinstance(channel, dict):
             continue
@@ -84,14 +85,13 @@ def check_openclaw_spec(spec: dict[str, Any], report: Report) -> None:
                    f"the {ctype} channel needs its OpenClaw plugin (@openclaw/{ctype}), which the openclaw npm "
                    "package does not include (it bundles telegram only): install it into the bot's state dir "
                    "first, or the gateway exits 78", WARNING)
-        settings = channel.get("settings") if isinstance(channel.get("settings"), dict) else {}
+        settings = _dict(channel.get("settings"))
         for key in settings:
             if key in CREDENTIAL_FIELDS or key == "enabled":
                 what = "enabled is set by the deployer" if key == "enabled" else \
                     f"{key} is a credential: declare its secret in spec.secrets and the deployer references the file"
                 report(("channels", i, "settings", key), f"channel setting {what}", ERROR)
-    healthcheck = spec.get("healthcheck") if isinstance(spec.get("healthcheck"), dict) else {}
-    test = healthcheck.get("test")
+    test = _dict(spec.get("healthcheck")).get("test")
     if isinstance(test, str) or (isinstance(test, list) and test[:1] == ["CMD-SHELL"]):
         report(("healthcheck", "test"),
                "a shell-form healthcheck needs /bin/sh, and gateway images may have none (nor wget or curl): use "
@@ -104,17 +104,18 @@ def check_openclaw_spec(spec: dict[str, Any], report: Report) -> None:
 
 # the maps of the generated config that spec.openclaw merges into: anything else there would
 # replace the deployer's own entries (or could not be merged at all)
-MERGED_MAPS = (("gateway",), ("secrets",), ("channels",), ("models",), ("models", "providers"), ("agents",),
-               ("agents", "defaults"))
+MERGED_MAPS: tuple[tuple[str, ...], ...] = (
+    ("gateway",), ("secrets",), ("channels",), ("models",), ("models", "providers"), ("agents",), ("agents", "defaults"),
+)
 
 
 def _check_owned(extra: dict[str, Any], report: Report) -> None:
-    for path in MERGED_MAPS:
-        node: Any = extra
-        for part in path[:-1]:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict) and path[-1] in node and not isinstance(node[path[-1]], dict):
-            report(("openclaw",) + path, f"{'.'.join(path)} must be a map: the generated config's own entries "
+    for merged in MERGED_MAPS:
+        parent: Any = extra
+        for part in merged[:-1]:
+            parent = parent.get(part) if isinstance(parent, dict) else None
+        if isinstance(parent, dict) and merged[-1] in parent and not isinstance(parent[merged[-1]], dict):
+            report(("openclaw",) + merged, f"{'.'.join(merged)} must be a map: the generated config's own entries "
                    "are merged with it", ERROR)
     for ctype, entry in _dict(extra.get("channels")).items():
         if not isinstance(entry, dict):
@@ -140,6 +141,10 @@ def _check_owned(extra: dict[str, Any], report: Report) -> None:
                 report(("openclaw", "channels", ctype, key),
                        f"channel credentials are written by the deployer; use spec.channels (type {ctype}) and "
                        "the token's secret in spec.secrets", ERROR)
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _dict(value: Any) -> dict[str, Any]:
