@@ -105,7 +105,8 @@ def check_openclaw_spec(spec: dict[str, Any], report: Report) -> None:
 # the maps of the generated config that spec.openclaw merges into: anything else there would
 # replace the deployer's own entries (or could not be merged at all)
 MERGED_MAPS: tuple[tuple[str, ...], ...] = (
-    ("gateway",), ("secrets",), ("channels",), ("models",), ("models", "providers"), ("agents",), ("agents", "defaults"),
+    ("gateway",), ("secrets",), ("channels",), ("models",), ("models", "providers"),
+    ("agents",), ("agents", "defaults"),
 )
 
 
