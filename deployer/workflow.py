@@ -11,12 +11,11 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .manifest import load_paths
+from .fastpath import load_and_validate
 from .model import FleetSpec, Observed, Plan
 from .planner import PlanOptions, plan
 from .problems import DeployerError, Problem
 from .secrets import check_fleet_secrets
-from .validation import validate_documents
 
 if TYPE_CHECKING:  # the docker SDK stays off the path of `validate --secrets`
     from .engine import DockerEngine
@@ -46,8 +45,7 @@ class Prepared:
 
 def load_fleet(paths: list[str]) -> tuple[FleetSpec, list[Problem]]:
     """Validated fleet and its warnings; raises InvalidManifests with every problem."""
-    documents, load_problems = load_paths(paths)
-    result = validate_documents(documents, load_problems)
+    result = load_and_validate(paths)  # = validate_documents(*load_paths(paths)), fast when valid
     if result.errors or result.fleet is None:
         raise InvalidManifests(result.problems)
     return result.fleet, result.warnings
