@@ -28,7 +28,13 @@ import json
 from typing import Any
 
 from .manifest import Document, find_manifest_files, load_file_plain, load_files
-from .validation import SCHEMA_DIR, SCHEMA_FILES, ValidationResult, _schema_check, validate_documents
+from .validation import (
+    SCHEMA_DIR,
+    SCHEMA_FILES,
+    ValidationResult,
+    _schema_check,
+    validate_documents,
+)
 
 # Formats the compiled validator checks itself: compared with jsonschema's checker on ~900,000
 # generated addresses (and in tests/unit/test_fastpath.py) it never accepts what jsonschema
@@ -64,16 +70,18 @@ def validate_plain(files: list[Any]) -> ValidationResult | None:
 def fast_schema_check(doc: Document, kind: str, report: Any, defaults: dict[str, Any] | None = None) -> None:
     """The compiled validator's yes is final; on its no, jsonschema reports (and decides)."""
     validator = compiled_validators().get(kind)
-    if validator is not None:
-        try:
-            if validator.is_valid(doc.data):
-                return
-        except Exception:  # noqa: BLE001 - a value it cannot take (an int past 64 bits, ...): ask jsonschema
-            pass
-    _schema_check(doc, kind, report, defaults)
+    if validator is None or not _compiled_says_valid(validator, doc.data):
+        _schema_check(doc, kind, report, defaults)
 
 
-@functools.lru_cache(maxsize=None)
+def _compiled_says_valid(validator: Any, data: Any) -> bool:
+    try:
+        return bool(validator.is_valid(data))
+    except Exception:  # noqa: BLE001 - a value it cannot take (an int past 64 bits, ...): ask jsonschema
+        return False
+
+
+@functools.cache
 def compiled_validators() -> dict[str, Any]:
     """kind -> compiled validator of schemas/<kind>.schema.json, $refs resolved among the files
     of schemas/; {} when jsonschema-rs is not installed (then jsonschema checks every document)."""

@@ -396,8 +396,7 @@ def load_bytes_plain(raw: bytes, name: str) -> list[Document] | None:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = text.removeprefix("\ufeff")
     if not text.strip():
         return None
     if not _cheap_to_compose(raw) and _prescan(text) is not None:

@@ -11,9 +11,10 @@ import functools
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from .manifest import Document, JsonPath, Location
 from .model import (
@@ -297,6 +298,9 @@ def _check_spec_semantics(doc: Document, base: JsonPath, report: _Reporter) -> N
         parsed = parse_memory(memory)
         if parsed is not None and parsed < 6 * 1024 * 1024:
             report.add(doc, base + ("resources", "memory"), f"memory {memory!r} is below Docker's minimum of 6m")
+    cpus = _get(spec, ("resources", "cpus"))
+    if isinstance(cpus, float) and cpus != cpus:  # NaN passes the schema's bounds: every comparison with it is false
+        report.add(doc, base + ("resources", "cpus"), "cpus is .nan, not a number; give a number of cores such as 0.5")
     image = spec.get("image")
     if isinstance(image, str) and image:
         if _image_tag(image) in (None, "latest"):
