@@ -79,9 +79,10 @@ def check_fleet_secrets(
         bot_dir = root / bot.name
         if not _check_dir(report, bot_dir, bot, "bot secrets directory", uid=uid):
             continue
+        listing = _list_dir(bot_dir)
         prints: dict[str, str] = {}
         for name in bot.secrets:
-            content = _check_file(report, bot_dir, name, bot, uid)
+            content = _check_file(report, bot_dir, name, bot, uid, listing)
             if content is None:
                 continue
             if key is not None:
@@ -98,10 +99,13 @@ def check_fleet_secrets(
         if len(prints) == len(bot.secrets):
             report.fingerprints[bot.name] = prints
         declared = set(bot.secrets)
+        if listing is not None:
+            listing.close()
         try:
-            extra = sorted(p.name for p in bot_dir.iterdir() if p.name not in declared)
+            names = listing.entries if listing is not None else os.listdir(bot_dir)
         except OSError:
-            extra = []
+            names = []
+        extra = sorted(name for name in names if name not in declared)
         for name in extra:
             _add(report, str(bot_dir / name), bot, name,
                  "is in the bot's secrets directory but no manifest declares it (it is still mounted at /run/secrets)",
@@ -200,10 +204,57 @@ def _check_dir(report: SecretsReport, path: Path, bot: BotSpec | None, what: str
     return True
 
 
-def _check_file(report: SecretsReport, bot_dir: Path, name: str, bot: BotSpec, uid: int | None) -> bytes | None:
-    path = bot_dir / name
+class _Listing:
+    """A bot's secrets directory, opened once: its entries (name -> DirEntry, whose type comes
+    with the listing) and a descriptor to open them by, so each secret costs an open, an
+    fstat and a read, and nothing is resolved by path twice."""
+
+    def __init__(self, fd: int, entries: dict[str, os.DirEntry[str]]):
+        self.fd, self.entries = fd, entries
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _list_dir(bot_dir: Path) -> _Listing | None:
+    """None when the directory cannot be listed (then each file is looked up by path)."""
     try:
-        st = os.lstat(path)
+        fd = os.open(bot_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        with os.scandir(fd) as it:
+            return _Listing(fd, {entry.name: entry for entry in it})
+    except OSError:
+        os.close(fd)
+        return None
+
+
+def _mode_or_size_problem(report: SecretsReport, path: Path, bot: BotSpec, name: str, st: os.stat_result) -> bool:
+    if st.st_mode & 0o077:
+        _add(report, str(path), bot, name,
+             f"file {path} is open to group or others (mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}")
+        return True
+    if st.st_size > MAX_SECRET_BYTES:
+        _add(report, str(path), bot, name, f"file {path} is larger than {MAX_SECRET_BYTES} bytes; is it the right file?")
+        return True
+    return False
+
+
+def _check_file(report: SecretsReport, bot_dir: Path, name: str, bot: BotSpec, uid: int | None,
+                listing: _Listing | None = None) -> bytes | None:
+    path = bot_dir / name
+    # What the file is (missing, symlink, not regular) comes from the directory listing; what
+    # was opened is checked with fstat, so mode, size and owner are those of the file read.
+    try:
+        if listing is not None:
+            entry = listing.entries.get(name)
+            if entry is None:
+                raise FileNotFoundError(name)
+            is_link, is_reg = entry.is_symlink(), entry.is_file(follow_symlinks=False)
+        else:
+            st = os.lstat(path)
+            is_link, is_reg = stat.S_ISLNK(st.st_mode), stat.S_ISREG(st.st_mode)
     except FileNotFoundError:
         _add(report, str(path), bot, name, f"file {path} does not exist; write the value there with mode 0600")
         return None
@@ -212,29 +263,42 @@ def _check_file(report: SecretsReport, bot_dir: Path, name: str, bot: BotSpec, u
         return None
     # Nothing can resolve outside the bot's directory: the name has no '/' or '..' (schema
     # pattern), the directory itself is no symlink (_check_dir), and neither is the file.
-    if stat.S_ISLNK(st.st_mode):
+    if is_link:
         _add(report, str(path), bot, name, f"{path} is a symlink; secrets must be regular files inside the bot's directory")
         return None
-    if not stat.S_ISREG(st.st_mode):
+    if not is_reg:
         _add(report, str(path), bot, name, f"{path} is not a regular file")
         return None
-    if st.st_mode & 0o077:
-        _add(report, str(path), bot, name,
-             f"file {path} is open to group or others (mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}")
-        return None
-    if st.st_size > MAX_SECRET_BYTES:
-        _add(report, str(path), bot, name, f"file {path} is larger than {MAX_SECRET_BYTES} bytes; is it the right file?")
-        return None
     try:
-        # O_NOFOLLOW: the file cannot be swapped for a symlink between the check and the read
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        try:
-            content = os.read(fd, MAX_SECRET_BYTES + 1)
-        finally:
-            os.close(fd)
+        # O_NOFOLLOW: the file cannot be swapped for a symlink between the listing and the read;
+        # O_NONBLOCK: nor can a FIFO swapped in make the open hang
+        if listing is not None:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=listing.fd)
+        else:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
+        # a file we may not open: still say first what is wrong with its mode or size, as before
+        try:
+            if _mode_or_size_problem(report, path, bot, name, os.lstat(path)):
+                return None
+        except OSError:
+            pass
         _add(report, str(path), bot, name, f"file {path} cannot be read: {exc.strerror}")
         return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            _add(report, str(path), bot, name, f"{path} is not a regular file")
+            return None
+        if _mode_or_size_problem(report, path, bot, name, st):
+            return None
+        try:
+            content = os.read(fd, MAX_SECRET_BYTES + 1)
+        except OSError as exc:
+            _add(report, str(path), bot, name, f"file {path} cannot be read: {exc.strerror}")
+            return None
+    finally:
+        os.close(fd)
     if not content.strip():
         _add(report, str(path), bot, name, f"file {path} is empty or only whitespace")
         return None
