@@ -24,6 +24,7 @@ Why this is the same answer:
 from __future__ import annotations
 
 import functools
+import gc
 import json
 from typing import Any
 
@@ -54,17 +55,27 @@ def load_and_validate(paths: list[str]) -> ValidationResult:
 
 
 def validate_plain(files: list[Any]) -> ValidationResult | None:
-    """The validation result of these files when it has no problem at all, else None."""
-    documents: list[Document] = []
-    for path in files:
-        docs = load_file_plain(path)
-        if docs is None:
+    """The validation result of these files when it has no problem at all, else None.
+
+    The cyclic garbage collector is paused meanwhile: the data built here is acyclic and all of
+    it is kept, so its collections would only walk it again and again (10-20% of the fast
+    path's time, measured with bench/run.py's 1,000-bot set)."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        documents: list[Document] = []
+        for path in files:
+            docs = load_file_plain(path)
+            if docs is None:
+                return None
+            documents.extend(docs)
+        if not documents:
             return None
-        documents.extend(docs)
-    if not documents:
-        return None
-    result = validate_documents(documents, schema_check=fast_schema_check)
-    return result if not result.problems and result.fleet is not None else None
+        result = validate_documents(documents, schema_check=fast_schema_check)
+        return result if not result.problems and result.fleet is not None else None
+    finally:
+        if paused:
+            gc.enable()
 
 
 def fast_schema_check(doc: Document, kind: str, report: Any, defaults: dict[str, Any] | None = None) -> None:

@@ -368,6 +368,26 @@ class _NotPlain(Exception):
     """load_bytes would refuse this (the reason is its to tell)."""
 
 
+class _PlainLoader(_Loader):  # type: ignore[misc, valid-type]
+    """The same loader, remembering each implicit scalar's tag: the resolver (pure Python, a
+    regex per scalar) is a quarter of the composing time, and keys and common values repeat in
+    every document. Exact: without path resolvers a scalar's tag depends only on its text and
+    its implicit flags."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._tags: dict[tuple[str, Any], str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = self._tags.get(key)
+        if tag is None:
+            tag = self._tags[key] = super().resolve(kind, value, implicit)
+        return tag
+
+
 def load_file_plain(path: Path) -> list[Document] | None:
     """load_file's documents without locations, or None if load_file would report a problem."""
     try:
@@ -402,7 +422,7 @@ def load_bytes_plain(raw: bytes, name: str) -> list[Document] | None:
     if not _cheap_to_compose(raw) and _prescan(text) is not None:
         return None
     documents: list[Document] = []
-    loader = _Loader(text)
+    loader = _PlainLoader(text)
     try:
         while loader.check_node():
             node = loader.get_node()

@@ -274,3 +274,20 @@ def test_cpus_nan_is_one_located_error_not_a_traceback(tmp_path, monkeypatch):
     paths = _write(tmp_path, {"bot.yaml": bot(spec=f"image: {IMAGE}\nresources: {{cpus: .nan}}")})
     assert [p.format() for p in located(paths).problems] == [
         "bot.yaml:7:21: $.spec.resources.cpus: cpus is .nan, not a number; give a number of cores such as 0.5"]
+
+
+def test_the_garbage_collector_is_running_again_afterwards(tmp_path, monkeypatch):
+    import gc
+
+    monkeypatch.chdir(tmp_path)
+    good = _write(tmp_path, {"good.yaml": bot(spec=f"image: {IMAGE}")})
+    bad = _write(tmp_path, {"bad.yaml": bot(spec=f"image: {IMAGE}\nimage: {IMAGE}")})
+    for paths in (good, bad):
+        fastpath.validate_plain(manifest.find_manifest_files(paths)[0])
+        assert gc.isenabled()
+    gc.disable()
+    try:
+        fastpath.validate_plain(manifest.find_manifest_files(good)[0])
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
