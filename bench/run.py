@@ -392,17 +392,21 @@ sys.exit(code)
 # The item-2 floor with the same job done by bare tools: parse the same manifest files with the
 # C loader, import the docker SDK, make the one label-filtered list call, read every secret file.
 FLOOR_PLAN_CHILD = r"""
-import os, sys
+import json, os, sys, time
+t = [time.perf_counter()]
 import yaml
-import docker
 manifests, secrets_root, fleet = sys.argv[1:4]
 docs = 0
 for name in sorted(os.listdir(manifests)):
     if name.endswith((".yaml", ".yml")):
         with open(os.path.join(manifests, name), "rb") as fh:
             docs += sum(1 for _ in yaml.load_all(fh, Loader=yaml.CSafeLoader))
+t.append(time.perf_counter())
+import docker
+t.append(time.perf_counter())
 client = docker.from_env()
 rows = client.containers.list(all=True, sparse=True, filters={"label": ["botmaker.fleet=" + fleet]})
+t.append(time.perf_counter())
 read = 0
 for bot in sorted(os.listdir(secrets_root)):
     d = os.path.join(secrets_root, bot)
@@ -410,8 +414,56 @@ for bot in sorted(os.listdir(secrets_root)):
         for name in os.listdir(d):
             with open(os.path.join(d, name), "rb") as fh:
                 read += len(fh.read())
+t.append(time.perf_counter())
 print(len(rows), docs)
+phases = dict(zip(["yaml import + parse", "import docker", "connect + list", "read secrets"],
+                  [b - a for a, b in zip(t, t[1:])]))
+sys.stderr.write("BENCH_PHASES " + json.dumps(phases) + "\n")
 """
+
+# One no-op `deployer plan DIR` (deployer.cli.main in a fresh process, like python3 -m deployer)
+# with its phases timed (wall) by wrapping the functions the CLI calls; printed as BENCH_PHASES.
+PHASES_CHILD = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import deployer.cli, deployer.workflow as W, deployer.observe as O, deployer.render as R
+import deployer.engine
+phases = {"imports (click, deployer, docker SDK, jsonschema-rs)": 0.0}
+def timed(label, fn):
+    def wrapper(*a, **k):
+        t = time.perf_counter()
+        try:
+            return fn(*a, **k)
+        finally:
+            phases[label] = phases.get(label, 0.0) + time.perf_counter() - t
+    return wrapper
+W.load_fleet = timed("load + validate (fast path)", W.load_fleet)
+O.gather = timed("observe (connect, one list call, image inspect)", O.gather)
+W.check_fleet_secrets = timed("secrets checks + fingerprints", W.check_fleet_secrets)
+W.plan = timed("planner", W.plan)
+R.render_plan = timed("render", R.render_plan)
+import jsonschema_rs
+phases["imports (click, deployer, docker SDK, jsonschema-rs)"] = time.perf_counter() - t0
+code = 0
+try:
+    deployer.cli.main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code or 0
+phases["total in process"] = time.perf_counter() - t0
+sys.stderr.write("BENCH_PHASES " + json.dumps(phases) + "\n")
+sys.exit(code)
+"""
+
+
+def child_phases(stderr: str) -> dict[str, float]:
+    for line in reversed(stderr.splitlines()):
+        if line.startswith("BENCH_PHASES "):
+            return json.loads(line[len("BENCH_PHASES "):])
+    return {}
+
+
+def fmt_phases(phases: dict[str, float]) -> str:
+    return ", ".join(f"{k} {fmt_s(v)}" for k, v in phases.items())
 
 # Item 7's recorded engine. RECORD_CHILD (set-up, not timed) builds the list response of a
 # fleet whose every bot has its container, with the deployer's own create path: Applier.
@@ -746,6 +798,11 @@ def item2_plan(res: Results, ff: FleetFiles, k: int, small_calls: dict[str, int]
             fmt_s(o), fmt_s(f), f"{o / f:.2f}x", "<= 1.5x", verdict(o / f <= 1.5))
     res.add(f"2c. same plan vs the old floor (SDK import + connect + one list; info, k={k})", fmt_s(o),
             fmt_s(f_old), f"{o / f_old:.1f}x", "(was 5.7x)", "info")
+    # where the time goes: one more run of each, their phases timed inside the processes
+    _, p_floor = run_timed(cmd_floor, what="floor (phases)")
+    _, p_ours = run_timed([PY, "-c", PHASES_CHILD, "plan", str(ff.dir)], what="deployer plan (phases)")
+    res.note(f"item 2: phases of one no-op plan (wall, in the process): {fmt_phases(child_phases(p_ours.stderr))}; "
+             f"of one floor run: {fmt_phases(child_phases(p_floor.stderr))}")
     big_calls = plan_calls(ff.dir)
     same = big_calls == small_calls
     res.add(f"2b. engine calls, unchanged plan N={small_n} vs N={ff.n}", fmt_calls(big_calls),
