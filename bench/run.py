@@ -895,8 +895,10 @@ def item4_one_change(res: Results, eng: Engine, ff: FleetFiles, k: int) -> None:
 
 
 def record_engine(eng: Engine, ff: FleetFiles, out: Path, template_fleet: str | None) -> int:
-    """The recorded list response of `ff` with every bot created (see RECORD_CHILD)."""
-    rows = eng.api.containers(all=True, filters={"label": [f"botmaker.fleet={template_fleet}"]}) if template_fleet else []
+    """The recorded list response of `ff` with every bot created (see RECORD_CHILD). The row
+    template is a bot container of this run's big fleet, else any bench-made bot container."""
+    labels = [f"botmaker.fleet={template_fleet}"] if template_fleet else [RUN_LABEL, "botmaker.managed=true"]
+    rows = eng.api.containers(all=True, filters={"label": labels})
     template = {k: v for k, v in (rows[0] if rows else {}).items() if k not in ("Id", "Names", "Labels")}
     tfile, ifile = out.with_suffix(".template.json"), out.with_suffix(".image.json")
     tfile.write_text(json.dumps(template))
@@ -1076,9 +1078,20 @@ def machine_info(eng: Engine) -> list[str]:
         f"{info.get('Driver')}, cgroup v{info.get('CgroupVersion')}), containers on the engine at start: "
         f"{info.get('Containers')}"),
         (f"python {platform.python_version()} ({PY}), docker SDK {docker.__version__}, PyYAML {yaml.__version__} "
-        f"(libyaml {yaml.__with_libyaml__}), jsonschema {pkg_version('jsonschema')}, click {pkg_version('click')}"),
+        f"(libyaml {yaml.__with_libyaml__}), jsonschema {pkg_version('jsonschema')}, jsonschema-rs "
+        f"{_version_or_none('jsonschema-rs')}, click {pkg_version('click')}"),
+        f"engine: DOCKER_HOST={os.environ.get('DOCKER_HOST') or '(unset: unix:///var/run/docker.sock)'}",
         f"deployer at git {git}{' + uncommitted changes in deployer/' if dirty else ''}",
     ]
+
+
+def _version_or_none(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "NOT INSTALLED (the fast path falls back to jsonschema)"
 
 
 def attempt(res: Results, item: str, fn: Callable[[], Any]) -> Any:
