@@ -455,6 +455,39 @@ sys.exit(code)
 """
 
 
+# One `deployer apply --yes ...` (deployer.cli.main in a fresh process) with its phases timed:
+# what comes before the first change, the applier's run, and what comes after it.
+APPLY_PHASES_CHILD = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import deployer.cli, deployer.workflow as W, deployer.applier as A, deployer.lock as L, deployer.stamps as S
+import deployer.engine
+phases = {"imports": time.perf_counter() - t0}
+def timed(label, fn):
+    def wrapper(*a, **k):
+        t = time.perf_counter()
+        try:
+            return fn(*a, **k)
+        finally:
+            phases[label] = phases.get(label, 0.0) + time.perf_counter() - t
+    return wrapper
+W.load_fleet = timed("load + validate", W.load_fleet)
+W.prepare = timed("observe + secrets + plan", W.prepare)
+L.FleetLock.acquire = timed("lock", L.FleetLock.acquire)
+A.Applier.apply = timed("applier (create, start, wait: settle included)", A.Applier.apply)
+S.write_record = timed("last-applied record", S.write_record)
+L.FleetLock.release = timed("unlock", L.FleetLock.release)
+code = 0
+try:
+    deployer.cli.main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code or 0
+phases["total in process"] = time.perf_counter() - t0
+sys.stderr.write("BENCH_PHASES " + json.dumps(phases) + "\n")
+sys.exit(code)
+"""
+
+
 def child_phases(stderr: str) -> dict[str, float]:
     for line in reversed(stderr.splitlines()):
         if line.startswith("BENCH_PHASES "):
@@ -751,6 +784,12 @@ def item3_apply_new(res: Results, eng: Engine, ff: FleetFiles, k: int) -> dict[s
             plan_calls_small = plan_calls(ff.dir)
         n, dc = eng.clean(fleet_label)
         log(f"item 3 rep {rep + 1}/{k}: cleaned {n} in {fmt_s(dc)}")
+    # where the time goes: one more default apply with its phases timed in the process (not in the table)
+    dt, p = run_timed([PY, "-c", APPLY_PHASES_CHILD, "apply", "--yes", "--parallelism", "4", str(ff.dir)],
+                      what="deployer apply (phases)")
+    check_created("deployer apply (phases)")
+    eng.clean(fleet_label)
+    res.note(f"item 3: phases of one more default apply ({fmt_s(dt)} wall): {fmt_phases(child_phases(p.stderr))}")
 
     f = median(t_raw)
     o = median(t_cli)
