@@ -18,22 +18,30 @@ RESTARTED = dataclasses.replace(RUNNING, restart_count=1)
 
 
 def scripted(engine: DockerEngine, script) -> list[float]:
-    """Make engine.inspect return script(t) with t the seconds since the first call; return the times."""
+    """Make engine.inspect return script(t), t the seconds since the container was started (now);
+    return the times of the calls, as seconds since then."""
+    started = time.monotonic()
     times: list[float] = []
 
     def inspect(container_id: str) -> ContainerStatus:
-        times.append(time.monotonic())
-        return script(times[-1] - times[0])
+        times.append(time.monotonic() - started)
+        return script(times[-1])
     engine.inspect = inspect  # type: ignore[method-assign]
     return times
 
 
-def test_a_container_that_stays_up_costs_two_inspects():
+def test_a_container_that_stays_up_costs_one_inspect_at_the_end_of_the_settle_time():
     engine = DockerEngine()
     times = scripted(engine, lambda t: RUNNING)
     st = engine.wait_ready("c1", timeout=10, settle=0.3, healthcheck=False)
-    assert st.running and len(times) == 2
-    assert times[1] - times[0] >= 0.3
+    assert st.running and len(times) == 1 and times[0] >= 0.3
+
+
+def test_without_settle_time_one_inspect_at_once():
+    engine = DockerEngine()
+    times = scripted(engine, lambda t: RUNNING)
+    assert engine.wait_ready("c1", timeout=10, settle=0, healthcheck=False).running
+    assert len(times) == 1 and times[0] < 0.2
 
 
 def test_an_exit_during_the_settle_time_is_reported():
@@ -52,14 +60,22 @@ def test_a_restart_during_the_settle_time_is_reported():
 def test_the_deadline_still_bounds_the_wait():
     engine = DockerEngine()
     times = scripted(engine, lambda t: RUNNING)
-    started = time.monotonic()
     st = engine.wait_ready("c1", timeout=0.2, settle=5, healthcheck=False)
-    assert st.running and time.monotonic() - started < 1.0 and len(times) == 2
+    assert st.running and times[-1] < 1.0
 
 
-def test_a_container_not_yet_running_is_polled_until_it_runs():
+def test_a_container_not_yet_running_gets_its_whole_settle_time_once_it_runs():
     engine = DockerEngine()
     created = dataclasses.replace(RUNNING, status="created", running=False)
-    times = scripted(engine, lambda t: created if t < 0.1 else RUNNING)
-    assert engine.wait_ready("c1", timeout=10, settle=0.2, healthcheck=False).running
-    assert len(times) >= 3
+    times = scripted(engine, lambda t: created if t < 0.35 else RUNNING)
+    assert engine.wait_ready("c1", timeout=10, settle=0.3, healthcheck=False).running
+    assert times[-1] >= 0.35 + 0.3 - 0.05  # running seen at >= 0.35 s, then 0.3 s more
+
+
+def test_with_a_healthcheck_it_polls_until_healthy():
+    engine = DockerEngine()
+    starting = dataclasses.replace(RUNNING, health="starting")
+    healthy = dataclasses.replace(RUNNING, health="healthy")
+    times = scripted(engine, lambda t: starting if t < 0.2 else healthy)
+    assert engine.wait_ready("c1", timeout=10, settle=1, healthcheck=True).health == "healthy"
+    assert times[0] < 0.1 and len(times) >= 3
