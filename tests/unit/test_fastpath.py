@@ -23,16 +23,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deployer import fastpath, manifest
-from deployer.manifest import load_bytes, load_bytes_plain, load_file, load_file_plain, load_paths
+from deployer.manifest import (
+    load_bytes,
+    load_bytes_plain,
+    load_file,
+    load_file_plain,
+    load_paths,
+)
 from deployer.validation import SCHEMA_DIR, _validators, validate_documents
 
 REPO = Path(__file__).resolve().parent.parent.parent
-RELIABILITY = REPO / "tests" / "reliability"
-if str(RELIABILITY) not in sys.path:
-    sys.path.insert(0, str(RELIABILITY))
+for _dir in (REPO / "tests" / "reliability", REPO / "tests" / "unit"):  # in any import mode
+    if str(_dir) not in sys.path:
+        sys.path.insert(0, str(_dir))
 
-import test_hostile_input as hostile  # noqa: E402 - the corpus' strategies, after the path is set
-from test_validation import HEADER_CASES, IMAGE, SCHEMA_CASES, bot  # noqa: E402
+import test_hostile_input as hostile  # the corpus' strategies, once tests/reliability is on the path
+from test_validation import HEADER_CASES, IMAGE, SCHEMA_CASES, bot
 
 EXAMPLE_FILES = sorted(str(p.relative_to(REPO)) for p in (REPO / "examples").rglob("*.y*ml"))
 EXAMPLE_SETS = [["examples"], ["examples/invalid"], ["examples/fleet.yaml", "examples/invalid"],
@@ -225,7 +231,7 @@ def test_mutated_documents_agree(tmp_path, docs):
 @settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=hostile.hostile_file())
 def test_compiled_validator_never_accepts_what_jsonschema_refuses(data):
-    documents, problems = load_bytes(data, "m.yaml")
+    documents, _ = load_bytes(data, "m.yaml")
     compiled = fastpath.compiled_validators()
     for doc in documents:
         kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
