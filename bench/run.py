@@ -1170,6 +1170,8 @@ def main() -> int:
     ap.add_argument("--with-compose", action="store_true", help="install docker-compose (apt-get) if missing; run item 6")
     ap.add_argument("--only", default="1,2,3,4,5,6,7,8", help="comma-separated items to run (default all)")
     ap.add_argument("--keep-temp", action="store_true", help="keep the temp dir of manifests (containers are removed)")
+    ap.add_argument("--repeat-slow", type=int, default=None, metavar="K",
+                    help="repetitions of the slow items (3, 5 and item 3's interleaved raw/default/settle=0 triples; default 3)")
     args = ap.parse_args()
     only = {int(x) for x in args.only.split(",") if x.strip()}
 
@@ -1180,7 +1182,7 @@ def main() -> int:
     N_COMPOSE = 50 if q else 300
     N_HUGE = 2000 if q else 10_000
     K_FAST = 3 if q else 5
-    K_SLOW = 2 if q else 3
+    K_SLOW = args.repeat_slow or (2 if q else 3)
 
     run = pysecrets.token_hex(3)
     global ENGINE
