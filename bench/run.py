@@ -760,14 +760,26 @@ def item3_apply_new(res: Results, eng: Engine, ff: FleetFiles, k: int) -> dict[s
         if len(rows) != ff.n or running != ff.n:
             raise RuntimeError(f"{what}: expected {ff.n} running containers, found {len(rows)} ({running} running)")
 
+    import resource
+
+    cpu: dict[str, list[float]] = {"raw": [], "default": []}
+
+    def child_cpu() -> float:
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return ru.ru_utime + ru.ru_stime
+
     for rep in range(k):
+        c0 = child_cpu()
         dt, _ = run_timed([PY, "-c", RAW_CREATE_CHILD, str(cfg_path), "4"], what="raw SDK create+start")
+        cpu["raw"].append(child_cpu() - c0)
         check_created("raw SDK")
         t_raw.append(dt)
         n, dc = eng.clean(fleet_label)
         log(f"item 3 rep {rep + 1}/{k}: raw SDK {fmt_s(dt)} (cleaned {n} in {fmt_s(dc)})")
 
+        c0 = child_cpu()
         dt, p = run_timed(cmd_cli, what="deployer apply")
+        cpu["default"].append(child_cpu() - c0)
         check_created("deployer apply")
         t_cli.append(dt)
         calls_cli = child_calls(p.stderr)
@@ -802,6 +814,8 @@ def item3_apply_new(res: Results, eng: Engine, ff: FleetFiles, k: int) -> dict[s
              f"({(o - z) / o * 100:.0f}%) end to end (default vs settle=0, medians); runs: raw "
              f"{', '.join(fmt_s(x) for x in t_raw)}; default {', '.join(fmt_s(x) for x in t_cli)}; "
              f"settle=0 {', '.join(fmt_s(x) for x in t_zero)}")
+    res.note(f"item 3: CPU time (user+sys) of the process: raw SDK {fmt_s(median(cpu['raw']))}, "
+             f"deployer apply {fmt_s(median(cpu['default']))} (medians; the rest of the wall time is the engine's)")
     res.note(f"item 3: engine calls of the default CLI apply of {ff.n} bots: {fmt_calls(calls_cli)}; "
              f"with settle=0: {fmt_calls(calls_zero)}; raw floor: create={ff.n} start={ff.n}")
     return plan_calls_small
