@@ -16,17 +16,20 @@ are kept, with an interpretation, in docs/benchmarks.md.
 Items (N for a full run; --quick uses N/5 or so):
   1. validate 1,000 bots (a Fleet doc + 1,000 Bot docs in 50 files; env, a distinct host port, a
      distinct bind-mount path, secrets, provider and channel each), in-process with what
-     `deployer validate` calls (manifest.load_paths + validation.validate_documents) vs
-     yaml.load_all(CSafeLoader) of the same files. Target <= 2x. 1b: the same at N/4 bots;
+     `deployer validate` calls (fastpath.load_and_validate: for a valid set, the plain loader and
+     the compiled validator) vs yaml.load_all(CSafeLoader) of the same files. Target <= 1.5x. 1b: the same at N/4 bots;
      linear work gives 4x (target <= 4.4x).
   2. `python3 -m deployer plan DIR` of the unchanged 1,000-bot fleet (fresh process, wall time)
-     vs a fresh process that imports the docker SDK, connects (docker.from_env()) and makes one
-     label-filtered containers.list(all=True, sparse=True). Target <= 1.5x. 2b: the engine
-     calls (DockerEngine.calls) of that no-op plan for N=100 vs N=1000: target equal (O(1)).
+     vs a fresh process doing the same job with bare tools: parse the same files with
+     yaml.load_all(CSafeLoader), import the docker SDK, connect, make one label-filtered
+     containers.list(all=True, sparse=True) and read every secret file. Target <= 1.5x.
+     2c: the same plan vs the earlier floor (SDK import + connect + the list call only), kept so
+     the figures stay comparable. 2b: the engine calls (DockerEngine.calls) of that no-op plan
+     for N=100 vs N=1000: target equal (O(1)).
   3. `deployer apply --yes --parallelism 4` of 100 new running bots without healthcheck (fresh
      process) vs a fresh process doing raw docker SDK create+start of the same 100 containers
      (same image, names, env, labels incl. a spec-sized JSON label, port, mounts, limits) with
-     a ThreadPoolExecutor(4); cleaned between runs. Target <= 1.15x. 3b: the same CLI with
+     a ThreadPoolExecutor(4); cleaned between runs. Target <= 1.10x. 3b: the same CLI with
      ApplyOptions.settle (1.0 s by default) patched to 0 in the child process only, to show
      what the settle wait costs; the deployer code is not changed.
   4. `deployer apply --yes` of the 1,000-bot fleet with one bot's env changed vs the no-op
@@ -40,6 +43,16 @@ Items (N for a full run; --quick uses N/5 or so):
      of the same image, `docker-compose up -d` once, then the no-op `docker-compose up -d`
      timed vs the no-op `deployer plan` of a 300-bot fleet. Target: ours >= 10x faster.
      Skipped with a printed note when docker-compose is missing.
+  7. the CPU side of a no-op plan of 10,000 bots: `deployer plan --detailed-exitcode DIR` (the
+     real CLI in a fresh process: validate + secrets + observe + plan + render) against a
+     recorded engine: the list response of the fleet with every bot created, built by the
+     deployer's own create path (Applier._create_container -> DockerEngine.create against a
+     recording API: labels, canonical spec, hash and secret fingerprints as apply makes them;
+     other row fields from a real row of the engine) and the engine's real image inspect.
+     Wall time vs the same at 1,000 bots: target <= 11x (10x is linear); 7b: its peak RSS,
+     target <= 300 MB.
+  8. `deployer --help` (the console script next to the interpreter, else python3 -m deployer)
+     vs `python3 -c 'import click'`, fresh processes, k=15: target <= 1.5x.
 
 Engine calls are counted inside the CLI's own process: CLI_CHILD below runs deployer.cli.main
 like `python3 -m deployer` does, and only wraps DockerEngine.__init__ to keep each engine and
@@ -376,6 +389,180 @@ sys.stderr.write("BENCH_CALLS " + json.dumps(calls, sort_keys=True) + "\n")
 sys.exit(code)
 """
 
+# The item-2 floor with the same job done by bare tools: parse the same manifest files with the
+# C loader, import the docker SDK, make the one label-filtered list call, read every secret file.
+FLOOR_PLAN_CHILD = r"""
+import json, os, sys, time
+t = [time.perf_counter()]
+import yaml
+manifests, secrets_root, fleet = sys.argv[1:4]
+docs = 0
+for name in sorted(os.listdir(manifests)):
+    if name.endswith((".yaml", ".yml")):
+        with open(os.path.join(manifests, name), "rb") as fh:
+            docs += sum(1 for _ in yaml.load_all(fh, Loader=yaml.CSafeLoader))
+t.append(time.perf_counter())
+import docker
+t.append(time.perf_counter())
+client = docker.from_env()
+rows = client.containers.list(all=True, sparse=True, filters={"label": ["botmaker.fleet=" + fleet]})
+t.append(time.perf_counter())
+read = 0
+for bot in sorted(os.listdir(secrets_root)):
+    d = os.path.join(secrets_root, bot)
+    if os.path.isdir(d):
+        for name in os.listdir(d):
+            with open(os.path.join(d, name), "rb") as fh:
+                read += len(fh.read())
+t.append(time.perf_counter())
+print(len(rows), docs)
+phases = dict(zip(["yaml import + parse", "import docker", "connect + list", "read secrets"],
+                  [b - a for a, b in zip(t, t[1:])]))
+sys.stderr.write("BENCH_PHASES " + json.dumps(phases) + "\n")
+"""
+
+# One no-op `deployer plan DIR` (deployer.cli.main in a fresh process, like python3 -m deployer)
+# with its phases timed (wall) by wrapping the functions the CLI calls; printed as BENCH_PHASES.
+PHASES_CHILD = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import deployer.cli, deployer.workflow as W, deployer.observe as O, deployer.render as R
+import deployer.engine
+phases = {"imports (click, deployer, docker SDK, jsonschema-rs)": 0.0}
+def timed(label, fn):
+    def wrapper(*a, **k):
+        t = time.perf_counter()
+        try:
+            return fn(*a, **k)
+        finally:
+            phases[label] = phases.get(label, 0.0) + time.perf_counter() - t
+    return wrapper
+W.load_fleet = timed("load + validate (fast path)", W.load_fleet)
+O.gather = timed("observe (connect, one list call, image inspect)", O.gather)
+W.check_fleet_secrets = timed("secrets checks + fingerprints", W.check_fleet_secrets)
+W.plan = timed("planner", W.plan)
+R.render_plan = timed("render", R.render_plan)
+import jsonschema_rs
+phases["imports (click, deployer, docker SDK, jsonschema-rs)"] = time.perf_counter() - t0
+code = 0
+try:
+    deployer.cli.main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code or 0
+phases["total in process"] = time.perf_counter() - t0
+sys.stderr.write("BENCH_PHASES " + json.dumps(phases) + "\n")
+sys.exit(code)
+"""
+
+
+# One `deployer apply --yes ...` (deployer.cli.main in a fresh process) with its phases timed:
+# what comes before the first change, the applier's run, and what comes after it.
+APPLY_PHASES_CHILD = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import deployer.cli, deployer.workflow as W, deployer.applier as A, deployer.lock as L, deployer.stamps as S
+import deployer.engine
+phases = {"imports": time.perf_counter() - t0}
+def timed(label, fn):
+    def wrapper(*a, **k):
+        t = time.perf_counter()
+        try:
+            return fn(*a, **k)
+        finally:
+            phases[label] = phases.get(label, 0.0) + time.perf_counter() - t
+    return wrapper
+W.load_fleet = timed("load + validate", W.load_fleet)
+W.prepare = timed("observe + secrets + plan", W.prepare)
+L.FleetLock.acquire = timed("lock", L.FleetLock.acquire)
+A.Applier.apply = timed("applier (create, start, wait: settle included)", A.Applier.apply)
+S.write_record = timed("last-applied record", S.write_record)
+L.FleetLock.release = timed("unlock", L.FleetLock.release)
+code = 0
+try:
+    deployer.cli.main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code or 0
+phases["total in process"] = time.perf_counter() - t0
+sys.stderr.write("BENCH_PHASES " + json.dumps(phases) + "\n")
+sys.exit(code)
+"""
+
+
+def child_phases(stderr: str) -> dict[str, float]:
+    for line in reversed(stderr.splitlines()):
+        if line.startswith("BENCH_PHASES "):
+            return json.loads(line[len("BENCH_PHASES "):])
+    return {}
+
+
+def fmt_phases(phases: dict[str, float]) -> str:
+    return ", ".join(f"{k} {fmt_s(v)}" for k, v in phases.items())
+
+# Item 7's recorded engine. RECORD_CHILD (set-up, not timed) builds the list response of a
+# fleet whose every bot has its container, with the deployer's own create path: Applier.
+# _create_container -> DockerEngine.create against a recording API, so labels, canonical spec,
+# spec hash and secret fingerprints are exactly what `apply` would put on the containers; the
+# other fields of each row are those of a real row of the engine (argv[3]), and the image
+# inspect is the engine's own (argv[4]).
+RECORD_CHILD = r"""
+import dataclasses, hashlib, json, sys
+from deployer.applier import Applier, ApplyOptions
+from deployer.engine import DockerEngine
+from deployer.secrets import check_fleet_secrets
+from deployer.workflow import load_fleet, plan_options
+manifests, out, template_file, image_file = sys.argv[1:5]
+template = json.load(open(template_file))
+image = json.load(open(image_file))
+fleet, _ = load_fleet([manifests])
+options = plan_options(fleet, None)
+secrets = check_fleet_secrets(fleet, options.secrets_dir, image_users={})
+assert not secrets.errors, secrets.problems[:3]
+options = dataclasses.replace(options, secret_fingerprints=secrets.fingerprints)
+rows = []
+class RecordingAPI:
+    def create_host_config(self, **kw):
+        return kw
+    def create_container(self, **kw):
+        cid = hashlib.sha256(kw["name"].encode()).hexdigest()
+        rows.append(dict(template, Id=cid, Names=["/" + kw["name"]], Image=kw["image"], ImageID=image["Id"],
+                         State="created", Status="Created", Labels=kw["labels"]))
+        return {"Id": cid}
+engine = DockerEngine()
+engine._client = RecordingAPI()
+applier = Applier(engine, fleet.name, ApplyOptions(plan_options=options))
+for bot in fleet.bots:
+    applier._create_container(bot)
+json.dump({"containers": rows, "image": image}, open(out, "w"))
+print(len(rows))
+"""
+
+# Item 7's timed run: the real CLI (`deployer plan --detailed-exitcode DIR`, deployer.cli.main in
+# a fresh process) with DockerEngine's API replaced by the recorded responses; each list call
+# decodes the recorded JSON text, as the SDK decodes the engine's response.
+REPLAY_CHILD = r"""
+import json, sys
+import deployer.engine as E
+recorded = json.load(open(sys.argv[1]))
+raw_rows = json.dumps(recorded["containers"])
+image = recorded["image"]
+class ReplayAPI:
+    def containers(self, filters=None, **kwargs):
+        rows = json.loads(raw_rows)
+        labels = (filters or {}).get("label") or []
+        name = (filters or {}).get("name")
+        def has(row, label):
+            key, eq, value = label.partition("=")
+            return row["Labels"].get(key) == value if eq else key in row["Labels"]
+        return [r for r in rows if all(has(r, label) for label in labels)
+                and (not name or any(name in n for n in r["Names"]))]
+    def inspect_image(self, ref):
+        return image
+replay = ReplayAPI()
+E.DockerEngine.api = property(lambda self: replay)
+from deployer.cli import main
+main(["plan", "--detailed-exitcode"] + sys.argv[2:])
+"""
+
 MAXRSS_CHILD = r"""
 import json, resource, subprocess, sys
 p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -500,6 +687,7 @@ def plan_calls(dir_: Path) -> dict[str, int]:
 # --- items --------------------------------------------------------------------------------------
 
 def item1_validate(res: Results, ff: FleetFiles, k: int) -> None:
+    from deployer.fastpath import load_and_validate
     from deployer.manifest import load_paths
     from deployer.validation import validate_documents
 
@@ -512,47 +700,46 @@ def item1_validate(res: Results, ff: FleetFiles, k: int) -> None:
                 n += sum(1 for _ in yaml.load_all(fh, Loader=yaml.CSafeLoader))
         return n
 
-    def ours() -> Any:
-        documents, load_problems = load_paths([str(ff.dir)])
-        return documents, validate_documents(documents, load_problems)
+    def located(d: Path) -> Any:
+        documents, load_problems = load_paths([str(d)])
+        return validate_documents(documents, load_problems)
 
     t0 = time.perf_counter()
-    _, result = ours()  # the first call also builds the JSON Schema validators (lru_cache)
+    result = load_and_validate([str(ff.dir)])  # the first call also builds the validators (cached)
     cold = time.perf_counter() - t0
     errors = [p.format() for p in result.problems if p.is_error]
     if errors or result.fleet is None or len(result.fleet.bots) != ff.n:
         raise RuntimeError(f"bench manifests do not validate: {errors[:5]}")
+    if result.fleet != located(ff.dir).fleet:
+        raise RuntimeError("the fast and the located path built different fleets")
     assert floor() == ff.n + 1
     # scaling: the same manifests cut to N/4 bots; linear work takes a quarter of the time
     import dataclasses
     half = dataclasses.replace(ff, dir=ff.dir.parent / "manifests-quarter", n=ff.n // 4,
                                bot_names=ff.bot_names[: ff.n // 4], files=max(1, ff.files // 4), revs={})
     half.write()
-    t_ours, t_floor, t_load, t_val, t_half = [], [], [], [], []
+    t_ours, t_floor, t_half, t_located = [], [], [], []
     for _ in range(k):
         t0 = time.perf_counter()
         floor()
         t_floor.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        documents, load_problems = load_paths([str(ff.dir)])
-        t1 = time.perf_counter()
-        validate_documents(documents, load_problems)
-        t2 = time.perf_counter()
-        t_ours.append(t2 - t0)
-        t_load.append(t1 - t0)
-        t_val.append(t2 - t1)
+        load_and_validate([str(ff.dir)])
+        t_ours.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        documents, load_problems = load_paths([str(half.dir)])
-        validate_documents(documents, load_problems)
+        load_and_validate([str(half.dir)])
         t_half.append(time.perf_counter() - t0)
-    o, f, h = median(t_ours), median(t_floor), median(t_half)
+        t0 = time.perf_counter()
+        located(ff.dir)
+        t_located.append(time.perf_counter() - t0)
+    o, f, h, lo = median(t_ours), median(t_floor), median(t_half), median(t_located)
     res.add(f"1. validate {ff.n} bots / {len(files)} files (in-process, k={k})", fmt_s(o), fmt_s(f),
-            f"{o / f:.1f}x", "<= 2x", verdict(o / f <= 2))
+            f"{o / f:.2f}x", "<= 1.5x", verdict(o / f <= 1.5))
     res.add(f"1b. validate scaling: {ff.n} bots (ours) vs {half.n} bots (floor) (in-process, k={k})", fmt_s(o), fmt_s(h),
             f"{o / h:.1f}x", "<= 4.4x (linear)", verdict(o / h <= 4.4))
-    res.note(f"item 1: of which load_paths (YAML -> located data) {fmt_s(median(t_load))} "
-             f"({median(t_load) / f:.1f}x the floor), validate_documents {fmt_s(median(t_val))}; "
-             f"first call in the process (builds the schema validators) {fmt_s(cold)}")
+    res.add(f"1c. the located path alone (what a set with a problem costs; info, k={k})", fmt_s(lo), fmt_s(f),
+            f"{lo / f:.1f}x", "(was 3.9x)", "info")
+    res.note(f"item 1: first call in the process (imports and builds the compiled validators) {fmt_s(cold)}")
 
 
 def item3_apply_new(res: Results, eng: Engine, ff: FleetFiles, k: int) -> dict[str, int]:
@@ -573,14 +760,26 @@ def item3_apply_new(res: Results, eng: Engine, ff: FleetFiles, k: int) -> dict[s
         if len(rows) != ff.n or running != ff.n:
             raise RuntimeError(f"{what}: expected {ff.n} running containers, found {len(rows)} ({running} running)")
 
+    import resource
+
+    cpu: dict[str, list[float]] = {"raw": [], "default": []}
+
+    def child_cpu() -> float:
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return ru.ru_utime + ru.ru_stime
+
     for rep in range(k):
+        c0 = child_cpu()
         dt, _ = run_timed([PY, "-c", RAW_CREATE_CHILD, str(cfg_path), "4"], what="raw SDK create+start")
+        cpu["raw"].append(child_cpu() - c0)
         check_created("raw SDK")
         t_raw.append(dt)
         n, dc = eng.clean(fleet_label)
         log(f"item 3 rep {rep + 1}/{k}: raw SDK {fmt_s(dt)} (cleaned {n} in {fmt_s(dc)})")
 
+        c0 = child_cpu()
         dt, p = run_timed(cmd_cli, what="deployer apply")
+        cpu["default"].append(child_cpu() - c0)
         check_created("deployer apply")
         t_cli.append(dt)
         calls_cli = child_calls(p.stderr)
@@ -597,18 +796,26 @@ def item3_apply_new(res: Results, eng: Engine, ff: FleetFiles, k: int) -> dict[s
             plan_calls_small = plan_calls(ff.dir)
         n, dc = eng.clean(fleet_label)
         log(f"item 3 rep {rep + 1}/{k}: cleaned {n} in {fmt_s(dc)}")
+    # where the time goes: one more default apply with its phases timed in the process (not in the table)
+    dt, p = run_timed([PY, "-c", APPLY_PHASES_CHILD, "apply", "--yes", "--parallelism", "4", str(ff.dir)],
+                      what="deployer apply (phases)")
+    check_created("deployer apply (phases)")
+    eng.clean(fleet_label)
+    res.note(f"item 3: phases of one more default apply ({fmt_s(dt)} wall): {fmt_phases(child_phases(p.stderr))}")
 
     f = median(t_raw)
     o = median(t_cli)
     z = median(t_zero)
     res.add(f"3. apply {ff.n} new running bots, --parallelism 4, default CLI (settle 1.0 s) (k={k})",
-            fmt_s(o), fmt_s(f), f"{o / f:.2f}x", "<= 1.15x", verdict(o / f <= 1.15))
+            fmt_s(o), fmt_s(f), f"{o / f:.2f}x", "<= 1.10x", verdict(o / f <= 1.10))
     res.add(f"3b. same, ApplyOptions.settle=0 patched in the child (info) (k={k})",
-            fmt_s(z), fmt_s(f), f"{z / f:.2f}x", "<= 1.15x", verdict(z / f <= 1.15))
+            fmt_s(z), fmt_s(f), f"{z / f:.2f}x", "<= 1.10x", verdict(z / f <= 1.10))
     res.note(f"item 3: the settle wait (ApplyOptions.settle, 1.0 s by default) costs {fmt_s(o - z)} of {fmt_s(o)} "
              f"({(o - z) / o * 100:.0f}%) end to end (default vs settle=0, medians); runs: raw "
              f"{', '.join(fmt_s(x) for x in t_raw)}; default {', '.join(fmt_s(x) for x in t_cli)}; "
              f"settle=0 {', '.join(fmt_s(x) for x in t_zero)}")
+    res.note(f"item 3: CPU time (user+sys) of the process: raw SDK {fmt_s(median(cpu['raw']))}, "
+             f"deployer apply {fmt_s(median(cpu['default']))} (medians; the rest of the wall time is the engine's)")
     res.note(f"item 3: engine calls of the default CLI apply of {ff.n} bots: {fmt_calls(calls_cli)}; "
              f"with settle=0: {fmt_calls(calls_zero)}; raw floor: create={ff.n} start={ff.n}")
     return plan_calls_small
@@ -626,19 +833,29 @@ def create_big_fleet(res: Results, eng: Engine, ff: FleetFiles) -> None:
 
 def item2_plan(res: Results, ff: FleetFiles, k: int, small_calls: dict[str, int], small_n: int) -> list[float]:
     cmd_ours = [PY, "-m", "deployer", "plan", str(ff.dir)]
-    cmd_floor = [PY, "-c", FLOOR_LIST_CHILD, ff.fleet]
-    _, p = run_timed(cmd_floor, what="floor list")  # warm-up, and a check
-    if int(p.stdout.strip()) != ff.n:
-        raise RuntimeError(f"floor listed {p.stdout.strip()} containers, expected {ff.n}")
+    cmd_floor = [PY, "-c", FLOOR_PLAN_CHILD, str(ff.dir), str(ff.secrets_root), ff.fleet]
+    cmd_old_floor = [PY, "-c", FLOOR_LIST_CHILD, ff.fleet]
+    _, p = run_timed(cmd_floor, what="floor (parse + SDK + list + secrets)")  # warm-up, and a check
+    if p.stdout.split() != [str(ff.n), str(ff.n + 1)]:
+        raise RuntimeError(f"floor listed/parsed {p.stdout.strip()}, expected {ff.n} containers and {ff.n + 1} documents")
+    run_timed(cmd_old_floor, what="old floor list")
     run_timed(cmd_ours, what="deployer plan")
-    t_ours, t_floor = [], []
+    t_ours, t_floor, t_old = [], [], []
     for _ in range(k):
         t_floor.append(run_timed(cmd_floor)[0])
+        t_old.append(run_timed(cmd_old_floor)[0])
         dt, p = run_timed(cmd_ours, what="deployer plan")
         t_ours.append(dt)
-    o, f = median(t_ours), median(t_floor)
-    res.add(f"2. plan, unchanged {ff.n}-bot fleet (fresh process, k={k})", fmt_s(o), fmt_s(f),
-            f"{o / f:.1f}x", "<= 1.5x", verdict(o / f <= 1.5))
+    o, f, f_old = median(t_ours), median(t_floor), median(t_old)
+    res.add(f"2. plan, unchanged {ff.n}-bot fleet (fresh process, k={k}) vs parse + SDK + list + read secrets",
+            fmt_s(o), fmt_s(f), f"{o / f:.2f}x", "<= 1.5x", verdict(o / f <= 1.5))
+    res.add(f"2c. same plan vs the old floor (SDK import + connect + one list; info, k={k})", fmt_s(o),
+            fmt_s(f_old), f"{o / f_old:.1f}x", "(was 5.7x)", "info")
+    # where the time goes: one more run of each, their phases timed inside the processes
+    _, p_floor = run_timed(cmd_floor, what="floor (phases)")
+    _, p_ours = run_timed([PY, "-c", PHASES_CHILD, "plan", str(ff.dir)], what="deployer plan (phases)")
+    res.note(f"item 2: phases of one no-op plan (wall, in the process): {fmt_phases(child_phases(p_ours.stderr))}; "
+             f"of one floor run: {fmt_phases(child_phases(p_floor.stderr))}")
     big_calls = plan_calls(ff.dir)
     same = big_calls == small_calls
     res.add(f"2b. engine calls, unchanged plan N={small_n} vs N={ff.n}", fmt_calls(big_calls),
@@ -728,6 +945,78 @@ def item4_one_change(res: Results, eng: Engine, ff: FleetFiles, k: int) -> None:
             fmt_calls(noop_calls), f"+{extra_calls} calls", "<= 30 extra (a scan is ~N)", verdict(extra_calls <= 30))
     res.note(f"item 4: apply {', '.join(fmt_s(x) for x in t_apply)}; no-op plan {', '.join(fmt_s(x) for x in t_plan)}; "
              f"the changed bot is stopped, so its replace has no start and no settle wait")
+
+
+def record_engine(eng: Engine, ff: FleetFiles, out: Path, template_fleet: str | None) -> int:
+    """The recorded list response of `ff` with every bot created (see RECORD_CHILD). The row
+    template is a bot container of this run's big fleet, else any bench-made bot container."""
+    labels = [f"botmaker.fleet={template_fleet}"] if template_fleet else [RUN_LABEL, "botmaker.managed=true"]
+    rows = eng.api.containers(all=True, filters={"label": labels})
+    template = {k: v for k, v in (rows[0] if rows else {}).items() if k not in ("Id", "Names", "Labels")}
+    tfile, ifile = out.with_suffix(".template.json"), out.with_suffix(".image.json")
+    tfile.write_text(json.dumps(template))
+    ifile.write_text(json.dumps(eng.api.inspect_image(IMAGE)))
+    _, p = run_timed([PY, "-c", RECORD_CHILD, str(ff.dir), str(out), str(tfile), str(ifile)],
+                     what=f"record the list response of {ff.n} bots", timeout=1200)
+    return int(p.stdout.strip())
+
+
+def item7_plan_10k(res: Results, eng: Engine, root: Path, run: str, big: FleetFiles | None, n_small: int,
+                   n_big: int, k: int) -> None:
+    """CPU side of a no-op plan at N=n_small and N=n_big against recorded engine responses."""
+    small = big if big is not None and big.n == n_small else None
+    if small is None:
+        small = make_fleet(root, f"bench-{run}-s", n_small, files=max(1, n_small // 20), state="stopped",
+                           port_base=20000)
+    log(f"item 7: writing {n_big} bot manifests, state dirs and secrets")
+    t0 = time.perf_counter()
+    large = make_fleet(root, f"bench-{run}-x", n_big, files=max(1, n_big // 20), state="stopped", port_base=1)
+    log(f"item 7: wrote them in {fmt_s(time.perf_counter() - t0)}")
+    template_fleet = big.fleet if big is not None and eng.ours(f"botmaker.fleet={big.fleet}") else None
+    rec_small, rec_large = root / "recorded-small.json", root / "recorded-large.json"
+    if record_engine(eng, small, rec_small, template_fleet) != small.n or \
+            record_engine(eng, large, rec_large, template_fleet) != large.n:
+        raise RuntimeError("recording the list responses made the wrong number of rows")
+    cmd_small = [PY, "-c", REPLAY_CHILD, str(rec_small), str(small.dir)]
+    cmd_large = [PY, "-c", REPLAY_CHILD, str(rec_large), str(large.dir)]
+    for cmd in (cmd_small, cmd_large):  # warm-up and check: a no-op plan exits 0 with --detailed-exitcode
+        _, p = run_timed(cmd, what="replayed plan")
+        if "No changes" not in p.stdout:
+            raise RuntimeError(f"the replayed plan is not a no-op:\n{p.stdout[-1500:]}")
+    t_small, t_large, rss_large = [], [], []
+    for _ in range(k):
+        t_small.append(run_timed(cmd_small, what="replayed plan (small)")[0])
+        t_large.append(run_timed(cmd_large, what="replayed plan (large)")[0])
+    for _ in range(max(1, k - 1)):
+        _, p = run_timed([PY, "-c", MAXRSS_CHILD] + cmd_large, what="maxrss wrapper")
+        out = json.loads(p.stdout.strip().splitlines()[-1])
+        rss_large.append(out["maxrss_kb"] / 1024)
+    s_, l_ = median(t_small), median(t_large)
+    res.add(f"7. plan {n_big} bots, recorded engine (validate + secrets + plan, fresh process, k={k})",
+            fmt_s(l_), f"{n_small} bots: {fmt_s(s_)}", f"{l_ / s_:.1f}x", f"<= {11 * n_big // n_small / 10:g}x"
+            f" ({n_big // n_small}x is linear)", verdict(l_ / s_ <= 1.1 * n_big / n_small))
+    r = median(rss_large)
+    res.add(f"7b. peak RSS of that {n_big}-bot plan", f"{r:.0f} MB", "-", "-", "<= 300 MB", verdict(r <= 300))
+    res.note(f"item 7: runs {n_small} bots {', '.join(fmt_s(x) for x in t_small)}; {n_big} bots "
+             f"{', '.join(fmt_s(x) for x in t_large)}; the engine is a recorded list response "
+             f"(built by Applier._create_container against a recording API, rows shaped like a real row"
+             f"{' of fleet ' + template_fleet if template_fleet else ''}) and the real image inspect")
+
+
+def item8_help(res: Results, k: int) -> None:
+    script = Path(PY).parent / "deployer"
+    cmd_ours = [str(script), "--help"] if script.exists() else [PY, "-m", "deployer", "--help"]
+    cmd_floor = [PY, "-c", "import click"]
+    run_timed(cmd_ours)
+    run_timed(cmd_floor)
+    t_ours, t_floor = [], []
+    for _ in range(k):
+        t_floor.append(run_timed(cmd_floor)[0])
+        t_ours.append(run_timed(cmd_ours)[0])
+    o, f = median(t_ours), median(t_floor)
+    res.add(f"8. `{' '.join(Path(c).name if i == 0 else c for i, c in enumerate(cmd_ours))}` vs "
+            f"`python3 -c 'import click'` (fresh processes, k={k})", fmt_s(o), fmt_s(f), f"{o / f:.2f}x",
+            "<= 1.5x", verdict(o / f <= 1.5))
 
 
 def find_compose() -> str | None:
@@ -842,9 +1131,20 @@ def machine_info(eng: Engine) -> list[str]:
         f"{info.get('Driver')}, cgroup v{info.get('CgroupVersion')}), containers on the engine at start: "
         f"{info.get('Containers')}"),
         (f"python {platform.python_version()} ({PY}), docker SDK {docker.__version__}, PyYAML {yaml.__version__} "
-        f"(libyaml {yaml.__with_libyaml__}), jsonschema {pkg_version('jsonschema')}, click {pkg_version('click')}"),
+        f"(libyaml {yaml.__with_libyaml__}), jsonschema {pkg_version('jsonschema')}, jsonschema-rs "
+        f"{_version_or_none('jsonschema-rs')}, click {pkg_version('click')}"),
+        f"engine: DOCKER_HOST={os.environ.get('DOCKER_HOST') or '(unset: unix:///var/run/docker.sock)'}",
         f"deployer at git {git}{' + uncommitted changes in deployer/' if dirty else ''}",
     ]
+
+
+def _version_or_none(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "NOT INSTALLED (the fast path falls back to jsonschema)"
 
 
 def attempt(res: Results, item: str, fn: Callable[[], Any]) -> Any:
@@ -882,8 +1182,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     ap.add_argument("--quick", action="store_true", help="small N and fewer repetitions: a smoke run")
     ap.add_argument("--with-compose", action="store_true", help="install docker-compose (apt-get) if missing; run item 6")
-    ap.add_argument("--only", default="1,2,3,4,5,6", help="comma-separated items to run (default all)")
+    ap.add_argument("--only", default="1,2,3,4,5,6,7,8", help="comma-separated items to run (default all)")
     ap.add_argument("--keep-temp", action="store_true", help="keep the temp dir of manifests (containers are removed)")
+    ap.add_argument("--repeat-slow", type=int, default=None, metavar="K",
+                    help="repetitions of the slow items (3, 5 and item 3's interleaved raw/default/settle=0 triples; default 3)")
     args = ap.parse_args()
     only = {int(x) for x in args.only.split(",") if x.strip()}
 
@@ -892,8 +1194,9 @@ def main() -> int:
     FILES_BIG = 10 if q else 50
     N_APPLY = 20 if q else 100
     N_COMPOSE = 50 if q else 300
+    N_HUGE = 2000 if q else 10_000
     K_FAST = 3 if q else 5
-    K_SLOW = 2 if q else 3
+    K_SLOW = args.repeat_slow or (2 if q else 3)
 
     run = pysecrets.token_hex(3)
     global ENGINE
@@ -918,13 +1221,18 @@ def main() -> int:
           f"k={K_FAST} (fast) / {K_SLOW} (slow)")
     sys.stdout.flush()
 
+    # The deployer's modules load from byte code, as an installed package's do; without this, a
+    # shell with PYTHONDONTWRITEBYTECODE=1 makes every child compile them from source (~90 ms).
+    subprocess.run([PY, "-m", "compileall", "-q", str(REPO / "deployer")], check=False, capture_output=True)
+    print(f"byte-compiled {REPO / 'deployer'} (PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r})")
+
     res = Results()
     started = time.perf_counter()
     compose = find_compose()
     if 6 in only and compose is None and args.with_compose:
         compose = install_compose()
     try:
-        need_big = bool(only & {1, 2, 4, 5})
+        need_big = bool(only & {1, 2, 4, 5, 7})
         big = None
         if need_big:
             log(f"writing {N_BIG} bot manifests, state dirs and secrets")
@@ -959,8 +1267,17 @@ def main() -> int:
             if 4 in only:
                 log("item 4: one change")
                 attempt(res, "4", lambda: item4_one_change(res, eng, big, K_SLOW if q else 5))
+            if 7 in only:
+                log(f"item 7: plan of {N_HUGE} bots against a recorded engine")
+                attempt(res, "7", lambda: item7_plan_10k(res, eng, root, run, big, N_BIG, N_HUGE, K_SLOW))
             n, dt = eng.clean(f"botmaker.fleet={big.fleet}")
             res.note(f"cleanup: removed the {n} containers of the big fleet in {fmt_s(dt)} (8 in parallel)")
+        elif 7 in only:
+            log(f"item 7: plan of {N_HUGE} bots against a recorded engine")
+            attempt(res, "7", lambda: item7_plan_10k(res, eng, root, run, big, N_BIG, N_HUGE, K_SLOW))
+        if 8 in only:
+            log("item 8: --help")
+            attempt(res, "8", lambda: item8_help(res, 15))
         if 6 in only:
             log("item 6: docker-compose")
             attempt(res, "6", lambda: item6_compose(res, eng, root, run, N_COMPOSE, K_SLOW, compose))

@@ -167,12 +167,10 @@ def validate(paths: tuple[str, ...], fmt: str, check_secrets: bool, secrets_dir:
 
     Exit 0 when there is no error (warnings allowed), 1 when there is any.
     """
-    from .manifest import load_paths
+    from .fastpath import load_and_validate
     from .render import render_problems
-    from .validation import validate_documents
 
-    documents, load_problems = load_paths(list(paths))
-    result = validate_documents(documents, load_problems)
+    result = load_and_validate(list(paths))
     problems = list(result.problems)
     if check_secrets and result.fleet is not None:
         from .secrets import check_fleet_secrets

@@ -552,18 +552,29 @@ class DockerEngine:
         self._call("update", f"update {name or container_id[:12]}", post)
 
     def wait_ready(self, container_id: str, *, timeout: float, settle: float, healthcheck: bool) -> ContainerStatus:
-        """Poll until the container runs (and is healthy when it has a healthcheck).
+        """Poll until the container runs (and is healthy when it has a healthcheck). Call it right
+        after start.
 
         Without a healthcheck it must then stay up for `settle` seconds: a gateway that exits at
-        once (bad config, unreadable secret) must not be reported as started.
+        once (bad config, unreadable secret) must not be reported as started. A started container
+        runs (start returns once it does), and until the settle time is up only an exit can change
+        that, which still shows in an inspect after it (exited, restarting or RestartCount > 0):
+        so the first look is at the end of the settle time, one inspect per started bot instead
+        of a poll every 50-500 ms (6 inspects) through it.
         """
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         running_since: float | None = None
+        if not healthcheck and settle > 0:
+            time.sleep(min(settle, timeout))
+            running_since = started  # confirmed (or not) by the first inspect below
         delay = 0.05
         while True:
             st = self.inspect(container_id)
             if st.status in ("exited", "dead") or st.restart_count > 0 or st.status == "restarting":
                 return st
+            if running_since == started and not st.running:
+                running_since = None  # not running yet after all: the settle time counts from when it is
             if st.running:
                 if healthcheck:
                     if st.health in ("healthy", "unhealthy"):

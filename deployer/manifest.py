@@ -339,9 +339,137 @@ def _scalar(node: yaml.ScalarNode) -> Any:
 def load_paths(paths: list[str]) -> tuple[list[Document], list[Problem]]:
     """Load every manifest below the given paths; all problems in one list."""
     files, problems = find_manifest_files(paths)
+    return load_files(files, problems)
+
+
+def load_files(files: list[Path], problems: list[Problem] | None = None) -> tuple[list[Document], list[Problem]]:
+    """Load the given manifest files (from find_manifest_files), after its problems."""
+    problems = list(problems or [])
     documents: list[Document] = []
     for f in files:
         docs, probs = load_file(f)
         documents.extend(docs)
         problems.extend(probs)
     return documents, problems
+
+
+# --- the fast path: plain data, no locations -------------------------------------------------
+# Most manifest sets are valid, and for them the located conversion above is wasted work. These
+# functions return the very data load_bytes would, without locations, or None whenever
+# load_bytes would report a problem; the caller then runs load_bytes for the located messages.
+
+# Composing this deep is cheap (libyaml's scanner is quadratic in the flow depth: 2,000 levels
+# take 30 ms, 10,000 take 0.5 s, and near 50,000 its composer overflows the C stack).
+SAFE_COMPOSE_DEPTH = 1000
+_STR = "tag:yaml.org,2002:str"
+
+
+class _NotPlain(Exception):
+    """load_bytes would refuse this (the reason is its to tell)."""
+
+
+class _PlainLoader(_Loader):  # type: ignore[misc, valid-type]
+    """The same loader, remembering each implicit scalar's tag: the resolver (pure Python, a
+    regex per scalar) is a quarter of the composing time, and keys and common values repeat in
+    every document. Exact: without path resolvers a scalar's tag depends only on its text and
+    its implicit flags."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._tags: dict[tuple[str, Any], str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not yaml.ScalarNode or self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = self._tags.get(key)
+        if tag is None:
+            tag = self._tags[key] = super().resolve(kind, value, implicit)
+        return tag
+
+
+def load_file_plain(path: Path) -> list[Document] | None:
+    """load_file's documents without locations, or None if load_file would report a problem."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return None
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    return load_bytes_plain(raw, str(path))
+
+
+def load_bytes_plain(raw: bytes, name: str) -> list[Document] | None:
+    """load_bytes's documents without locations, or None if load_bytes would report a problem.
+
+    The same refusals in the same order, the same composer and the same scalar rules
+    (`_scalar`); what is skipped is only what cannot matter for this input: the pre-composing
+    scan when the text is provably too small and too shallow to hit its limits
+    (`_cheap_to_compose`), and the alias sizing when there is no anchor (no '&' anywhere).
+    """
+    if b"\0" in raw:
+        return None
+    if b"&" in raw:  # maybe anchors, so maybe aliases: size their expansion exactly as load_bytes does
+        documents, problems = load_bytes(raw, name)
+        return None if problems else documents
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        return None
+    if not _cheap_to_compose(raw) and _prescan(text) is not None:
+        return None
+    documents: list[Document] = []
+    loader = _PlainLoader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            documents.append(Document(name, len(documents), _plain(node, 0)))
+    except (yaml.YAMLError, RecursionError, _NotPlain):
+        return None
+    finally:
+        loader.dispose()
+    return documents or None
+
+
+def _cheap_to_compose(raw: bytes) -> bool:
+    """True when the text cannot hold more than MAX_PARSED_NODES_PER_FILE nodes nor nest deeper
+    than SAFE_COMPOSE_DEPTH, so _prescan could not refuse it and composing it is cheap.
+
+    Nodes: each takes at least one byte of text except an empty value after a key, which
+    comes with its key (so at most about one node per byte; half the limit leaves a margin).
+    Depth: a flow level needs a bracket; a block collection starts at least one column right
+    of its grandparent (a block sequence may share its parent mapping's column, its entries
+    cannot), so block depth is at most twice the longest line plus two.
+    """
+    if len(raw) > MAX_PARSED_NODES_PER_FILE // 2:
+        return False
+    width = max(map(len, raw.splitlines()), default=0)
+    return 2 * width + 2 + raw.count(b"[") + raw.count(b"{") <= SAFE_COMPOSE_DEPTH
+
+
+def _plain(node: yaml.Node, depth: int) -> Any:
+    """_convert without locations: raises _NotPlain exactly where _convert refuses (no aliases here,
+    and no more nodes than the budget, see _cheap_to_compose and _prescan)."""
+    if depth > MAX_DEPTH:
+        raise _NotPlain
+    kind = node.__class__
+    if kind is yaml.ScalarNode:
+        return node.value if node.tag == _STR else _scalar(node)
+    if kind is yaml.SequenceNode:
+        return [_plain(item, depth + 1) for item in node.value]
+    if kind is yaml.MappingNode:
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.__class__ is not yaml.ScalarNode or key_node.tag == _MERGE:
+                raise _NotPlain
+            key = key_node.value if key_node.tag == _STR else _scalar(key_node)
+            if not isinstance(key, str):
+                key = key_node.value
+            if key in result:
+                raise _NotPlain
+            result[key] = _plain(value_node, depth + 1)
+        return result
+    raise _NotPlain

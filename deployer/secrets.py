@@ -182,13 +182,75 @@ def gather_local(root: Path, wanted: dict[str, tuple[str, ...]], create_key: boo
         facts.bot_dirs[bot] = _lstat_facts(bot_dir)
         if facts.bot_dirs[bot].kind != "dir":
             continue
-        for name in names:
-            facts.files[(bot, name)] = _file_facts(bot_dir / name, name, key, token_key)
+        listing = _list_dir(bot_dir)
         try:
-            facts.extra[bot] = sorted(p.name for p in bot_dir.iterdir() if p.name not in set(names))
-        except OSError:
-            facts.extra[bot] = []
+            for name in names:
+                facts.files[(bot, name)] = (_listed_file_facts(listing, name, key, token_key) if listing is not None
+                                            else _file_facts(bot_dir / name, name, key, token_key))
+            try:
+                entries = list(listing.entries) if listing is not None else os.listdir(bot_dir)
+            except OSError:
+                entries = []
+            facts.extra[bot] = sorted(n for n in entries if n not in set(names))
+        finally:
+            if listing is not None:
+                listing.close()
     return facts
+
+
+class _Listing:
+    """A bot's secrets directory, opened once: its entries (whose types come with the listing)
+    and a descriptor to open them by, so each secret costs an open, an fstat and a read, and
+    nothing is resolved by path twice."""
+
+    def __init__(self, fd: int, entries: dict[str, os.DirEntry[str]]):
+        self.fd, self.entries = fd, entries
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _list_dir(bot_dir: Path) -> _Listing | None:
+    """None when the directory cannot be listed (then each file is looked up by path)."""
+    try:
+        fd = os.open(bot_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        with os.scandir(fd) as it:
+            return _Listing(fd, {entry.name: entry for entry in it})
+    except OSError:
+        os.close(fd)
+        return None
+
+
+def _listed_file_facts(listing: _Listing, name: str, key: bytes | None, token_key: bytes) -> PathFacts:
+    """What the file is comes from the listing; mode, owner, links and size from an fstat of
+    the very file opened (O_NOFOLLOW, relative to the listed directory), then one read."""
+    entry = listing.entries.get(name)
+    if entry is None:
+        return PathFacts("missing")
+    try:
+        if entry.is_symlink():
+            return PathFacts("link")
+        if not entry.is_file(follow_symlinks=False):
+            return PathFacts("dir" if entry.is_dir(follow_symlinks=False) else "other")
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=listing.fd)
+    except OSError as exc:
+        return PathFacts("error", error=exc.strerror)
+    try:
+        st = os.fstat(fd)
+        f = PathFacts("file" if stat.S_ISREG(st.st_mode) else "other", stat.S_IMODE(st.st_mode), st.st_uid,
+                      st.st_nlink, st.st_size)
+        if f.kind != "file" or f.mode & 0o077 or f.size > MAX_SECRET_BYTES:
+            return f
+        try:
+            content = os.read(fd, MAX_SECRET_BYTES + 1)
+        except OSError as exc:
+            return dataclasses.replace(f, error=exc.strerror or "unreadable")
+    finally:
+        os.close(fd)
+    return _with_content(f, name, content, key, token_key)
 
 
 def fingerprint(key: bytes, name: str, content: bytes) -> str:
@@ -276,6 +338,10 @@ def _file_facts(path: Path, name: str, key: bytes | None, token_key: bytes) -> P
             os.close(fd)
     except OSError as exc:
         return dataclasses.replace(f, error=exc.strerror or "unreadable")
+    return _with_content(f, name, content, key, token_key)
+
+
+def _with_content(f: PathFacts, name: str, content: bytes, key: bytes | None, token_key: bytes) -> PathFacts:
     stripped = content.strip()
     return dataclasses.replace(
         f, blank=not stripped,

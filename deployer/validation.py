@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -97,13 +98,21 @@ class _Reporter:
         self.problems.append(Problem(loc.file, loc.line, loc.column, json_path(path), message, severity))
 
 
+# (document, kind, report, fleet defaults) -> None: reports the document's schema errors
+SchemaCheck = Callable[[Document, str, "_Reporter", "dict[str, Any] | None"], None]
+
 # every character str.splitlines() breaks on -> its escape sequence (backslash n, x85, u2028, ...)
 _ESCAPE_LINE_BREAKS = str.maketrans({c: repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
 MAX_MESSAGE_CHARS = 2000
 
 
-def validate_documents(documents: list[Document], load_problems: list[Problem] | None = None) -> ValidationResult:
-    """Check a whole manifest set; build the FleetSpec only if there is no error."""
+def validate_documents(documents: list[Document], load_problems: list[Problem] | None = None, *,
+                       schema_check: SchemaCheck | None = None) -> ValidationResult:
+    """Check a whole manifest set; build the FleetSpec only if there is no error.
+
+    `schema_check` replaces _schema_check (the fast path passes one that asks a compiled
+    validator first, see deployer/fastpath.py)."""
+    check = schema_check or _schema_check
     report = _Reporter()
     report.problems.extend(load_problems or [])
     bots: list[Document] = []
@@ -115,9 +124,9 @@ def validate_documents(documents: list[Document], load_problems: list[Problem] |
     fleet_doc = fleets[0] if fleets else None
     defaults = _get(fleet_doc.data, ("spec", "defaults")) if fleet_doc else None
     for doc in fleets:
-        _schema_check(doc, "Fleet", report)
+        check(doc, "Fleet", report)
     for doc in bots:
-        _schema_check(doc, "Bot", report, defaults if isinstance(defaults, dict) else None)
+        check(doc, "Bot", report, defaults if isinstance(defaults, dict) else None)
 
     for extra in fleets[1:]:
         first = fleets[0].locate(("kind",))
@@ -195,6 +204,7 @@ def _check_header(doc: Document, report: _Reporter) -> str | None:
 
 
 def _schema_check(doc: Document, kind: str, report: _Reporter, defaults: dict[str, Any] | None = None) -> None:
+    """Every schema error of one document, located (jsonschema's iter_errors)."""
     validator = _validators()[kind]
     for error in validator.iter_errors(doc.data):
         if defaults and _supplied_by_defaults(error, defaults):
@@ -283,6 +293,9 @@ def _check_spec_semantics(doc: Document, base: JsonPath, report: _Reporter) -> N
         parsed = parse_memory(memory)
         if parsed is not None and parsed < 6 * 1024 * 1024:
             report.add(doc, base + ("resources", "memory"), f"memory {memory!r} is below Docker's minimum of 6m")
+    cpus = _get(spec, ("resources", "cpus"))
+    if isinstance(cpus, float) and cpus != cpus:  # NaN passes the schema's bounds: every comparison with it is false
+        report.add(doc, base + ("resources", "cpus"), "cpus is .nan, not a number; give a number of cores such as 0.5")
     image = spec.get("image")
     if isinstance(image, str) and image:
         if _image_tag(image) in (None, "latest"):

@@ -11,14 +11,13 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .fastpath import load_and_validate
 from .hostfiles import read_file
-from .manifest import load_paths
 from .openclaw.container import config_path, expand_fleet
 from .model import FleetSpec, Observed, Plan
 from .planner import PlanOptions, plan
 from .problems import DeployerError, Problem
 from .secrets import check_fleet_secrets
-from .validation import validate_documents
 
 if TYPE_CHECKING:  # the docker SDK stays off the path of `validate --secrets`
     from .engine import DockerEngine
@@ -49,8 +48,7 @@ class Prepared:
 
 def load_fleet(paths: list[str]) -> tuple[FleetSpec, list[Problem]]:
     """Validated fleet and its warnings; raises InvalidManifests with every problem."""
-    documents, load_problems = load_paths(paths)
-    result = validate_documents(documents, load_problems)
+    result = load_and_validate(paths)  # = validate_documents(*load_paths(paths)), fast when valid
     if result.errors or result.fleet is None:
         raise InvalidManifests(result.problems)
     fleet, problems = expand_fleet(result.fleet)

@@ -449,3 +449,50 @@ def test_redact_does_not_follow_symlinks(root: Path, good: Path) -> None:
     (good / TOKEN).symlink_to("/etc/hostname")
     text = Path("/etc/hostname").read_text().strip() if Path("/etc/hostname").exists() else "no-hostname"
     assert redact(text, support(), str(root)) == text
+
+
+def _every_kind_of_bad_file(root: Path) -> FleetSpec:
+    names = ["OK_KEY", "MISSING_KEY", "LINK_KEY", "DIR_KEY", "OPEN_KEY", "EMPTY_KEY", "OWNER_KEY", "BIG_KEY", "FIFO_KEY"]
+    d = write_secrets(root, "support", {"OK_KEY": "v", "OPEN_KEY": "v", "EMPTY_KEY": " \n", "OWNER_KEY": "v",
+                                        "BIG_KEY": "x" * (1024 * 1024 + 1), "EXTRA_FILE": "v"})
+    (d / "LINK_KEY").symlink_to(d / "OK_KEY")
+    (d / "DIR_KEY").mkdir()
+    os.chmod(d / "OPEN_KEY", 0o644)
+    os.chown(d / "OWNER_KEY", 0, 0)
+    os.mkfifo(d / "FIFO_KEY", 0o600)
+    return fleet(support(secrets=tuple(names), user=str(UID)))
+
+
+def test_listing_and_path_lookups_give_the_same_problems(root, monkeypatch):
+    """Files are checked through one listing of the bot's directory and opened relative to it;
+    where the directory cannot be listed they are looked up by path. Same messages either way."""
+    import deployer.secrets as S
+
+    the_fleet = _every_kind_of_bad_file(root)
+    by_listing = check_fleet_secrets(the_fleet, str(root), create_key=False)
+    monkeypatch.setattr(S, "_list_dir", lambda bot_dir: None)
+    by_path = check_fleet_secrets(the_fleet, str(root), create_key=False)
+    assert by_listing.problems == by_path.problems
+    messages = [p.message for p in by_listing.problems]
+    assert len(messages) == 9, messages  # 8 bad declared files and the undeclared one
+    assert any("FIFO_KEY is not a regular file" in m for m in messages)
+    assert any("EXTRA_FILE is in the bot's secrets directory" in m for m in messages)
+
+
+def test_each_secret_is_read_by_one_open_fstat_read(root, monkeypatch):
+    """No file is resolved by path more than once: one listing per bot directory, then per
+    secret an open relative to it, an fstat and a read (no lstat, stat or realpath)."""
+    import deployer.secrets as S
+
+    write_secrets(root, "support", {KEY: "v1", TOKEN: "v2"})
+    calls: list[str] = []
+    for fn in ("lstat", "stat", "open", "fstat", "read"):
+        real = getattr(os, fn)
+        monkeypatch.setattr(S.os, fn, lambda *a, _real=real, _fn=fn, **k: calls.append(_fn) or _real(*a, **k))
+    monkeypatch.setattr(S.os.path, "realpath", lambda *a, **k: calls.append("realpath") or os.path.realpath(*a, **k))
+    report = check_fleet_secrets(fleet(support(secrets=(KEY, TOKEN), user=str(UID))), str(root), create_key=False)
+    assert report.problems == []
+    # the secrets dir and the bot dir: one lstat each (_check_dir); the bot dir opened once
+    assert calls.count("lstat") == 2 and calls.count("stat") == 0 and calls.count("realpath") == 0
+    assert calls.count("open") == 1 + 2 + 1  # bot dir, two secrets, the (absent) fingerprint key
+    assert calls.count("fstat") == 2 and calls.count("read") == 2
