@@ -44,7 +44,7 @@ def write(dir_: Path, fleet: str, bots: dict[str, dict]) -> str:
     (dir_ / "fleet.yaml").write_text(yaml.safe_dump({"apiVersion": "botmaker/v1", "kind": "Fleet",
                                                      "metadata": {"name": fleet}}))
     docs = [{"apiVersion": "botmaker/v1", "kind": "Bot", "metadata": {"name": f"{fleet}-{k}"},
-             "spec": {"image": IMAGE, "restart": "no", **v}} for k, v in bots.items()]
+             "spec": {"image": IMAGE, "restart": "no", "runtime": "container", **v}} for k, v in bots.items()]
     (dir_ / "bots.yaml").write_text(yaml.safe_dump_all(docs))
     return str(dir_)
 

@@ -235,6 +235,7 @@ def fleet_doc(ff: FleetFiles) -> str:
         spec:
           secretsDir: {ff.secrets_root}
           defaults:
+            runtime: container  # the stand-in is no gateway: plain containers
             image: {IMAGE}
             pullPolicy: IfNotPresent
             restart: unless-stopped
