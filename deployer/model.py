@@ -23,6 +23,17 @@ RUNTIME_OPENCLAW = "openclaw"
 RUNTIME_CONTAINER = "container"
 
 
+def merge_maps(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`: maps merge key by key (recursively); lists and scalars replace."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_maps(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def container_name(bot: str) -> str:
     return CONTAINER_PREFIX + bot
 

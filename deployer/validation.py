@@ -21,6 +21,7 @@ from .hashing import canonical_json
 from .model import (
     DEFAULT_FLEET,
     RUNTIME_OPENCLAW,
+    merge_maps,
     SECRETS_MOUNT,
     BotSpec,
     FleetSpec,
@@ -168,13 +169,7 @@ def validate_documents(documents: list[Document], load_problems: list[Problem] |
 
 def merge_defaults(defaults: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     """Maps merge key by key (recursively); lists and scalars are replaced by the bot's value."""
-    out = dict(defaults)
-    for key, value in spec.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge_defaults(out[key], value)
-        else:
-            out[key] = value
-    return out
+    return merge_maps(defaults, spec)
 
 
 # --- per document -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
-from ..model import SECRETS_MOUNT, BotSpec
+from ..model import SECRETS_MOUNT, BotSpec, merge_maps
 
 CONFIG_MOUNT = "/etc/openclaw"  # the bot's config directory, mounted read-only
 CONFIG_FILE = "openclaw.json"
@@ -95,7 +95,7 @@ def render_config(bot: BotSpec) -> dict[str, Any]:
         channels[ctype] = entry
     if channels:
         config["channels"] = channels
-    config = deep_merge(config, json.loads(bot.openclaw_config))
+    config = merge_maps(config, json.loads(bot.openclaw_config))
     if used:
         providers = {
             name.lower(): {"source": "file", "path": f"{SECRETS_MOUNT}/{name}", "mode": "singleValue"}
@@ -111,13 +111,8 @@ def config_bytes(config: dict[str, Any]) -> bytes:
 
 
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+    """spec.openclaw over the generated config: the same rule as Fleet defaults under a bot."""
+    return merge_maps(base, extra)
 
 
 # --- what a change does to a running gateway -----------------------------------------------------
