@@ -339,7 +339,8 @@ class DockerEngine:
         created = self._call("oneshot_create", f"create {name}", lambda: self.api.create_container(
             image=image, command=command, entrypoint=entrypoint, name=name, user=user,
             environment=[f"{k}={v}" for k, v in sorted(env.items())], labels=labels,
-            host_config=host_config, network_disabled=True))
+            host_config=host_config, network_disabled=True,
+            healthcheck={"Test": ["NONE"]}))  # no probe of a gateway that is never started
         cid = created["Id"]
         try:
             self._call("oneshot_start", f"start {name}", lambda: self.api.start(cid))
