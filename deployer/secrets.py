@@ -231,10 +231,9 @@ def _listed_file_facts(listing: _Listing, name: str, key: bytes | None, token_ke
     if entry is None:
         return PathFacts("missing")
     try:
-        if entry.is_symlink():
-            return PathFacts("link")
-        if not entry.is_file(follow_symlinks=False):
-            return PathFacts("dir" if entry.is_dir(follow_symlinks=False) else "other")
+        if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+            # not read: its kind, mode and owner, as the remote gatherer reports them
+            return _stat_facts(os.lstat(name, dir_fd=listing.fd))
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=listing.fd)
     except OSError as exc:
         return PathFacts("error", error=exc.strerror)
@@ -320,6 +319,10 @@ def _lstat_facts(path: Path) -> PathFacts:
         return PathFacts("missing")
     except OSError as exc:
         return PathFacts("error", error=exc.strerror)
+    return _stat_facts(st)
+
+
+def _stat_facts(st: os.stat_result) -> PathFacts:
     kind = ("link" if stat.S_ISLNK(st.st_mode) else "dir" if stat.S_ISDIR(st.st_mode)
             else "file" if stat.S_ISREG(st.st_mode) else "other")
     return PathFacts(kind, stat.S_IMODE(st.st_mode), st.st_uid, st.st_nlink, st.st_size)
