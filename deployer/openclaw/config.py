@@ -35,6 +35,11 @@ PROVIDERS: dict[str, tuple[str, str]] = {
     "gemini": ("google", "GEMINI_API_KEY"),
     "openrouter": ("openrouter", "OPENROUTER_API_KEY"),
 }
+# Extra settings per OpenClaw provider id. openai: the deployer always authenticates with an API
+# key file, and with the runtime unset OpenAI's route policy may pick the bundled Codex harness,
+# which the gateway cannot launch in a plain image (measured: exit 78, "Command failed during
+# launch or output capture (ENOENT)"); the docs' API-key recipe pins the OpenClaw runtime.
+PROVIDER_SETTINGS: dict[str, dict[str, Any]] = {"openai": {"agentRuntime": {"id": "openclaw"}}}
 # channel type -> {config key of the credential: its secret file}
 CHANNELS: dict[str, dict[str, str]] = {
     "telegram": {"botToken": "TELEGRAM_BOT_TOKEN"},
@@ -83,7 +88,7 @@ def render_config(bot: BotSpec) -> dict[str, Any]:
         if provider.get("model"):
             config["agents"] = {"defaults": {"model": {"primary": f"{pid}/{provider['model']}"}}}
         if key and key in bot.secrets:
-            config["models"] = {"providers": {pid: {"apiKey": ref(key)}}}
+            config["models"] = {"providers": {pid: {"apiKey": ref(key), **PROVIDER_SETTINGS.get(pid, {})}}}
     settings = dict(bot.channel_settings)
     channels: dict[str, Any] = {}
     for ctype in sorted(set(bot.channels)):

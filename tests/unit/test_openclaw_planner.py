@@ -119,6 +119,7 @@ HOT_CASES = [
                  {MODEL, "config models.providers.anthropic.apiKey.id", "config models.providers.anthropic.apiKey.provider",
                   "config models.providers.anthropic.apiKey.source", "config models.providers.openai.apiKey.id",
                   "config models.providers.openai.apiKey.provider", "config models.providers.openai.apiKey.source",
+                  "config models.providers.openai.agentRuntime.id",
                   "config secrets.providers.anthropic_api_key.mode", "config secrets.providers.anthropic_api_key.path",
                   "config secrets.providers.anthropic_api_key.source", "config secrets.providers.openai_api_key.mode",
                   "config secrets.providers.openai_api_key.path", "config secrets.providers.openai_api_key.source"},
