@@ -90,6 +90,10 @@ def _mib(text: str) -> float:
 def cleanup(name: str) -> None:
     ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=botmaker.fleet={name}"],
                          capture_output=True, text=True).stdout.split()
+    for marker in (f"botmaker-record.{name}", f"botmaker-history.{name}.", f"botmaker-lock.{name}"):
+        ids += [line.split()[0] for line in subprocess.run(
+            ["docker", "ps", "-a", "--filter", f"name={marker}", "--format", "{{.ID}} {{.Names}}"],
+            capture_output=True, text=True).stdout.splitlines() if line.split()[1].startswith(marker)]
     if ids:
         subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
 
