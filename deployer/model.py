@@ -17,10 +17,27 @@ LABEL_SPEC_HASH = "botmaker.spec-hash"
 LABEL_SPEC = "botmaker.spec"  # canonical desired spec (no secret values), for exact field diffs
 LABEL_SECRETS = "botmaker.secrets-fingerprint"
 LABEL_PROTECT = "botmaker.protect"
+FINGERPRINT_VERSION = "v1"  # of the LABEL_SECRETS value
 
 
 RUNTIME_OPENCLAW = "openclaw"
 RUNTIME_CONTAINER = "container"
+
+
+def fingerprint_label(prints: dict[str, str]) -> str:
+    """Label value: per-secret keyed fingerprints, so a plan can say which secret changed."""
+    return FINGERPRINT_VERSION + ";" + ",".join(f"{k}={v}" for k, v in sorted(prints.items()))
+
+
+def parse_fingerprint_label(value: str | None) -> dict[str, str] | None:
+    if not value or not value.startswith(FINGERPRINT_VERSION + ";"):
+        return None
+    body = value[len(FINGERPRINT_VERSION) + 1:]
+    out = {}
+    for part in filter(None, body.split(",")):
+        name, _, fp = part.partition("=")
+        out[name] = fp
+    return out
 
 
 def merge_maps(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .hashing import IN_PLACE_FIELDS, container_spec, spec_hash
-from .openclaw.config import CONFIG_FILE, STATE_MOUNT, config_changes, parse_config, reload_class, render_config
-from .secrets import parse_fingerprint_label
 from .model import (
     CREATE,
     LABEL_PROTECT,
@@ -35,8 +33,16 @@ from .model import (
     Observed,
     ObservedContainer,
     Plan,
+    parse_fingerprint_label,
 )
-
+from .openclaw.config import (
+    CONFIG_FILE,
+    STATE_MOUNT,
+    config_changes,
+    parse_config,
+    reload_class,
+    render_config,
+)
 
 ASIDE_MARK = "_old_"  # an old container renamed aside during a replace; bot names cannot hold '_'
 

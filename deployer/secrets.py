@@ -16,12 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .model import BotSpec, FleetSpec
+from .model import FINGERPRINT_VERSION, BotSpec, FleetSpec, fingerprint_label, parse_fingerprint_label  # noqa: F401
 from .problems import ERROR, WARNING, Problem
 
 KEY_FILE = ".deployer-fingerprint-key"
 OPENCLAW_UID = 1000  # the `node` user of OpenClaw's images
-FINGERPRINT_VERSION = "v1"
 # Tokens that only one process may use at a time: two bots sharing one fight forever.
 EXCLUSIVE_TOKENS = {
     "TELEGRAM_BOT_TOKEN": "Telegram allows one poller per bot token (getUpdates 409 Conflict)",
@@ -254,22 +253,6 @@ def _listed_file_facts(listing: _Listing, name: str, key: bytes | None, token_ke
 
 def fingerprint(key: bytes, name: str, content: bytes) -> str:
     return hmac.new(key, name.encode() + b"\0" + content, hashlib.sha256).hexdigest()[:24]
-
-
-def fingerprint_label(prints: dict[str, str]) -> str:
-    """Label value: per-secret keyed fingerprints, so a plan can say which secret changed."""
-    return FINGERPRINT_VERSION + ";" + ",".join(f"{k}={v}" for k, v in sorted(prints.items()))
-
-
-def parse_fingerprint_label(value: str | None) -> dict[str, str] | None:
-    if not value or not value.startswith(FINGERPRINT_VERSION + ";"):
-        return None
-    body = value[len(FINGERPRINT_VERSION) + 1:]
-    out = {}
-    for part in filter(None, body.split(",")):
-        name, _, fp = part.partition("=")
-        out[name] = fp
-    return out
 
 
 def redact(text: str, bot: BotSpec, secrets_dir: str | None) -> str:

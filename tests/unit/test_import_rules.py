@@ -1,0 +1,70 @@
+"""Import rules of the code base, read from the source (no import is executed):
+
+- only the backend (deployer/engine.py) imports the docker SDK;
+- the planner, and every deployer module it imports, is pure: no filesystem, process, network
+  or thread module at import level, so a plan is a function of its inputs alone.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "deployer"
+BACKEND = {"deployer.engine"}
+IMPURE = {"os", "subprocess", "socket", "shutil", "pathlib", "threading", "docker", "requests", "urllib", "http"}
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imports(name: str, *, top_level_only: bool) -> set[str]:
+    """Absolute module names `name` imports (relative imports resolved)."""
+    path = MODULES[name]
+    tree = ast.parse(path.read_text())
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    out: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            out.add(target)
+            out.update(f"{target}.{alias.name}" for alias in node.names if f"{target}.{alias.name}" in MODULES)
+    return out
+
+
+def test_only_the_backend_imports_docker() -> None:
+    importers = {name for name in MODULES if any(i == "docker" or i.startswith("docker.")
+                                                 for i in imports(name, top_level_only=False))}
+    assert importers == BACKEND
+
+
+def test_the_planner_and_what_it_imports_do_no_io() -> None:
+    seen: set[str] = set()
+    todo = ["deployer.planner"]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for imported in imports(name, top_level_only=True):
+            root = imported.split(".")[0]
+            assert root not in IMPURE, f"{name} imports {imported}"
+            if imported in MODULES:
+                todo.append(imported)
+    assert {"deployer.model", "deployer.hashing", "deployer.openclaw.config"} <= seen, seen
