@@ -370,7 +370,7 @@ def _recorder(kind: str = "apply", rollback_to: int | None = None) -> Callable[.
 
 def _apply_locked(engine: Any, fleet: Any, paths: list[str], saved: Any, secrets_dir: str | None, refresh: bool,
                   parallelism: int, yes: bool, plan_kwargs: dict[str, Any], no_color: bool,
-                  make_applier: Callable[[Any, Any], Any], stamp: Any, write_record: Callable[..., None],
+                  make_applier: Callable[[Any, Any, Any], Any], stamp: Any, write_record: Callable[..., None],
                   notes: Callable[[Any], list[str]] | None = None) -> int:
     prepared, _ = _handle_errors(lambda: _prepare(paths, secrets_dir, refresh=refresh, parallelism=parallelism,
                                                   engine=engine, fleet=fleet, **plan_kwargs))

@@ -115,9 +115,8 @@ def config_bytes(config: dict[str, Any]) -> bytes:
     return (json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
-def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """spec.openclaw over the generated config: the same rule as Fleet defaults under a bot."""
-    return merge_maps(base, extra)
+# spec.openclaw over the generated config: the same rule as Fleet defaults under a bot
+deep_merge = merge_maps
 
 
 # --- what a change does to a running gateway -----------------------------------------------------

@@ -7,7 +7,6 @@ ordinary BotSpec: whatever is added here is part of the container's canonical sp
 from __future__ import annotations
 
 import dataclasses
-import json
 
 from ..model import BotSpec, FleetSpec, Healthcheck, Volume
 from ..problems import Problem
@@ -69,10 +68,6 @@ def expand_fleet(fleet: FleetSpec) -> tuple[FleetSpec, list[Problem]]:
             continue
         bots.append(with_gateway(bot, fleet))
     return dataclasses.replace(fleet, bots=tuple(bots)), problems
-
-
-def canonical(data: object) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 def host_dir(bot: BotSpec, mount: str) -> str | None:
