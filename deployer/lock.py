@@ -325,9 +325,23 @@ class FleetLock:
             pass
 
     def release(self) -> None:
+        """Remove the lock marker first, then our beats: the other order leaves, for a moment, a
+        lock without its heartbeat, whose age is then its creation time, and a waiter would take
+        over a live lock (seen in CI: "Took over ... last heartbeat 32s ago" after a clean apply)."""
         self._stop_heartbeat()
         if self.marker_id is None:
             return
+        try:
+            self.engine.remove_marker(self.marker_id, lock_name(self.fleet))
+        except DeployerError:
+            if not self.lost:  # a lost lock was removed by whoever took it: nothing of ours is left
+                self.marker_id = None
+                self._remove_own_beats()
+                raise
+        self.marker_id = None
+        self._remove_own_beats()
+
+    def _remove_own_beats(self) -> None:
         try:
             self._remove_beat()
             _, markers = self.engine.list_markers(L_LOCK, self.fleet)
@@ -335,14 +349,7 @@ class FleetLock:
                 if m.labels.get(L_BEAT_OF) == self.token:
                     self.engine.remove_marker(m.id, m.name)
         except DeployerError:
-            pass  # the lock marker below matters; a stray beat is cleared by the next holder
-        try:
-            self.engine.remove_marker(self.marker_id, lock_name(self.fleet))
-        except DeployerError:
-            if not self.lost:  # a lost lock was removed by whoever took it: nothing of ours is left
-                raise
-        finally:
-            self.marker_id = None
+            pass  # a stray beat is only clutter: the next holder clears it
 
     def __enter__(self) -> "FleetLock":
         self.acquire()

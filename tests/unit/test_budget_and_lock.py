@@ -251,3 +251,29 @@ def test_a_hanging_heartbeat_counts_as_lost_before_a_taker_could_take_over():
         assert lock.lost_reason() == lock.lost
     finally:
         lock.release()
+
+
+def test_release_never_shows_a_waiter_the_lock_without_its_heartbeat():
+    """A waiter that looks between two removals of a release must not see an old lock marker
+    with no beat (its age would be its creation time, so it would take over a live lock)."""
+    engine = FakeEngine()
+    now = [1000.0]
+    engine.clock = lambda: now[0]
+    lock = FleetLock(engine, "f", ttl=5, interval=60)  # beats by hand below
+    lock.acquire()
+    now[0] += 30
+    lock._beat()  # a fresh beat: the lock itself is 30 s old, far past its TTL
+    seen: list[bool] = []
+    real_remove = engine.remove_marker
+
+    def remove_and_look(*args, **kwargs):
+        result = real_remove(*args, **kwargs)
+        engine_now, markers = engine.list_markers("botmaker.lock", "f")
+        state = holder_state("f", markers, engine_now)
+        seen.append(state is not None and state.expired)
+        return result
+
+    engine.remove_marker = remove_and_look
+    lock.release()
+    assert seen and not any(seen), seen  # no moment in the release looked like an expired lock
+    assert not engine.containers
