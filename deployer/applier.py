@@ -10,8 +10,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
-from .engine import ContainerStatus, DockerEngine, EngineError
-from .hashing import IN_PLACE_FIELDS, spec_hash
+from .backends.base import Backend, EngineError
+from .backends.base import UnitStatus as ContainerStatus
+from .hashing import spec_hash
 from .hostfiles import HostFileError, ensure_dir, write_atomic
 from .model import (
     CREATE, LABEL_SECRETS, NOOP, ORPHAN, REMOVE, REPLACE, START, STOP, UPDATE, Action, BotSpec, Observed, Plan,
@@ -19,7 +20,7 @@ from .model import (
 from .openclaw.config import CONFIG_FILE, CONFIG_MOUNT, DEFAULT_UID, STATE_MOUNT, config_bytes, render_config
 from .openclaw.container import config_path, host_dir
 from .openclaw.reload import reload_outcome
-from .planner import ASIDE_MARK, PlanOptions, desired_spec
+from .planner import PlanOptions, desired_spec
 from .secrets import container_uid, fingerprint_label, redact
 from .stamps import Stamp
 
@@ -74,7 +75,7 @@ class StartFailed(Exception):
 
 
 class Applier:
-    def __init__(self, engine: DockerEngine, fleet: str, options: ApplyOptions,
+    def __init__(self, engine: Backend, fleet: str, options: ApplyOptions,
                  progress: Progress = lambda bot, event, message: None):
         self.engine = engine
         self.fleet = fleet
@@ -227,7 +228,7 @@ class Applier:
         assert old_id is not None
         old_status = self.engine.inspect(old_id)
         was_running = old_status.running
-        aside = f"{bot.container_name}{ASIDE_MARK}{old_id[:12]}"
+        aside = f"{bot.container_name}{self.engine.traits.aside_mark}{old_id[:12]}"
         if was_running:
             self.engine.stop(old_id, bot.container_name, timeout=self.options.stop_timeout)
         if old_status.name != aside:
@@ -253,7 +254,7 @@ class Applier:
     def _update(self, action: Action) -> str:
         bot = _desired(action)
         assert action.container_id
-        if any(c.field in IN_PLACE_FIELDS for c in action.changes):
+        if any(c.field in self.engine.traits.in_place_fields for c in action.changes):
             self.engine.update(action.container_id, bot, bot.container_name)
         fields = ", ".join(c.field for c in action.changes)
         state = next((c.after for c in action.changes if c.field == "state"), None)

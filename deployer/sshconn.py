@@ -15,7 +15,7 @@ Host keys are checked as the user's ssh config says: nothing here sets StrictHos
 "yes" to an unknown key, least of all from several parallel connections): an unknown host key
 fails unless the config itself says accept-new/no.
 
-Only requests and urllib3 are imported here; deployer/engine.py wires it into the docker SDK.
+Only requests and urllib3 are imported here; deployer/backends/docker/client.py wires it into the docker SDK.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .engine import DockerEngine
+from .backends.base import MarkerStore
 from .lock import ci_job_url, whoami
 from .model import BotSpec
 
@@ -66,7 +66,7 @@ def record_name(fleet: str) -> str:
     return RECORD_PREFIX + fleet
 
 
-def write_record(engine: DockerEngine, fleet: str, stamp: Stamp, summary: dict[str, int], result: str) -> None:
+def write_record(engine: MarkerStore, fleet: str, stamp: Stamp, summary: dict[str, int], result: str) -> None:
     """Replace the fleet's last-applied record (call it while holding the fleet lock)."""
     old = engine.find_marker(record_name(fleet))
     if old is not None:
@@ -78,7 +78,7 @@ def write_record(engine: DockerEngine, fleet: str, stamp: Stamp, summary: dict[s
     })
 
 
-def read_record(engine: DockerEngine, fleet: str) -> dict[str, str] | None:
+def read_record(engine: MarkerStore, fleet: str) -> dict[str, str] | None:
     found = engine.find_marker(record_name(fleet))
     if found is None:
         return None

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .engine import DockerEngine
+from .backends.base import Backend
+from .observe import inspect_many
 from .stamps import L_REVISION
 from .workflow import Prepared
 
@@ -26,12 +26,11 @@ class StatusRow:
     pending: str  # the planned action when not in sync
 
 
-def collect_status(prepared: Prepared, engine: DockerEngine) -> list[StatusRow]:
+def collect_status(prepared: Prepared, engine: Backend) -> list[StatusRow]:
     by_bot = {a.bot: a for a in prepared.plan.actions}
     current = {a.bot: a.container_id for a in prepared.plan.actions if a.container_id}
     ids = list(current.values())
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        details = dict(zip(ids, pool.map(engine.inspect, ids)))
+    details = inspect_many(engine, ids)
     desired = {b.name: b for b in prepared.fleet.bots}
     rows = []
     for name in sorted(set(desired) | set(by_bot)):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .manifest import Document, JsonPath, Location
+from .encodings import image_tag, nano_from_cpus
 from .hashing import canonical_json
 from .model import (
     DEFAULT_FLEET,
@@ -293,7 +294,7 @@ def _check_spec_semantics(doc: Document, base: JsonPath, report: _Reporter) -> N
         report.add(doc, base + ("resources", "cpus"), "cpus is .nan, not a number; give a number of cores such as 0.5")
     image = spec.get("image")
     if isinstance(image, str) and image:
-        if _image_tag(image) in (None, "latest"):
+        if image_tag(image) in (None, "latest"):
             report.add(doc, base + ("image",),
                        f"image {image!r} has no pinned tag: 'latest' moves under you; pin a version such as :2026.2.26",
                        severity=WARNING)
@@ -444,7 +445,7 @@ def build_bot(doc: Document, spec: dict[str, Any]) -> BotSpec:
             Volume(v["source"], v["target"], bool(v.get("readOnly", False))) for v in spec.get("volumes", [])
         ),
         memory_bytes=parse_memory(memory) if memory is not None else None,
-        nano_cpus=round(cpus * 1e9) if cpus is not None else None,
+        nano_cpus=nano_from_cpus(cpus),
         restart_policy=restart_policy,
         restart_max_retries=max_retries,
         state=spec.get("state", "running"),
@@ -496,13 +497,6 @@ def parse_memory(value: str | int) -> int | None:
     if not m:
         return None
     return int(m.group(1)) * MEMORY_UNITS[(m.group(2) or "b").lower()]
-
-
-def _image_tag(image: str) -> str | None:
-    if "@" in image:
-        return "@digest"
-    last = image.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else None
 
 
 _MISSING = object()

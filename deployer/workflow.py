@@ -20,7 +20,7 @@ from .problems import DeployerError, Problem
 from .secrets import check_fleet_secrets
 
 if TYPE_CHECKING:  # the docker SDK stays off the path of `validate --secrets`
-    from .engine import DockerEngine
+    from .backends.base import Backend
 
 
 class InvalidManifests(DeployerError):
@@ -65,7 +65,7 @@ def plan_options(fleet: FleetSpec, secrets_dir: str | None, **kwargs: object) ->
     return PlanOptions(secrets_dir=chosen, **kwargs)  # type: ignore[arg-type]
 
 
-def prepare(fleet: FleetSpec, options: PlanOptions, engine: "DockerEngine", *, refresh: bool = False,
+def prepare(fleet: FleetSpec, options: PlanOptions, engine: "Backend", *, refresh: bool = False,
             parallelism: int = 8, preflight: bool = True, pull_for_preflight: bool = False) -> Prepared:
     """Observe the engine and the host's generated configs, check secrets (before anything could
     change), plan, and run the gateway's own checks for the OpenClaw bots the plan changes."""

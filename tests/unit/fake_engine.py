@@ -16,7 +16,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from deployer.engine import ContainerStatus, EngineError, Marker, NameTaken
+from deployer.backends.base import EngineError, Marker, NameTaken
+from deployer.backends.base import UnitStatus as ContainerStatus
+from deployer.backends.docker.traits import DOCKER_TRAITS
 from deployer.model import BotSpec, ObservedContainer
 
 
@@ -32,6 +34,8 @@ class FakeContainer:
 
 
 class FakeEngine:
+    traits = DOCKER_TRAITS  # it plays a single host: renames aside, updates in place
+
     def __init__(self, *, latency: float = 0.0, bad_images: frozenset[str] = frozenset(),
                  bad_commands: frozenset[tuple[str, ...]] = frozenset()):
         self.latency = latency
