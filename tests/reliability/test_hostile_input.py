@@ -1,5 +1,5 @@
 """Hostile input for `deployer validate`: a hypothesis property over mutated manifests, and
-fixed nasty cases (tests/reliability/hostile_cases.py), each in a process of its own with its
+fixed nasty cases (tests/support/hostile_cases.py), each in a process of its own with its
 time and peak memory measured.
 
 The property: whatever the bytes of the manifest file, `validate` (click's CliRunner on the
@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from deployer.cli import main
-from hostile_cases import CASES, run_measured
+from tests.support.hostile_cases import CASES, run_measured
 
 # hypothesis keeps its example database and failure patches in ./.hypothesis by default: keep
 # them out of the repository (this suite writes nothing outside tmp and tests/reliability)

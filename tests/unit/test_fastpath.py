@@ -13,7 +13,6 @@ And the compiled validator never accepts what jsonschema refuses.
 from __future__ import annotations
 
 import json
-import sys
 import textwrap
 from pathlib import Path
 
@@ -32,13 +31,10 @@ from deployer.manifest import (
 )
 from deployer.validation import SCHEMA_DIR, _validators, validate_documents
 
-REPO = Path(__file__).resolve().parent.parent.parent
-for _dir in (REPO / "tests" / "reliability", REPO / "tests" / "unit"):  # in any import mode
-    if str(_dir) not in sys.path:
-        sys.path.insert(0, str(_dir))
+from tests.reliability import test_hostile_input as hostile  # the corpus' strategies
+from tests.unit.test_validation import HEADER_CASES, IMAGE, SCHEMA_CASES, bot
 
-import test_hostile_input as hostile  # the corpus' strategies, once tests/reliability is on the path
-from test_validation import HEADER_CASES, IMAGE, SCHEMA_CASES, bot
+REPO = Path(__file__).resolve().parent.parent.parent
 
 EXAMPLE_FILES = sorted(str(p.relative_to(REPO)) for p in (REPO / "examples").rglob("*.y*ml"))
 EXAMPLE_SETS = [["examples"], ["examples/invalid"], ["examples/fleet.yaml", "examples/invalid"],
