@@ -21,7 +21,8 @@ Behaviour on demand:
   once after start, like a gateway with a broken image or config;
 - `fail_on(kind=..., name=..., nth=..., error=...)` makes a matching call raise one of the
   contract's error types (before it has any effect, or after it with `after=True`, like an
-  answer lost on the way back); `fail_call(k)` fails the k-th call of any kind.
+  answer lost on the way back); `fail_call(k)` fails the k-th call of any kind. Calls are
+  counted from the moment the rule is given.
 """
 
 from __future__ import annotations
@@ -137,13 +138,13 @@ class FakeBackend:
     # -- telling it to fail ------------------------------------------------------------------------
     def fail_on(self, kind: str | Collection[str] | None = None, name: str | None = None, *, nth: int = 1,
                 times: int = 1, error: type[EngineError] = EngineError, after: bool = False) -> None:
-        """Fail the nth call of `kind` (one kind, a set of kinds, or any) on the unit or marker
-        named `name` (or any), `times` times in a row."""
+        """Fail the nth call (counted from now) of `kind` (one kind, a set of kinds, or any) on
+        the unit or marker named `name` (or any), and the `times - 1` matching calls after it."""
         kinds = None if kind is None else frozenset({kind} if isinstance(kind, str) else kind)
         self._rules.append(FailRule(kinds, name, nth, times, error, after))
 
     def fail_call(self, k: int, *, error: type[EngineError] = EngineError, mutating: bool = False) -> None:
-        """Fail the k-th call of any kind (of any mutating kind with mutating=True)."""
+        """Fail the k-th call from now, of any kind (of any mutating kind with mutating=True)."""
         self.fail_on(MUTATING if mutating else None, nth=k, error=error)
 
     @property
