@@ -10,7 +10,7 @@ from deployer.applier import Applier, ApplyOptions, ApplyReport
 from deployer.backends.base import MUTATING, EngineError, NameTaken, Traits
 from deployer.backends.docker.traits import DOCKER_TRAITS
 from deployer.hashing import container_spec, spec_hash
-from deployer.model import CREATE, REMOVE, REPLACE, START, STOP, UPDATE, Action, BotSpec, Change, Plan
+from deployer.model import CREATE, NOOP, REMOVE, REPLACE, START, STOP, UPDATE, Action, BotSpec, Change, Plan
 from tests.support.fake_backend import Call, FakeBackend
 
 BAD = ("sh", "-c", "exit 3")
@@ -289,3 +289,32 @@ def test_the_log_records_calls_in_order():
     with pytest.raises(EngineError):
         engine.stop(cid)
     assert engine.log == [Call("stop", "botmaker-a", cid, failed=True)]
+
+
+# --- the whole loop on the fake: observe -> plan -> apply -> observe ---------------------------------
+
+def plan_on(engine: FakeBackend, *bots: BotSpec, refresh: bool = False) -> Plan:
+    from deployer.model import FleetSpec
+    from deployer.observe import gather
+    from deployer.planner import PlanOptions, plan
+
+    fleet = FleetSpec(name=FLEET, bots=bots)
+    return plan(fleet, gather(engine, fleet, PlanOptions(), refresh=refresh), PlanOptions())
+
+
+def test_apply_then_plan_again_on_the_fake_has_nothing_to_do():
+    """The fake reads back what it was given closely enough for the real observer and planner:
+    after an apply, a plan (also with --refresh, which compares the live spec) is all no-ops,
+    and one changed field is one planned change of the right kind."""
+    bots = (spec("a", memory_bytes=64 << 20, ports=()), spec("b", env=(("K", "v"),)), spec("c", state="stopped"))
+    engine = FakeBackend()
+    first = plan_on(engine, *bots)
+    assert [a.action for a in first.actions] == [CREATE] * 3
+    assert all(r.ok for r in apply(engine, *first.actions).results)
+    for refresh in (False, True):
+        assert {a.action for a in plan_on(engine, *bots, refresh=refresh).actions} == {NOOP}
+    moved = (spec("a", memory_bytes=128 << 20, ports=()), spec("b", env=(("K", "w"),)), bots[2])
+    again = {a.bot: a.action for a in plan_on(engine, *moved).actions}
+    assert again == {"a": UPDATE, "b": REPLACE, "c": NOOP}
+    assert all(r.ok for r in apply(engine, *plan_on(engine, *moved).actions).results)
+    assert {a.action for a in plan_on(engine, *moved, refresh=True).actions} == {NOOP}
