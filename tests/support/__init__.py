@@ -8,6 +8,7 @@ No Docker needed:
     planner_cases    plain-data bots and the containers the engine would show for them
     inspect_cases    the bots behind tests/unit/data/inspect/*.json, and their recorder
     hostile_cases    fixed hostile inputs for `deployer validate`, each run in a measured process
+    hostile_corpus   hypothesis strategies mutating a valid manifest set (data, YAML text, bytes)
 
 The real engine:
     engine_harness   stand-in images, unique fleet names, poll, a test fleet's containers

@@ -1,7 +1,7 @@
 """The fast path (deployer/fastpath.py) gives the located path's answer, or defers to it.
 
 For every manifest in examples/ (valid, invalid, CI), the schema and header cases of
-test_validation.py and the hostile-input corpus of tests/reliability/test_hostile_input.py:
+test_validation.py and the hostile-input corpus of tests/support/hostile_corpus.py:
 - load_file_plain returns data equal to load_file's exactly when load_file reports nothing;
 - validate_plain returns a result exactly when the located path finds no problem at all (no
   error, no warning), and then the same result (the same FleetSpec);
@@ -31,7 +31,7 @@ from deployer.manifest import (
 )
 from deployer.validation import SCHEMA_DIR, _validators, validate_documents
 
-from tests.reliability import test_hostile_input as hostile  # the corpus' strategies
+from tests.support import hostile_corpus as hostile  # the strategies of the hostile-input corpus
 from tests.unit.test_validation import HEADER_CASES, IMAGE, SCHEMA_CASES, bot
 
 REPO = Path(__file__).resolve().parent.parent.parent
