@@ -41,6 +41,10 @@ class Unreachable(EngineError):
     """The engine could not be reached at all (socket, ssh, TLS): nothing was done."""
 
 
+class RolledBack(EngineError):
+    """An update failed and the engine itself put the unit back on its previous spec."""
+
+
 @dataclass(frozen=True)
 class Traits:
     """What differs between backends, as data the planner and applier read.
@@ -48,7 +52,9 @@ class Traits:
     in_place_fields: canonical spec fields a unit can change without being recreated (on a
         single host: what `docker update` changes).
     aside_mark: the name mark of the old unit kept aside during a replace, so that it can be
-        restored on rollback; None when the backend has no aside copy (swarm rolls back itself).
+        restored on rollback; None when the backend has no aside copy: then a replace is one
+        engine-side update (InEngineReplace.replace_unit) that stops the old task first and
+        rolls back by itself (a swarm service update with order stop-first).
     secret_delivery: how a bot's secret files reach it: "bind-dir" (a host directory mounted at
         /run/secrets) or "engine-secrets" (the engine's own secret objects).
     unit_noun: what one bot's unit is called in messages ("container", "service").
@@ -176,6 +182,16 @@ class HostRunner(Protocol):
                    env: dict[str, str] | None = None, cap_add: tuple[str, ...] = ("DAC_OVERRIDE",),
                    labels: dict[str, str] | None = None, timeout: float = 60,
                    what: str = "helper") -> HelperResult: ...
+
+
+@runtime_checkable
+class InEngineReplace(Protocol):
+    """For backends without an aside copy (Traits.aside_mark is None)."""
+
+    def replace_unit(self, unit_id: str, bot: BotSpec, *, fleet: str, spec: dict[str, Any], spec_hash: str,
+                     secrets_dir: str | None, extra_labels: dict[str, str] | None = None) -> str:
+        """Move the unit to the bot's new spec in one update (old task stopped before the new
+        one starts); returns the unit's id. RolledBack when the engine rolled it back."""
 
 
 @runtime_checkable
