@@ -11,14 +11,15 @@ import os
 import threading
 import time
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import docker
 
 from ...encodings import split_image_ref
 from ...endpoint import Endpoint, resolve
 from ...model import BotSpec, ObservedContainer
-from ..base import MUTATING, EngineError, HelperResult, NotFound, Traits, Unreachable, UnitStatus, count_mutating
+from ..base import MUTATING, EngineError, HelperResult, NotFound, Traits, UnitStatus, Unreachable, count_mutating
 from . import translate
 from .client import api_url, checked, explain, first_line, make_client, transport_failure
 from .markers import MARKER_IMAGE, DockerMarkers
@@ -42,7 +43,7 @@ class DockerEngine(DockerMarkers):
 
     # -- plumbing ------------------------------------------------------------------------------
     @property
-    def api(self) -> docker.APIClient:  # type: ignore[override]
+    def api(self) -> docker.APIClient:
         with self._lock:
             if self._client is None:
                 try:
