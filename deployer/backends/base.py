@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from ..model import BotSpec, ObservedContainer
@@ -202,6 +203,7 @@ class Backend(UnitReader, UnitWriter, MarkerStore, HostRunner, Protocol):
     traits: Traits
     endpoint: Any  # endpoint.Endpoint: describe() names it in messages
     calls: Counter[str]
+    call_observers: list[Callable[[str, str], None]]  # told (kind, what) after every engine call
 
     @property
     def mutating_calls(self) -> int: ...

@@ -43,6 +43,7 @@ class FakeEngine:
         self.bad_commands = bad_commands
         self.containers: dict[str, FakeContainer] = {}
         self.calls: Counter[str] = Counter()
+        self.call_observers: list = []
         self.started_creates: list[str] = []  # container names, in order of create
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -53,6 +54,8 @@ class FakeEngine:
             self.calls[name] += 1
         if self.latency:
             time.sleep(self.latency)
+        for observe in self.call_observers:
+            observe(name, name)
 
     def _by_name(self, name: str) -> FakeContainer | None:
         return next((c for c in self.containers.values() if c.name == name), None)
