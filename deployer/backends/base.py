@@ -14,8 +14,8 @@ caller acts on have their own class. A backend chooses the class in one place (i
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from ..model import BotSpec, ObservedContainer
