@@ -56,6 +56,7 @@ DEFAULT_IMAGES: tuple[str, ...] = ("deployer-test/openclaw:1", "deployer-test/op
 NETNS_DIR = Path("/run/netns")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 SWARM_PORT = 2377
+TEST_LABEL = "swarmlab.test"  # tests label what they create with it; conftest removes it after each test
 HINT = ("the swarm harness needs root, iproute2 (ip), util-linux (nsenter, unshare), busybox and "
         "dockerd; scripts/swarm-tools.sh installs them (scripts/engine-up.sh calls it)")
 
