@@ -40,6 +40,7 @@ so a benchmark script can use it as well as pytest.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets as _secrets
@@ -158,6 +159,14 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
+def _start_time(pid: int) -> str:
+    """The process's start time (field 22 of /proc/pid/stat): tells a recycled pid apart."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
 def poll(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.2, what: str = "condition") -> Any:
     """Call predicate until it returns something truthy; return that, or raise SwarmLabError."""
     deadline = time.monotonic() + timeout
@@ -247,8 +256,8 @@ class SwarmLab:
     def __init__(self, root: Path | str | None = None, *, images: Iterable[str] = DEFAULT_IMAGES,
                  heartbeat_s: float = 1.0, subnet: str = "192.168.99", manager_runs_tasks: bool = False,
                  worker_labels: dict[str, dict[str, str]] | None = None, source_docker_host: str | None = None,
-                 storage_driver: str | None = None, start_timeout: float = 90.0):
-        self.tag = _secrets.token_hex(3)
+                 storage_driver: str | None = None, start_timeout: float = 90.0, tag: str | None = None):
+        self.tag = tag or _secrets.token_hex(3)
         self.root = Path(root) if root is not None else Path(f"/tmp/dsl-{self.tag}")
         self.images = tuple(images)
         self.heartbeat_s = heartbeat_s
@@ -327,6 +336,10 @@ class SwarmLab:
             raise SwarmLabError("this lab was started already")
         self._started = True
         began = time.monotonic()
+        self.root.mkdir(parents=True, exist_ok=False, mode=0o700)
+        self._write_state()
+        # a bench script that dies without stop() must not leave daemons behind
+        atexit.register(self._stop_at_exit)
         try:
             images = self._save_host_images()
             step = time.monotonic()
@@ -348,6 +361,18 @@ class SwarmLab:
             raise
         self.timings["start"] = time.monotonic() - began
         return dict(self.nodes)
+
+    def _write_state(self) -> None:
+        """lab.json: who owns the lab, so `python swarmlab.py reap` can end labs whose owner died."""
+        state = {"tag": self.tag, "owner": os.getpid(), "owner_start": _start_time(os.getpid()),
+                 "netns": [self.switch_netns, *(n.netns for n in self.nodes.values())]}
+        (self.root / "lab.json").write_text(json.dumps(state))
+
+    def _stop_at_exit(self) -> None:
+        if self._netns_made or any(n.alive for n in self.nodes.values()):
+            problems = self.stop()
+            if problems:
+                print("swarmlab: teardown at exit left:", *problems, sep="\n  ")
 
     def _save_host_images(self) -> dict[str, bytes]:
         """`docker save` of each image from the host engine (read-only use of the host engine)."""
@@ -427,7 +452,14 @@ class SwarmLab:
         if not (NETNS_DIR / node.netns).exists():
             raise SwarmLabError(f"{node.name}: its network namespace {node.netns} is gone")
         node.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        node.pidfile.unlink(missing_ok=True)  # its old daemon is dead (reaped by us): never reuse
+        left = self.node_pids(node.name)
+        if left:
+            raise SwarmLabError(f"{node.name}: processes of its last run are still alive: {sorted(left)}")
+        # Its old dockerd and containerd are dead, but a killed containerd may linger as a zombie
+        # (its parent, dockerd, died first): dockerd would find it "still running" by its pid file
+        # and wait for it until it gives up. Neither pid file may be trusted now.
+        node.pidfile.unlink(missing_ok=True)
+        (node.exec_root / "containerd" / "containerd.pid").unlink(missing_ok=True)
         argv = ["nsenter", f"--net={NETNS_DIR / node.netns}", "--",
                 "unshare", "--mount", "--uts", "--propagation", "slave", "--",
                 "/bin/sh", "-c", NODE_INIT, "swarmlab-init", node.name, str(node.dir / "cgroup-aside"),
@@ -641,7 +673,8 @@ class SwarmLab:
     def restart_node(self, name: str, timeout: float = 60, wait_ready: bool = True) -> float:
         """Start the node's dockerd again (same data root, address and swarm identity; a running
         one is stopped with SIGTERM first). Waits until it answers and, unless wait_ready=False,
-        until the manager lists it Ready. Returns the seconds taken."""
+        until the manager lists it Ready (for the manager: all nodes Ready). Returns the seconds
+        taken."""
         node = self.node(name)
         began = time.monotonic()
         if node.alive:
@@ -650,7 +683,10 @@ class SwarmLab:
         if wait_ready:
             poll(lambda: node.client(timeout=5).info()["Swarm"]["LocalNodeState"] == "active", timeout=timeout,
                  what=f"{name} back in the swarm")
-            self.wait_node_state(name, "ready", timeout=timeout)
+            if node.role == "manager":
+                self.wait_ready(timeout)  # the workers show "unknown" until they report again
+            else:
+                self.wait_node_state(name, "ready", timeout=timeout)
         return time.monotonic() - began
 
     def heal(self, timeout: float = 60) -> list[str]:
@@ -718,7 +754,32 @@ class SwarmLab:
                 except OSError:
                     pass  # someone else uses it now
         self.timings["stop"] = time.monotonic() - began
+        if not problems:
+            atexit.unregister(self._stop_at_exit)
         return problems
+
+    @classmethod
+    def reap_stale(cls, base: Path | str = "/tmp") -> dict[str, list[str]]:
+        """Tear down the labs under base whose owning process is gone (a pytest killed hard).
+        Labs whose owner still runs are left alone. Returns {lab root: problems}."""
+        reaped: dict[str, list[str]] = {}
+        for state_file in sorted(Path(base).glob("dsl-*/lab.json")):
+            try:
+                state = json.loads(state_file.read_text())
+                tag, owner, owner_start = state["tag"], int(state["owner"]), state["owner_start"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if _alive(owner) and _start_time(owner) == owner_start:
+                continue
+            lab = cls(root=state_file.parent, tag=tag)
+            lab._netns_made = [n for n in state.get("netns", []) if (NETNS_DIR / n).exists()]
+            for node in lab.nodes.values():
+                for pid in _all_pids():
+                    argv = _cmdline(pid)
+                    if argv and argv[0].endswith("dockerd") and str(node.data_root) in argv:
+                        node.mnt_ns = _ns_inode(f"/proc/{pid}/ns/mnt")
+            reaped[str(lab.root)] = lab.stop()
+        return reaped
 
     @staticmethod
     def _safe(problems: list[str], what: str, func: Callable[..., Any], *args: Any) -> None:
@@ -752,3 +813,25 @@ class SwarmLab:
             "mounts": self.host_mounts(),
             "files": [str(self.root)] if self.root.exists() else [],
         }
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["reap"]:
+        for root, problems in SwarmLab.reap_stale().items():
+            print(f"reaped {root}" + (f"; left: {'; '.join(problems)}" if problems else ""))
+    elif sys.argv[1:] == ["up"]:
+        lab = SwarmLab()
+        lab.start()
+        for node in lab.nodes.values():
+            print(f"{node.name}: DOCKER_HOST={node.docker_host} id={node.node_id} addr={node.address} labels={node.labels}")
+        print(f"up in {lab.timings['start']:.2f}s; Ctrl-C tears it down")
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            pass
+        print("left:", lab.stop() or "nothing")
+    else:
+        print("usage: python tests/swarm/swarmlab.py up | reap", file=sys.stderr)
+        sys.exit(2)

@@ -9,13 +9,16 @@ it was. No timed assertions: the machine is shared.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
+import requests
 from docker.types import EndpointSpec, RestartPolicy, ServiceMode
 
 from swarmlab import DEFAULT_IMAGES, NETNS_DIR, NODE_INIT, TEST_LABEL, SwarmLab, poll
@@ -51,9 +54,9 @@ def host_link_state() -> dict[str, Any]:
     return {
         "docker0": (link.returncode, addr.returncode, link_fields[:1], link_fields[2:3],
                     "UP" in (link_fields[3].strip("<>").split(",") if len(link_fields) > 3 else []), addr_fields[2:]),
-        # the host engine's container veths come and go with other people's containers
+        # the host engine's container veths and network bridges come and go with other people's work
         "names": sorted(n for n in (line.split(":")[1].strip().split("@")[0] for line in names.splitlines())
-                        if not n.startswith("veth")),
+                        if not n.startswith(("veth", "br-"))),
     }
 
 
@@ -219,6 +222,25 @@ def test_restart_node_keeps_the_node_in_the_swarm(swarm: SwarmLab) -> None:
     assert swarm.node_states()[worker.name] == ("ready", "active")
 
 
+def test_the_manager_killed_and_restarted_comes_back_with_its_swarm(swarm: SwarmLab, swarm_manager: Any,
+                                                                   swarm_label: str) -> None:
+    service = create_service(swarm_manager, swarm_label, "survivor")
+    task = wait_one_running(service)
+    swarm.kill_node("manager")
+    with pytest.raises((docker.errors.DockerException, requests.exceptions.ConnectionError)):
+        swarm_manager.services.list()
+    swarm.restart_node("manager")
+    assert swarm.node_states() == {"manager": ("ready", "drain"), "worker1": ("ready", "active"),
+                                   "worker2": ("ready", "active")}
+    client = swarm.manager.client()
+    try:
+        # the raft state survived: same service; its task kept running on its worker meanwhile
+        again = client.services.get(service.id)
+        assert [t["ID"] for t in running_tasks(again)] == [task["ID"]]
+    finally:
+        client.close()
+
+
 def test_teardown_leaves_nothing_and_the_host_docker0_intact() -> None:
     """Its own lab (the session's is still needed): with a task running, so there are shims and
     container processes to end, stop() must leave no process, namespace, cgroup, mount or file,
@@ -250,6 +272,9 @@ def test_teardown_leaves_nothing_and_the_host_docker0_intact() -> None:
     assert not [n for n in (os.listdir(NETNS_DIR) if NETNS_DIR.exists() else []) if n.startswith(f"dsl-{lab.tag}")]
     after = host_link_state()
     assert after == links_before
+    if shutil.which("iptables-save"):
+        rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+        assert "192.168.99." not in rules and f"dsl-{lab.tag}" not in rules
     rc_link, rc_addr, name, _mac, admin_up, addresses = after["docker0"]
     assert (rc_link, rc_addr, name, admin_up) == (0, 0, ["docker0"], True) and addresses
     host = docker.from_env(timeout=30)
@@ -257,3 +282,30 @@ def test_teardown_leaves_nothing_and_the_host_docker0_intact() -> None:
         assert host.info()["ID"] == host_before
     finally:
         host.close()
+
+
+def test_reap_ends_a_lab_whose_owner_was_killed() -> None:
+    """A lab whose owning process died without stop() (pytest killed hard) keeps running in its
+    namespaces; `swarmlab.py reap` ends it. Labs whose owner lives (the session's) are left."""
+    script = Path(__file__).resolve().parent / "swarmlab.py"
+    owner = subprocess.Popen([sys.executable, str(script), "up"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+    lines: list[str] = []
+    assert owner.stdout is not None
+    for line in owner.stdout:
+        lines.append(line)
+        if line.startswith("up in") or len(lines) > 200:
+            break
+    assert any(line.startswith("up in") for line in lines), "".join(lines)
+    host = next(line for line in lines if line.startswith("manager:")).split("DOCKER_HOST=unix://")[1].split()[0]
+    root = Path(host).parents[1]
+    tag = root.name.removeprefix("dsl-")
+    owner.kill()
+    owner.wait(timeout=30)
+    orphan = SwarmLab(root=root, tag=tag)
+    assert orphan.leftovers()["netns"] and any(orphan.node_pids(n) for n in orphan.nodes)
+
+    reaped = SwarmLab.reap_stale()
+
+    assert reaped.get(str(root)) == []
+    assert orphan.leftovers() == {"processes": [], "netns": [], "cgroups": [], "mounts": [], "files": []}
