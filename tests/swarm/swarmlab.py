@@ -32,7 +32,7 @@ dockerd unless its mount, network and UTS namespaces all differ from the launche
 Teardown finds what to end by pid (the dockerd launched, checked by its command line), by
 namespace membership (the node's network and mount namespaces) and by the node's cgroup parent,
 never by process name. The kernel here has no IPVS: services need `endpoint_mode: dnsrr` and
-`mode: host` publishing (no VIP, no routing mesh). See docs in tests/swarm/README.md.
+`mode: host` publishing (no VIP, no routing mesh). README.md, "A 3-node test swarm", has more.
 
 Depends only on the standard library, iproute2, util-linux and the docker SDK (imported lazily),
 so a benchmark script can use it as well as pytest.
