@@ -22,17 +22,20 @@ Every test collected below this directory gets the ``swarm`` marker, so
 from __future__ import annotations
 
 import sys
+import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
+import docker
 import pytest
 
 _HERE = Path(__file__).resolve().parent
 if str(_HERE) not in sys.path:  # make swarmlab importable in any import mode
     sys.path.insert(0, str(_HERE))
 
-from swarmlab import TEST_LABEL, SwarmLab, SwarmLabError, Unavailable  # noqa: E402
+from swarmlab import TEST_LABEL, SwarmLab, SwarmLabError, Unavailable
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -90,12 +93,18 @@ def remove_labelled(lab: SwarmLab, value: str) -> None:
         flt = {"label": f"{TEST_LABEL}={value}"}
         for service in client.services.list(filters=flt):
             service.remove()
+        # secrets, configs and networks stay in use until the removed services' tasks are gone
+        deadline = time.monotonic() + 20
         for collection in (client.secrets, client.configs, client.networks):
             for obj in collection.list(filters=flt):
-                try:
-                    obj.remove()
-                except Exception:  # noqa: BLE001 - still in use by a task being shut down
-                    pass
+                while True:
+                    try:
+                        obj.remove()
+                        break
+                    except docker.errors.APIError:
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.3)
     finally:
         client.close()
 

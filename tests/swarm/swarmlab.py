@@ -49,9 +49,10 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 DEFAULT_IMAGES: tuple[str, ...] = ("deployer-test/openclaw:1", "deployer-test/openclaw:2", "botmaker/marker:1")
 NETNS_DIR = Path("/run/netns")
@@ -106,7 +107,7 @@ exec "$@"
 
 
 def _run(argv: list[str], *, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
         raise SwarmLabError(f"`{' '.join(argv)}` failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}")
     return proc
@@ -176,7 +177,7 @@ def poll(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.2,
             result = predicate()
             if result:
                 return result
-        except Exception as exc:  # noqa: BLE001 - a daemon not answering yet
+        except Exception as exc:
             last_error = exc
         if time.monotonic() > deadline:
             detail = f" (last error: {type(last_error).__name__}: {last_error})" if last_error else ""
@@ -303,7 +304,7 @@ class SwarmLab:
                 return node
         raise SwarmLabError(f"no lab node has swarm ID {node_id}")
 
-    def __enter__(self) -> "SwarmLab":
+    def __enter__(self) -> SwarmLab:
         self.start()
         return self
 
@@ -336,7 +337,9 @@ class SwarmLab:
             raise SwarmLabError("this lab was started already")
         self._started = True
         began = time.monotonic()
-        self.root.mkdir(parents=True, exist_ok=False, mode=0o700)
+        if self.root.exists() and any(self.root.iterdir()):
+            raise SwarmLabError(f"{self.root} exists and is not empty (stop() removes the lab's directory)")
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._write_state()
         # a bench script that dies without stop() must not leave daemons behind
         atexit.register(self._stop_at_exit)
@@ -500,7 +503,7 @@ class SwarmLab:
                 return bool(api.ping())
             finally:
                 api.close()
-        except Exception:  # noqa: BLE001 - not up yet
+        except Exception:
             return False
 
     def _form_swarm(self) -> None:
@@ -556,7 +559,7 @@ class SwarmLab:
         def run(node: Node) -> None:
             try:
                 func(node)
-            except BaseException as exc:  # noqa: BLE001 - re-raised below
+            except BaseException as exc:
                 errors.append(exc)
 
         threads = [threading.Thread(target=run, args=(node,), daemon=True) for node in nodes]
@@ -589,9 +592,19 @@ class SwarmLab:
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Wait until the manager lists all the lab's nodes as ready."""
-        poll(lambda: (lambda states: len(states) == len(self.nodes)
-                      and all(s == "ready" for s, _ in states.values()))(self.node_states()),
-             timeout=timeout, what="all nodes ready")
+        def all_ready() -> bool:
+            states = self.node_states()
+            return len(states) == len(self.nodes) and all(state == "ready" for state, _ in states.values())
+
+        poll(all_ready, timeout=timeout, what="all nodes ready")
+
+    def run_in_netns(self, name: str, argv: list[str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        """Run argv in node `name`'s network namespace (the test process cannot reach the lab's
+        addresses from the host's): e.g. ["busybox", "nc", "-z", "192.168.99.12", "18789"] to
+        probe a port a service publishes in `mode: host`."""
+        node = self.node(name)
+        return subprocess.run(["nsenter", f"--net={NETNS_DIR / node.netns}", "--", *argv], capture_output=True,
+                              text=True, timeout=timeout, check=False)
 
     def node_pids(self, name: str) -> set[int]:
         """Every live process of the node: those in its network or mount namespace (dockerd,
@@ -681,8 +694,14 @@ class SwarmLab:
             self._terminate(node, timeout)
         self._launch(node, timeout)
         if wait_ready:
-            poll(lambda: node.client(timeout=5).info()["Swarm"]["LocalNodeState"] == "active", timeout=timeout,
-                 what=f"{name} back in the swarm")
+            def back_in_swarm() -> bool:
+                client = node.client(timeout=5)
+                try:
+                    return client.info()["Swarm"]["LocalNodeState"] == "active"
+                finally:
+                    client.close()
+
+            poll(back_in_swarm, timeout=timeout, what=f"{name} back in the swarm")
             if node.role == "manager":
                 self.wait_ready(timeout)  # the workers show "unknown" until they report again
             else:
@@ -743,6 +762,12 @@ class SwarmLab:
                 proc = _run(["umount", "-l", point], check=False)
                 if proc.returncode != 0:
                     problems.append(f"umount {point}: {proc.stderr.strip()}")
+            keep = os.environ.get("SWARMLAB_KEEP_LOGS")
+            if keep:  # e.g. CI: the daemons' logs outlive the lab
+                Path(keep).mkdir(parents=True, exist_ok=True)
+                for node in self.nodes.values():
+                    if node.log.exists():
+                        shutil.copyfile(node.log, Path(keep) / f"swarmlab-{self.tag}-{node.name}.log")
             if not problems and self.root.exists():
                 shutil.rmtree(self.root, ignore_errors=True)
                 if self.root.exists():
@@ -785,7 +810,7 @@ class SwarmLab:
     def _safe(problems: list[str], what: str, func: Callable[..., Any], *args: Any) -> None:
         try:
             func(*args)
-        except Exception as exc:  # noqa: BLE001 - collected, teardown goes on
+        except Exception as exc:
             problems.append(f"{what}: {exc}")
 
     def host_mounts(self) -> list[str]:

@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ import docker
 import pytest
 import requests
 from docker.types import EndpointSpec, RestartPolicy, ServiceMode
-
 from swarmlab import DEFAULT_IMAGES, NETNS_DIR, NODE_INIT, TEST_LABEL, SwarmLab, poll
 
 pytestmark = pytest.mark.swarm
@@ -39,17 +37,19 @@ def create_service(client: Any, label: str, name: str, **kwargs: Any) -> Any:
 
 
 def wait_one_running(service: Any, timeout: float = 60) -> dict:
-    tasks = poll(lambda: (lambda ts: ts if len(ts) == 1 else None)(running_tasks(service)), timeout=timeout,
-                 what=f"one running task of {service.name}")
-    return tasks[0]
+    def one() -> dict | None:
+        tasks = running_tasks(service)
+        return tasks[0] if len(tasks) == 1 else None
+
+    return poll(one, timeout=timeout, what=f"one running task of {service.name}")
 
 
 def host_link_state() -> dict[str, Any]:
     """The host's docker0 as `ip` shows it (MAC, admin-up flag, addresses) and the host's link
     names. Not its carrier: that drops whenever the host has no running container."""
-    link = subprocess.run(["ip", "-br", "link", "show", "docker0"], capture_output=True, text=True)
-    addr = subprocess.run(["ip", "-br", "addr", "show", "docker0"], capture_output=True, text=True)
-    names = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    link = subprocess.run(["ip", "-br", "link", "show", "docker0"], capture_output=True, text=True, check=False)
+    addr = subprocess.run(["ip", "-br", "addr", "show", "docker0"], capture_output=True, text=True, check=False)
+    names = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=False).stdout
     link_fields, addr_fields = link.stdout.split(), addr.stdout.split()
     return {
         "docker0": (link.returncode, addr.returncode, link_fields[:1], link_fields[2:3],
@@ -127,6 +127,10 @@ def test_each_daemon_lives_in_its_own_namespaces(swarm: SwarmLab) -> None:
         assert set(os.listdir(f"/proc/{node.pid}/root/sys/class/net")) == names
         assert "eth0" in names
     assert all(len(inodes) == 3 for inodes in seen.values()), seen
+    # the nodes reach each other over the lab's bridge (run_in_netns: the test's netns cannot)
+    for worker in swarm.workers:
+        ping = swarm.run_in_netns(worker.name, ["busybox", "ping", "-c", "1", "-W", "2", swarm.manager.address])
+        assert ping.returncode == 0, ping.stdout + ping.stderr
     # nothing the nodes mounted shows in the host's mount table
     assert swarm.host_mounts() == []
 
@@ -193,8 +197,11 @@ def test_kill_node_is_a_real_node_loss_and_the_task_moves(swarm: SwarmLab, swarm
     assert dockerd_pid in killed and bot_pid in killed
     assert not victim.alive and swarm.node_pids(victim.name) == set()
     swarm.wait_node_state(victim.name, "down", timeout=60)
-    moved = poll(lambda: (lambda ts: ts[0] if len(ts) == 1 and ts[0]["NodeID"] == other.node_id else None)(
-        running_tasks(service)), timeout=90, what=f"{service.name} running on {other.name}")
+    def on_the_other_worker() -> dict | None:
+        tasks = running_tasks(service)
+        return tasks[0] if len(tasks) == 1 and tasks[0]["NodeID"] == other.node_id else None
+
+    moved = poll(on_the_other_worker, timeout=90, what=f"{service.name} running on {other.name}")
     assert moved["ID"] != first["ID"]
 
     swarm.restart_node(victim.name)
@@ -273,7 +280,7 @@ def test_teardown_leaves_nothing_and_the_host_docker0_intact() -> None:
     after = host_link_state()
     assert after == links_before
     if shutil.which("iptables-save"):
-        rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+        rules = subprocess.run(["iptables-save"], capture_output=True, text=True, check=False).stdout
         assert "192.168.99." not in rules and f"dsl-{lab.tag}" not in rules
     rc_link, rc_addr, name, _mac, admin_up, addresses = after["docker0"]
     assert (rc_link, rc_addr, name, admin_up) == (0, 0, ["docker0"], True) and addresses
