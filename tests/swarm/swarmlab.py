@@ -308,8 +308,10 @@ class SwarmLab:
         self.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        problems = self.stop()
+        if problems and exc_type is None:
+            raise SwarmLabError("teardown left: " + "; ".join(problems))
 
     # -- checks ----------------------------------------------------------------------------------
     @staticmethod
@@ -377,14 +379,14 @@ class SwarmLab:
             if problems:
                 print("swarmlab: teardown at exit left:", *problems, sep="\n  ")
 
-    def _save_host_images(self) -> dict[str, bytes]:
+    def _save_host_images(self, refs: Iterable[str] | None = None) -> dict[str, bytes]:
         """`docker save` of each image from the host engine (read-only use of the host engine)."""
         import docker
 
         client = docker.DockerClient(base_url=self.source_docker_host) if self.source_docker_host else docker.from_env(timeout=60)
         try:
             saved: dict[str, bytes] = {}
-            for ref in self.images:
+            for ref in (self.images if refs is None else tuple(refs)):
                 try:
                     self.image_ids[ref] = client.images.get(ref).id
                 except docker.errors.ImageNotFound:
@@ -551,6 +553,13 @@ class SwarmLab:
                     raise SwarmLabError(f"{node.name}: {ref} loaded as {got}, the host has {self.image_ids[ref]}")
         finally:
             client.close()
+
+    def load_images(self, refs: Iterable[str], nodes: Iterable[str] | None = None) -> None:
+        """Copy more images from the host engine onto some nodes (all by default), e.g. to test
+        what happens when an image is on only some of them."""
+        images = self._save_host_images(refs)
+        self._parallel(lambda node: self._load_images(node, images),
+                       [self.node(n) for n in nodes] if nodes is not None else self.nodes.values())
 
     @staticmethod
     def _parallel(func: Callable[[Node], Any], nodes: Iterable[Node]) -> None:
