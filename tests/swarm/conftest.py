@@ -1,7 +1,7 @@
 """Fixtures for tests on the 3-node test swarm (tests/swarm/swarmlab.py).
 
 The swarm is started once per session, the first time a test asks for it, and shared: starting
-it costs about 4 s and ~400 MB; stopping it about 8 s. When this machine cannot run it (not
+it costs 3–6 s and ~400 MB RSS; stopping it 3–8 s (bench/swarmlab_figures.py). When this machine cannot run it (not
 root, tools missing, no netns, images missing on the host engine) the tests FAIL with the reason;
 they are never skipped.
 

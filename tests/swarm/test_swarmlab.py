@@ -19,7 +19,7 @@ import docker
 import pytest
 import requests
 from docker.types import EndpointSpec, RestartPolicy, ServiceMode
-from swarmlab import DEFAULT_IMAGES, NETNS_DIR, NODE_INIT, TEST_LABEL, SwarmLab, poll
+from swarmlab import DEFAULT_IMAGES, NETNS_DIR, NODE_INIT, TEST_LABEL, SwarmLab, Unavailable, poll
 
 pytestmark = pytest.mark.swarm
 
@@ -133,6 +133,20 @@ def test_each_daemon_lives_in_its_own_namespaces(swarm: SwarmLab) -> None:
         assert ping.returncode == 0, ping.stdout + ping.stderr
     # nothing the nodes mounted shows in the host's mount table
     assert swarm.host_mounts() == []
+
+
+def test_preflight_says_why_the_machine_cannot_run_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the fixture turns into a failure (never a skip) on a machine that cannot run the lab."""
+    import swarmlab
+
+    monkeypatch.setattr(swarmlab.os, "geteuid", lambda: 1000)
+    with pytest.raises(Unavailable, match="running as uid 1000, not root.*swarm-tools.sh"):
+        SwarmLab.preflight()
+    monkeypatch.setattr(swarmlab.os, "geteuid", lambda: 0)
+    real_which = shutil.which
+    monkeypatch.setattr(swarmlab.shutil, "which", lambda tool: None if tool == "nsenter" else real_which(tool))
+    with pytest.raises(Unavailable, match="missing on PATH: nsenter"):
+        SwarmLab.preflight()
 
 
 def test_guard_refuses_to_run_in_the_launchers_network_namespace(tmp_path: Path) -> None:
