@@ -10,6 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 python3 -m pip install -q -e '.[test]'
 bash scripts/engine-up.sh
 bash scripts/remote-tools.sh
+bash scripts/swarm-tools.sh
 
 # lint and types first (seconds): a style or type error fails the run before the long suite
 python3 -m ruff check deployer
