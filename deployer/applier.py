@@ -6,16 +6,29 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
-from .backends.base import Backend, EngineError
+from .backends.base import Backend, EngineError, InEngineReplace, RolledBack
 from .backends.base import UnitStatus as ContainerStatus
 from .hashing import spec_hash
 from .hostfiles import HostFileError, ensure_dir, write_atomic
 from .model import (
-    CREATE, LABEL_SECRETS, NOOP, ORPHAN, REMOVE, REPLACE, START, STOP, UPDATE, Action, BotSpec, Observed, Plan,
+    CREATE,
+    LABEL_SECRETS,
+    NOOP,
+    ORPHAN,
+    REMOVE,
+    REPLACE,
+    START,
+    STOP,
+    UPDATE,
+    Action,
+    BotSpec,
+    Observed,
+    Plan,
 )
 from .openclaw.config import CONFIG_FILE, CONFIG_MOUNT, DEFAULT_UID, STATE_MOUNT, config_bytes, render_config
 from .openclaw.container import config_path, host_dir
@@ -224,6 +237,8 @@ class Applier:
         """Stop-first: a Telegram token allows one poller, so old and new never run together."""
         bot = _desired(action)
         self._ensure_image(bot)  # a failed pull leaves the current container untouched
+        if self.engine.traits.aside_mark is None:
+            return self._replace_in_engine(action, bot)
         old_id = action.container_id
         assert old_id is not None
         old_status = self.engine.inspect(old_id)
@@ -248,6 +263,21 @@ class Applier:
                 self._restore(old_id, bot, was_running, action)
                 raise _RolledBack(f"rolled back: {exc}; the old container was restored") from None
         self.engine.remove(old_id, aside)
+        self._remove_leftovers(action)
+        return "replaced" + (" and started" if bot.state == "running" else " (stopped)")
+
+    def _replace_in_engine(self, action: Action, bot: BotSpec) -> str:
+        """One engine-side update (a swarm service: stop-first, rollback on failure)."""
+        assert action.container_id is not None and isinstance(self.engine, InEngineReplace)
+        spec, labels = self._unit_spec(bot)
+        try:
+            unit_id = self.engine.replace_unit(
+                action.container_id, bot, fleet=self.fleet, spec=spec, spec_hash=spec_hash(spec),
+                secrets_dir=self.options.plan_options.secrets_dir, extra_labels=labels)
+        except RolledBack as exc:
+            raise _RolledBack(f"rolled back: {exc}") from None
+        if bot.state == "running":
+            self._wait_started(unit_id, bot)
         self._remove_leftovers(action)
         return "replaced" + (" and started" if bot.state == "running" else " (stopped)")
 
@@ -315,12 +345,17 @@ class Applier:
                 self.engine.pull(ref)
             self._images_ready.add((ref, bot.pull_policy))
 
-    def _create_container(self, bot: BotSpec) -> str:
+    def _unit_spec(self, bot: BotSpec) -> tuple[dict, dict[str, str]]:
+        """The canonical spec a new unit records, and the labels it carries besides ours."""
         spec = desired_spec(bot, self.options.plan_options)
         prints = self.options.plan_options.secret_fingerprints.get(bot.name)
         extra = {LABEL_SECRETS: fingerprint_label(prints)} if prints else {}
         if self.options.stamp is not None:
             extra.update(self.options.stamp.labels_for(bot))
+        return spec, extra
+
+    def _create_container(self, bot: BotSpec) -> str:
+        spec, extra = self._unit_spec(bot)
         return self.engine.create(
             bot, fleet=self.fleet, spec=spec, spec_hash=spec_hash(spec),
             secrets_dir=self.options.plan_options.secrets_dir, extra_labels=extra,

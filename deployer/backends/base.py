@@ -14,6 +14,7 @@ caller acts on have their own class. A backend chooses the class in one place (i
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -41,6 +42,10 @@ class Unreachable(EngineError):
     """The engine could not be reached at all (socket, ssh, TLS): nothing was done."""
 
 
+class RolledBack(EngineError):
+    """An update failed and the engine itself put the unit back on its previous spec."""
+
+
 @dataclass(frozen=True)
 class Traits:
     """What differs between backends, as data the planner and applier read.
@@ -48,7 +53,9 @@ class Traits:
     in_place_fields: canonical spec fields a unit can change without being recreated (on a
         single host: what `docker update` changes).
     aside_mark: the name mark of the old unit kept aside during a replace, so that it can be
-        restored on rollback; None when the backend has no aside copy (swarm rolls back itself).
+        restored on rollback; None when the backend has no aside copy: then a replace is one
+        engine-side update (InEngineReplace.replace_unit) that stops the old task first and
+        rolls back by itself (a swarm service update with order stop-first).
     secret_delivery: how a bot's secret files reach it: "bind-dir" (a host directory mounted at
         /run/secrets) or "engine-secrets" (the engine's own secret objects).
     unit_noun: what one bot's unit is called in messages ("container", "service").
@@ -179,6 +186,16 @@ class HostRunner(Protocol):
 
 
 @runtime_checkable
+class InEngineReplace(Protocol):
+    """For backends without an aside copy (Traits.aside_mark is None)."""
+
+    def replace_unit(self, unit_id: str, bot: BotSpec, *, fleet: str, spec: dict[str, Any], spec_hash: str,
+                     secrets_dir: str | None, extra_labels: dict[str, str] | None = None) -> str:
+        """Move the unit to the bot's new spec in one update (old task stopped before the new
+        one starts); returns the unit's id. RolledBack when the engine rolled it back."""
+
+
+@runtime_checkable
 class Backend(UnitReader, UnitWriter, MarkerStore, HostRunner, Protocol):
     """Everything above, plus the traits, the endpoint it talks to and a count of calls by kind
     (tests and benches assert "0 mutating calls" on it)."""
@@ -186,6 +203,7 @@ class Backend(UnitReader, UnitWriter, MarkerStore, HostRunner, Protocol):
     traits: Traits
     endpoint: Any  # endpoint.Endpoint: describe() names it in messages
     calls: Counter[str]
+    call_observers: list[Callable[[str, str], None]]  # told (kind, what) after every engine call
 
     @property
     def mutating_calls(self) -> int: ...

@@ -1,4 +1,5 @@
-"""An in-memory backend: the whole contract of deployer.backends.base.Backend, honest enough to run
+"""An in-memory backend: the whole contract of deployer.backends.base.Backend (and InEngineReplace,
+for backends without an aside copy), honest enough to run
 the Applier, the lock and the record against, for unit tests and for the 1,000-bot
 failure-budget measurement (bench/rollout_budget.py).
 
@@ -14,7 +15,8 @@ What it records, for assertions:
   change bot units);
 - `log`: every call in order as a `Call` (kind, target name, container id, whether it failed);
 - `max_in_flight`: the most mutating calls that were under way at the same moment (with a
-  `latency`, parallel callers overlap the way they do on a real engine).
+  `latency`, parallel callers overlap the way they do on a real engine);
+- `call_observers`: told (kind, what) after every call, failed or not, as DockerEngine tells them.
 
 Behaviour on demand:
 - containers whose image is in `bad_images` (or whose command is in `bad_commands`) exit at
@@ -42,6 +44,7 @@ from deployer.backends.base import (
     Marker,
     NameTaken,
     NotFound,
+    RolledBack,
     Traits,
     UnitStatus,
     count_mutating,
@@ -124,6 +127,7 @@ class FakeBackend:
         self.missing_images = set(missing_images)
         self.containers: dict[str, FakeContainer] = {}
         self.calls: Counter[str] = Counter()
+        self.call_observers: list[Callable[[str, str], None]] = []  # told (kind, what) after every call
         self.log: list[Call] = []
         self.started_creates: list[str] = []  # container names, in order of create
         self.max_in_flight = 0
@@ -184,6 +188,8 @@ class FakeBackend:
             if mutating:
                 with self._lock:
                     self._in_flight -= 1
+            for observe in self.call_observers:
+                observe(kind, f"{kind} {name}")
 
     def _record(self, call: Call) -> None:
         with self._lock:
@@ -327,6 +333,33 @@ class FakeBackend:
                 c.nano_cpus = bot.nano_cpus
 
         self._call("update", self._name_of(container_id), update, cid=container_id)
+
+    def replace_unit(self, unit_id: str, bot: BotSpec, *, fleet: str, spec: dict[str, Any], spec_hash: str,
+                     secrets_dir: str | None, extra_labels: dict[str, str] | None = None) -> str:
+        """InEngineReplace, as a swarm service update with order stop-first plays it: one call
+        (logged as an "update"), the unit keeps its id, the old task stops before the new one
+        starts, and when the new one fails at once the engine puts the old spec back (and
+        running, if it was) and the call raises RolledBack."""
+        def replace() -> str:
+            c = self._get(unit_id, f"replace {bot.container_name}")
+            before = {k: getattr(c, k) for k in ("image", "labels", "command", "spec", "memory_bytes", "nano_cpus",
+                                                   "restart_policy", "restart_max_retries", "status")}
+            c.status = "exited" if c.running else c.status
+            c.image, c.command, c.spec = bot.image, bot.command, dict(spec)
+            c.labels = bot_labels(bot, fleet=fleet, spec=spec, spec_hash=spec_hash, extra=extra_labels)
+            c.memory_bytes, c.nano_cpus = bot.memory_bytes or 0, bot.nano_cpus or 0
+            c.restart_policy = "" if bot.restart_policy == "no" else bot.restart_policy
+            c.restart_max_retries = bot.restart_max_retries
+            if bot.state == "running":
+                c.status = "exited" if self._bad(c) else "running"
+                if c.status == "exited":
+                    for key, value in before.items():
+                        setattr(c, key, value)
+                    raise RolledBack(f"replace {bot.container_name}: the new task exited at once; "
+                                     "the engine rolled the service back")
+            return c.id
+
+        return self._call("update", self._name_of(unit_id), replace, cid=unit_id)
 
     def wait_ready(self, container_id: str, *, timeout: float, settle: float, healthcheck: bool) -> UnitStatus:
         return self.inspect(container_id)  # start settles at once here: running, or exited

@@ -225,7 +225,7 @@ def test_no_more_mutating_calls_at_once_than_the_parallelism(parallelism):
     engine = FakeBackend(latency=0.003)
     olds = [spec(f"r{i}") for i in range(6)]
     ids = [deployed(engine, b) for b in olds]
-    actions = [replace(b, cid, image="img:2") for b, cid in zip(olds, ids)]
+    actions = [replace(b, cid, image="img:2") for b, cid in zip(olds, ids, strict=True)]
     actions += [Action(f"n{i}", CREATE, desired=spec(f"n{i}")) for i in range(6)]
     report = apply(engine, *actions, parallelism=parallelism)
     assert all(r.ok for r in report.results) and len(report.results) == 12
@@ -318,3 +318,31 @@ def test_apply_then_plan_again_on_the_fake_has_nothing_to_do():
     assert again == {"a": UPDATE, "b": REPLACE, "c": NOOP}
     assert all(r.ok for r in apply(engine, *plan_on(engine, *moved).actions).results)
     assert {a.action for a in plan_on(engine, *moved, refresh=True).actions} == {NOOP}
+
+
+# --- a backend without an aside copy: the engine replaces (and rolls back) by itself -------------------
+
+SWARMISH = Traits(in_place_fields=frozenset(), aside_mark=None, secret_delivery="engine-secrets", unit_noun="service")
+
+
+def test_without_an_aside_copy_a_replace_is_one_engine_side_update():
+    engine = FakeBackend(traits=SWARMISH)
+    old = spec("a")
+    cid = deployed(engine, old)
+    [result] = apply(engine, replace(old, cid, image="img:2")).results
+    assert result.ok and result.message == "replaced and started"
+    assert mutations(engine) == [("update", old.container_name)]  # no stop, rename, create or remove
+    assert list(engine.containers) == [cid] and engine.containers[cid].image == "img:2"
+    assert engine.containers[cid].running
+
+
+def test_without_an_aside_copy_the_engine_rollback_is_reported_as_one():
+    engine = FakeBackend(traits=SWARMISH, bad_commands=frozenset({BAD}))
+    old = spec("a")
+    cid = deployed(engine, old)
+    gone = orphan(engine, "z")
+    report = apply(engine, replace(old, cid, command=BAD), gone)
+    [result] = report.results
+    assert not result.ok and result.rolled_back and result.message.startswith("rolled back: ")
+    assert engine.containers[cid].image == "img:1" and engine.containers[cid].command is None
+    assert engine.containers[cid].running and report.skipped == ["z"]

@@ -13,9 +13,11 @@ from deployer.backends.base import (
     Backend,
     EngineError,
     HostRunner,
+    InEngineReplace,
     MarkerStore,
     NameTaken,
     NotFound,
+    RolledBack,
     Traits,
     UnitReader,
     UnitStatus,
@@ -52,11 +54,16 @@ def test_backend_is_the_contract(backend):
     for proto in PROTOCOLS:
         assert isinstance(instance, proto), proto.__name__
     assert isinstance(instance.traits, Traits) and isinstance(instance.mutating_calls, int)
-    assert instance.calls == {} and instance.endpoint.describe()
+    assert instance.calls == {} and instance.endpoint.describe() and instance.call_observers == []
 
 
-@pytest.mark.parametrize("backend", [FakeBackend, DockerEngine], ids=["fake", "docker"])
-@pytest.mark.parametrize("proto", PROTOCOLS, ids=lambda p: p.__name__)
+def test_the_fake_also_replaces_in_engine():
+    assert isinstance(FakeBackend(), InEngineReplace)
+
+
+@pytest.mark.parametrize("backend, proto", [(b, p) for b in (FakeBackend, DockerEngine) for p in PROTOCOLS]
+                         + [(FakeBackend, InEngineReplace)],
+                         ids=lambda x: x.__name__)
 def test_every_contract_method_has_a_compatible_signature(backend, proto):
     """Every parameter of the contract is accepted under the same name and kind, with a default
     where the contract has one; extra parameters of the implementation are optional."""
@@ -215,3 +222,34 @@ def test_traits_default_to_the_single_host_and_can_be_changed():
     swarmish = Traits(in_place_fields=frozenset(), aside_mark=None, secret_delivery="engine-secrets",
                       unit_noun="service")
     assert FakeBackend(traits=swarmish).traits is swarmish
+
+
+def test_call_observers_hear_every_call_failed_or_not():
+    engine = FakeBackend()
+    heard: list[tuple[str, str]] = []
+    engine.call_observers.append(lambda kind, what: heard.append((kind, what)))
+    cid = make(BotSpec(name="a", image="img:1"), engine)
+    engine.fail_on("start")
+    with pytest.raises(EngineError):
+        engine.start(cid)
+    assert heard == [("create", "create botmaker-a"), ("start", "start botmaker-a")]
+
+
+def test_replace_unit_keeps_the_id_stops_first_and_rolls_back_by_itself():
+    engine = FakeBackend(bad_images=frozenset({"bad:1"}))
+    old = BotSpec(name="a", image="img:1")
+    cid = make(old, engine)
+    engine.start(cid)
+    new = BotSpec(name="a", image="img:2", memory_bytes=64 << 20)
+    s = container_spec(new)
+    assert engine.replace_unit(cid, new, fleet="f", spec=s, spec_hash=spec_hash(s), secrets_dir=None) == cid
+    st = engine.inspect(cid)
+    assert st.running and st.image == "img:2" and st.memory_bytes == 64 << 20
+    assert st.labels[LABEL_SPEC_HASH] == spec_hash(s)
+    bad = BotSpec(name="a", image="bad:1")
+    b = container_spec(bad)
+    with pytest.raises(RolledBack):
+        engine.replace_unit(cid, bad, fleet="f", spec=b, spec_hash=spec_hash(b), secrets_dir=None)
+    st = engine.inspect(cid)
+    assert st.running and st.image == "img:2" and st.labels[LABEL_SPEC_HASH] == spec_hash(s)
+    assert [c.kind for c in engine.log if c.kind in MUTATING] == ["create", "start", "update", "update"]
