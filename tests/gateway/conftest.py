@@ -37,7 +37,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def openclaw_image(docker_client: Any) -> str:
+def openclaw_image(docker_client: Any) -> str:  # noqa: F811 - the fixture, by name
     import docker.errors
 
     try:
@@ -49,7 +49,7 @@ def openclaw_image(docker_client: Any) -> str:
 
 
 @pytest.fixture
-def gateway_run_id(docker_client: Any):
+def gateway_run_id(docker_client: Any):  # noqa: F811 - the fixture, by name
     run_id = f"gw-{secrets.token_hex(4)}"
     yield run_id
     leftovers = []

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+
 from deployer.backends.docker.traits import DOCKER_TRAITS
 from deployer.lock import LOCK_PREFIX
 from deployer.stamps import RECORD_PREFIX
