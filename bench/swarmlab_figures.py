@@ -1,6 +1,6 @@
-"""Figures for the 3-node test swarm of tests/swarm/swarmlab.py (issue 12).
+"""Figures for the 3-node test swarm of tests/support/swarmlab.py (issue 12).
 
-    python3 bench/swarmlab_figures.py [--runs 3] [--labs 2]
+    python3 -m bench.swarmlab_figures [--runs 3] [--labs 2]
 
 As root. Measures: start (network, daemons, swarm, images) and stop of whole labs; memory (RSS
 and PSS of every process of each node) idle and with one task per worker; failover of a
@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "swarm"))
+from docker.types import EndpointSpec, RestartPolicy, ServiceMode
 
-from docker.types import EndpointSpec, RestartPolicy, ServiceMode  # noqa: E402
+from tests.support.engine_harness import STAND_IN_IMAGE
+from tests.support.swarmlab import TEST_LABEL, SwarmLab, poll
 
-from swarmlab import TEST_LABEL, SwarmLab, poll  # noqa: E402
-
-IMAGE = "deployer-test/openclaw:1"
+IMAGE = STAND_IN_IMAGE
 
 
 def fmt(values: list[float]) -> str:

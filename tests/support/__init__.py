@@ -18,6 +18,7 @@ The real engine:
     reliakit         the deployer in a subprocess (through crash_apply), its call log
     privated         a private dockerd in its own network namespace, for engine-fault tests
     gatewaykit       facts about the real OpenClaw gateway image
+    swarmlab         a 3-node Docker Swarm in namespaces (also `python3 -m tests.support.swarmlab up|reap`)
 
 Scripts run as subprocesses by path (they import only deployer):
     crash_apply      the CLI, counting mutating engine calls and SIGKILLing itself after the k-th

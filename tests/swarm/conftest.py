@@ -1,4 +1,4 @@
-"""Fixtures for tests on the 3-node test swarm (tests/swarm/swarmlab.py).
+"""Fixtures for tests on the 3-node test swarm (tests/support/swarmlab.py).
 
 The swarm is started once per session, the first time a test asks for it, and shared: starting
 it costs 3–6 s and ~400 MB RSS; stopping it 3–8 s (bench/swarmlab_figures.py). When this machine cannot run it (not
@@ -21,7 +21,6 @@ Every test collected below this directory gets the ``swarm`` marker, so
 
 from __future__ import annotations
 
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,11 +30,9 @@ from typing import Any
 import docker
 import pytest
 
-_HERE = Path(__file__).resolve().parent
-if str(_HERE) not in sys.path:  # make swarmlab importable in any import mode
-    sys.path.insert(0, str(_HERE))
+from tests.support.swarmlab import TEST_LABEL, SwarmLab, SwarmLabError, Unavailable
 
-from swarmlab import TEST_LABEL, SwarmLab, SwarmLabError, Unavailable
+_HERE = Path(__file__).resolve().parent
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

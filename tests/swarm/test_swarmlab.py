@@ -19,7 +19,8 @@ import docker
 import pytest
 import requests
 from docker.types import EndpointSpec, RestartPolicy, ServiceMode
-from swarmlab import DEFAULT_IMAGES, NETNS_DIR, NODE_INIT, TEST_LABEL, SwarmLab, Unavailable, poll
+
+from tests.support.swarmlab import DEFAULT_IMAGES, NETNS_DIR, NODE_INIT, TEST_LABEL, SwarmLab, Unavailable, poll
 
 pytestmark = pytest.mark.swarm
 
@@ -137,7 +138,7 @@ def test_each_daemon_lives_in_its_own_namespaces(swarm: SwarmLab) -> None:
 
 def test_preflight_says_why_the_machine_cannot_run_it(monkeypatch: pytest.MonkeyPatch) -> None:
     """What the fixture turns into a failure (never a skip) on a machine that cannot run the lab."""
-    import swarmlab
+    from tests.support import swarmlab
 
     monkeypatch.setattr(swarmlab.os, "geteuid", lambda: 1000)
     with pytest.raises(Unavailable, match="running as uid 1000, not root.*swarm-tools.sh"):

@@ -368,7 +368,7 @@ class SwarmLab:
         return dict(self.nodes)
 
     def _write_state(self) -> None:
-        """lab.json: who owns the lab, so `python swarmlab.py reap` can end labs whose owner died."""
+        """lab.json: who owns the lab, so `python3 -m tests.support.swarmlab reap` can end labs whose owner died."""
         state = {"tag": self.tag, "owner": os.getpid(), "owner_start": _start_time(os.getpid()),
                  "netns": [self.switch_netns, *(n.netns for n in self.nodes.values())]}
         (self.root / "lab.json").write_text(json.dumps(state))
@@ -867,5 +867,5 @@ if __name__ == "__main__":
             pass
         print("left:", lab.stop() or "nothing")
     else:
-        print("usage: python tests/swarm/swarmlab.py up | reap", file=sys.stderr)
+        print("usage: python3 -m tests.support.swarmlab up | reap", file=sys.stderr)
         sys.exit(2)
