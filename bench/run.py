@@ -55,7 +55,7 @@ Items (N for a full run; --quick uses N/5 or so):
      vs `python3 -c 'import click'`, fresh processes, k=15: target <= 1.5x.
 
 Engine calls are counted inside the CLI's own process: CLI_CHILD below runs deployer.cli.main
-like `python3 -m deployer` does, and only wraps DockerEngine.__init__ to keep each engine and
+like `python3 -m deployer` does, and only wraps the backend factory (open_backend) to keep each engine and
 print its `calls` counter at exit. Item 3 times its deployer runs through that wrapper too.
 
 Engine load and cleanup: every container the run creates carries the label bench.run=<hex>
@@ -360,21 +360,24 @@ print(len(rows))
 """
 
 # Runs the real CLI (deployer.cli.main) in a fresh process, like `python3 -m deployer ...`, with
-# two bench-side patches in the child only (the code is not changed): every DockerEngine made is
-# remembered so its call counter (DockerEngine.calls) can be printed at exit as the last line of
+# two bench-side patches in the child only (the code is not changed): every backend the CLI's one
+# factory (deployer.backends.open_backend) builds is remembered so its call counter
+# (DockerEngine.calls) can be printed at exit as the last line of
 # stderr (BENCH_CALLS {...}); and with a number as first argument, ApplyOptions gets that
 # `settle` unless the caller passes one.
 CLI_CHILD = r"""
 import json, sys
 settle = sys.argv[1]
 import deployer.applier as A
-import deployer.backends.docker.engine as E
+import deployer.backends as B
+import deployer.backends.docker.engine  # imported up front, as before
 engines = []
-_engine_init = E.DockerEngine.__init__
-def _init(self, *a, **k):
-    _engine_init(self, *a, **k)
-    engines.append(self)
-E.DockerEngine.__init__ = _init
+_open_backend = B.open_backend
+def _open(*a, **k):
+    engine = _open_backend(*a, **k)
+    engines.append(engine)
+    return engine
+B.open_backend = _open
 if settle != "default":
     _opts_init = A.ApplyOptions.__init__
     def _opts(self, *a, **k):
