@@ -15,6 +15,7 @@ import click
 
 from . import __version__
 from .problems import DeployerError
+from .render import formats
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -155,10 +156,14 @@ def _prune_kwargs(prune: bool, allow_empty: bool, max_removals: int | None, adop
 
 # --- validate -----------------------------------------------------------------------------------
 
+def format_option(kind: str) -> Callable[[Any], Any]:
+    """--format, with the choices of the renderer registry for this kind of report."""
+    return click.option("--format", "fmt", type=click.Choice(formats(kind)), default="text", show_default=True)
+
+
 @main.command()
 @paths_argument
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "github"]), default="text",
-              show_default=True)
+@format_option("problems")
 @click.option("--secrets", "check_secrets", is_flag=True,
               help="Also check every bot's secret files (paths, modes, owners, conflicts); needs no engine.")
 @secrets_dir_option
@@ -189,19 +194,12 @@ def validate(paths: tuple[str, ...], fmt: str, check_secrets: bool, secrets_dir:
 def _render_plan(plan: Any, fmt: str, color: bool) -> str:
     from . import render
 
-    if fmt == "markdown":
-        return render.render_plan_markdown(plan)
-    if fmt == "github":
-        return render.render_plan_github(plan)
-    if fmt == "json":
-        return render.render_plan(plan, "json")
-    return render.render_plan(plan, "text", color=color)
+    return render.render_plan(plan, fmt, color=color)
 
 
 @main.command()
 @paths_argument
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "github"]), default="text",
-              show_default=True)
+@format_option("plan")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), default=None,
               help="Save the plan (with digests of manifests and engine state) for `apply --plan`.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes, 0 when none.")
@@ -447,7 +445,7 @@ def _restore_signals(previous: Any) -> None:
 
 @main.command()
 @paths_argument
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option("drift")
 @secrets_dir_option
 def drift(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
     """Inspect every container of the fleet and report where the engine differs from the manifests.
@@ -466,19 +464,17 @@ def drift(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
 
 @main.command()
 @paths_argument
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option("status")
 @secrets_dir_option
 def status(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
     """Show each bot: desired and actual state, health, image, start time, restarts, revision, in sync;
     and the fleet's last apply (revision, time, who, result)."""
-    from .stamps import read_record
-    from .status import collect_status, render_status
+    from .render import render_status
+    from .status import collect_status
 
     def run() -> str:
         prepared, engine = _prepare(list(paths), secrets_dir)
-        rows = collect_status(prepared, engine)
-        return render_status(prepared.fleet.name, rows, read_record(engine, prepared.fleet.name), fmt,
-                             engine=engine.endpoint.describe())
+        return render_status(collect_status(prepared, engine), fmt)
 
     click.echo(_handle_errors(run))
 
