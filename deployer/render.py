@@ -12,8 +12,9 @@ from __future__ import annotations
 import html
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import IO, TYPE_CHECKING, Any, Callable, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 import click
 
