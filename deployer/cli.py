@@ -9,13 +9,19 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import Any, Callable, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from . import __version__
 from .problems import DeployerError
 from .render import formats
+
+if TYPE_CHECKING:  # types only: these modules are imported by the commands that need them
+    from .applier import ApplyReport
+    from .apply_flow import ApplyOutcome, ApplyRequest
+    from .workflow import PlanSettings, Prepared
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -139,8 +145,8 @@ def _engine_line(engine: Any) -> str:
     return f"engine: {engine.endpoint.describe()}"
 
 
-def _prepare(paths: list[str], settings: Any, *, parallelism: int = 8, engine: Any = None,
-             fleet: Any = None) -> Any:
+def _prepare(paths: list[str], settings: PlanSettings, *, parallelism: int = 8, engine: Any = None,
+             fleet: Any = None) -> tuple[Prepared, Any]:
     """Plan the fleet (loaded from paths unless given) against the engine; warnings and notes to stderr."""
     from .workflow import prepare
 
@@ -157,7 +163,7 @@ def _prepare(paths: list[str], settings: Any, *, parallelism: int = 8, engine: A
 
 
 def _settings(secrets_dir: str | None, *, prune: bool = False, allow_empty: bool = False,
-              max_removals: int | None = None, adopt: tuple[str, ...] = (), **rest: bool) -> Any:
+              max_removals: int | None = None, adopt: tuple[str, ...] = (), **rest: bool) -> PlanSettings:
     from .workflow import PlanSettings
 
     return PlanSettings(secrets_dir=secrets_dir, prune=prune, allow_empty=allow_empty, max_removals=max_removals,
@@ -301,11 +307,11 @@ def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism:
     ), ask=not yes and saved is None, no_color=no_color)
 
 
-def _apply_and_exit(engine: Any, request: Any, *, ask: bool, no_color: bool) -> NoReturn:
+def _apply_and_exit(engine: Any, request: ApplyRequest, *, ask: bool, no_color: bool) -> NoReturn:
     """Run the apply flow with the terminal as its hooks; say how it ended and exit with its code."""
     from .apply_flow import ApplyHooks, run_apply
 
-    def show(prepared: Any, notes: list[str]) -> None:
+    def show(prepared: Prepared, notes: list[str]) -> None:
         click.echo(_engine_line(engine))
         click.echo(_render_plan(prepared.plan, "text", _color(no_color)))
         for line in notes:
@@ -326,7 +332,7 @@ def _apply_and_exit(engine: Any, request: Any, *, ask: bool, no_color: bool) -> 
     sys.exit(_said(outcome))
 
 
-def _show_report(report: Any, result: str) -> None:
+def _show_report(report: ApplyReport, result: str) -> None:
     """Per bot what was done, then why a rollout stopped early, then the result line."""
     click.echo("")
     for r in report.results:
@@ -346,12 +352,12 @@ def _show_report(report: Any, result: str) -> None:
     click.echo(f"\nApply finished: {result}.")
 
 
-def _said(outcome: Any) -> int:
+def _said(outcome: ApplyOutcome) -> int:
     """The last words of an apply (after the lock is released) and its exit code."""
     from .apply_flow import ApplyStatus
 
     status = outcome.status
-    if status is ApplyStatus.FAILED:
+    if status is ApplyStatus.FAILED and outcome.error is not None:
         _say_error(outcome.error)
     elif status is ApplyStatus.REFUSED:
         click.echo("error: the plan has errors (above); nothing was changed", err=True)
@@ -364,15 +370,16 @@ def _said(outcome: Any) -> int:
     return _exit_code(outcome)
 
 
-def _exit_code(outcome: Any) -> int:
+def _exit_code(outcome: ApplyOutcome) -> int:
     from .apply_flow import ApplyStatus
 
-    if outcome.status is ApplyStatus.INTERRUPTED or (outcome.report is not None and outcome.report.interrupted):
+    report = outcome.report
+    if outcome.status is ApplyStatus.INTERRUPTED or (report is not None and report.interrupted):
         return 130
     if outcome.status is ApplyStatus.NO_CHANGES:
         return EXIT_OK
-    if outcome.status is ApplyStatus.APPLIED:
-        return EXIT_ERROR if outcome.report.failed or outcome.report.not_started else EXIT_OK
+    if outcome.status is ApplyStatus.APPLIED and report is not None:
+        return EXIT_ERROR if report.failed or report.not_started else EXIT_OK
     return EXIT_ERROR
 
 

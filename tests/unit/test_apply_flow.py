@@ -318,3 +318,31 @@ def test_a_rollback_request_stamps_the_entry_revision_not_git(monkeypatch: pytes
     run_apply(ApplyRequest(fleet=fleet("a"), rollback_of=entry, wait_timeout=5), engine)
     record = read_record(engine, FLEET)
     assert record is not None and record["revision"] == "abc123" and record["result"].startswith("rollback to #7: ")
+
+
+def test_the_cli_says_the_error_then_the_warnings_after_the_release(capsys: pytest.CaptureFixture[str]) -> None:
+    from deployer.cli import _said
+    from deployer.problems import Problem
+    from deployer.workflow import InvalidSecrets
+
+    error = InvalidSecrets([Problem("secrets/a", 0, 0, "", "mode 0644: readable by others")])
+    code = _said(ApplyOutcome(ApplyStatus.FAILED, error=error, warnings=["could not release the lock: gone"]))
+    out, err = capsys.readouterr()
+    assert code == 1 and out == ""
+    assert err.splitlines() == ["secrets/a: mode 0644: readable by others", "1 error(s), 0 warning(s)",
+                                "error: 1 secret problem(s); nothing was changed",
+                                "warning: could not release the lock: gone"]
+
+
+@pytest.mark.parametrize("status, stream, line", [
+    (ApplyStatus.REFUSED, "err", "error: the plan has errors (above); nothing was changed"),
+    (ApplyStatus.CANCELLED, "out", "Apply cancelled; nothing was changed."),
+    (ApplyStatus.INTERRUPTED, "err", "Interrupted before any change was made; nothing was changed."),
+])
+def test_the_cli_says_how_an_apply_ended_without_changes(status: ApplyStatus, stream: str, line: str,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from deployer.cli import _said
+
+    _said(ApplyOutcome(status))
+    out, err = capsys.readouterr()
+    assert (out if stream == "out" else err) == line + "\n" and (err if stream == "out" else out) == ""
