@@ -127,7 +127,7 @@ def bench_takeover(client: docker.DockerClient, tmp: Path, rounds: int = 3) -> N
     import threading
 
     sys.path.insert(0, str(ROOT))
-    from deployer.engine import DockerEngine
+    from deployer.backends.docker.engine import DockerEngine
     from deployer.lock import FleetLock
 
     for r in range(rounds):

@@ -363,7 +363,7 @@ CLI_CHILD = r"""
 import json, sys
 settle = sys.argv[1]
 import deployer.applier as A
-import deployer.engine as E
+import deployer.backends.docker.engine as E
 engines = []
 _engine_init = E.DockerEngine.__init__
 def _init(self, *a, **k):
@@ -428,7 +428,7 @@ PHASES_CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter()
 import deployer.cli, deployer.workflow as W, deployer.observe as O, deployer.render as R
-import deployer.engine
+import deployer.backends.docker.engine
 phases = {"imports (click, deployer, docker SDK, jsonschema-rs)": 0.0}
 def timed(label, fn):
     def wrapper(*a, **k):
@@ -462,7 +462,7 @@ APPLY_PHASES_CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter()
 import deployer.cli, deployer.workflow as W, deployer.applier as A, deployer.lock as L, deployer.stamps as S
-import deployer.engine
+import deployer.backends.docker.engine
 phases = {"imports": time.perf_counter() - t0}
 def timed(label, fn):
     def wrapper(*a, **k):
@@ -508,7 +508,7 @@ def fmt_phases(phases: dict[str, float]) -> str:
 RECORD_CHILD = r"""
 import dataclasses, hashlib, json, sys
 from deployer.applier import Applier, ApplyOptions
-from deployer.engine import DockerEngine
+from deployer.backends.docker.engine import DockerEngine
 from deployer.secrets import check_fleet_secrets
 from deployer.workflow import load_fleet, plan_options
 manifests, out, template_file, image_file = sys.argv[1:5]
@@ -542,7 +542,7 @@ print(len(rows))
 # decodes the recorded JSON text, as the SDK decodes the engine's response.
 REPLAY_CHILD = r"""
 import json, sys
-import deployer.engine as E
+import deployer.backends.docker.engine as E
 recorded = json.load(open(sys.argv[1]))
 raw_rows = json.dumps(recorded["containers"])
 image = recorded["image"]

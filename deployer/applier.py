@@ -6,20 +6,34 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
-from .engine import ContainerStatus, DockerEngine, EngineError
-from .hashing import IN_PLACE_FIELDS, spec_hash
+from .backends.base import Backend, EngineError, InEngineReplace, RolledBack
+from .backends.base import UnitStatus as ContainerStatus
+from .hashing import spec_hash
 from .hostfiles import HostFileError, ensure_dir, write_atomic
 from .model import (
-    CREATE, LABEL_SECRETS, NOOP, ORPHAN, REMOVE, REPLACE, START, STOP, UPDATE, Action, BotSpec, Observed, Plan,
+    CREATE,
+    LABEL_SECRETS,
+    NOOP,
+    ORPHAN,
+    REMOVE,
+    REPLACE,
+    START,
+    STOP,
+    UPDATE,
+    Action,
+    BotSpec,
+    Observed,
+    Plan,
 )
 from .openclaw.config import CONFIG_FILE, CONFIG_MOUNT, DEFAULT_UID, STATE_MOUNT, config_bytes, render_config
 from .openclaw.container import config_path, host_dir
 from .openclaw.reload import reload_outcome
-from .planner import ASIDE_MARK, PlanOptions, desired_spec
+from .planner import PlanOptions, desired_spec
 from .secrets import container_uid, fingerprint_label, redact
 from .stamps import Stamp
 
@@ -74,7 +88,7 @@ class StartFailed(Exception):
 
 
 class Applier:
-    def __init__(self, engine: DockerEngine, fleet: str, options: ApplyOptions,
+    def __init__(self, engine: Backend, fleet: str, options: ApplyOptions,
                  progress: Progress = lambda bot, event, message: None):
         self.engine = engine
         self.fleet = fleet
@@ -223,11 +237,13 @@ class Applier:
         """Stop-first: a Telegram token allows one poller, so old and new never run together."""
         bot = _desired(action)
         self._ensure_image(bot)  # a failed pull leaves the current container untouched
+        if self.engine.traits.aside_mark is None:
+            return self._replace_in_engine(action, bot)
         old_id = action.container_id
         assert old_id is not None
         old_status = self.engine.inspect(old_id)
         was_running = old_status.running
-        aside = f"{bot.container_name}{ASIDE_MARK}{old_id[:12]}"
+        aside = f"{bot.container_name}{self.engine.traits.aside_mark}{old_id[:12]}"
         if was_running:
             self.engine.stop(old_id, bot.container_name, timeout=self.options.stop_timeout)
         if old_status.name != aside:
@@ -250,10 +266,25 @@ class Applier:
         self._remove_leftovers(action)
         return "replaced" + (" and started" if bot.state == "running" else " (stopped)")
 
+    def _replace_in_engine(self, action: Action, bot: BotSpec) -> str:
+        """One engine-side update (a swarm service: stop-first, rollback on failure)."""
+        assert action.container_id is not None and isinstance(self.engine, InEngineReplace)
+        spec, labels = self._unit_spec(bot)
+        try:
+            unit_id = self.engine.replace_unit(
+                action.container_id, bot, fleet=self.fleet, spec=spec, spec_hash=spec_hash(spec),
+                secrets_dir=self.options.plan_options.secrets_dir, extra_labels=labels)
+        except RolledBack as exc:
+            raise _RolledBack(f"rolled back: {exc}") from None
+        if bot.state == "running":
+            self._wait_started(unit_id, bot)
+        self._remove_leftovers(action)
+        return "replaced" + (" and started" if bot.state == "running" else " (stopped)")
+
     def _update(self, action: Action) -> str:
         bot = _desired(action)
         assert action.container_id
-        if any(c.field in IN_PLACE_FIELDS for c in action.changes):
+        if any(c.field in self.engine.traits.in_place_fields for c in action.changes):
             self.engine.update(action.container_id, bot, bot.container_name)
         fields = ", ".join(c.field for c in action.changes)
         state = next((c.after for c in action.changes if c.field == "state"), None)
@@ -314,12 +345,17 @@ class Applier:
                 self.engine.pull(ref)
             self._images_ready.add((ref, bot.pull_policy))
 
-    def _create_container(self, bot: BotSpec) -> str:
+    def _unit_spec(self, bot: BotSpec) -> tuple[dict, dict[str, str]]:
+        """The canonical spec a new unit records, and the labels it carries besides ours."""
         spec = desired_spec(bot, self.options.plan_options)
         prints = self.options.plan_options.secret_fingerprints.get(bot.name)
         extra = {LABEL_SECRETS: fingerprint_label(prints)} if prints else {}
         if self.options.stamp is not None:
             extra.update(self.options.stamp.labels_for(bot))
+        return spec, extra
+
+    def _create_container(self, bot: BotSpec) -> str:
+        spec, extra = self._unit_spec(bot)
         return self.engine.create(
             bot, fleet=self.fleet, spec=spec, spec_hash=spec_hash(spec),
             secrets_dir=self.options.plan_options.secrets_dir, extra_labels=extra,

@@ -29,7 +29,7 @@ from .problems import DeployerError
 from .workflow import PlanSettings, Prepared
 
 if TYPE_CHECKING:
-    from .engine import DockerEngine
+    from .backends.base import Backend
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class ApplyOutcome:
         return self.prepared.plan if self.prepared is not None else None
 
 
-def run_apply(request: ApplyRequest, engine: DockerEngine, hooks: ApplyHooks = ApplyHooks()) -> ApplyOutcome:
+def run_apply(request: ApplyRequest, engine: Backend, hooks: ApplyHooks = ApplyHooks()) -> ApplyOutcome:
     """Take the fleet lock, run the apply under it, release the lock whatever happens.
 
     Expected failures (DeployerError) and interrupts (KeyboardInterrupt; the CLI maps SIGTERM to
@@ -136,7 +136,7 @@ def _release(lock: FleetLock | None, fleet: str) -> str | None:
     return None
 
 
-def _apply_locked(request: ApplyRequest, engine: DockerEngine, lock: FleetLock, hooks: ApplyHooks,
+def _apply_locked(request: ApplyRequest, engine: Backend, lock: FleetLock, hooks: ApplyHooks,
                   outcome: ApplyOutcome) -> None:
     entry = request.rollback_of
     revision = entry.revision if entry is not None else request.revision or stamps.git_revision(list(request.paths))
@@ -195,7 +195,7 @@ def result_line(report: ApplyReport) -> str:
     return result
 
 
-def _record(engine: DockerEngine, request: ApplyRequest, stamp: stamps.Stamp, plan: Plan, result: str) -> str | None:
+def _record(engine: Backend, request: ApplyRequest, stamp: stamps.Stamp, plan: Plan, result: str) -> str | None:
     """Replace the last-applied record (raises when it cannot), and add a history entry for every
     apply that tried to change something; a history entry that cannot be written is a warning."""
     entry = request.rollback_of
@@ -213,7 +213,7 @@ def _record(engine: DockerEngine, request: ApplyRequest, stamp: stamps.Stamp, pl
     return None
 
 
-def _notes(request: ApplyRequest, engine: DockerEngine, prepared: Prepared) -> list[str]:
+def _notes(request: ApplyRequest, engine: Backend, prepared: Prepared) -> list[str]:
     """A rollback's notes (pinned images, today's secrets, the next apply rolls forward); for an
     apply over a rollback, that it rolls the fleet forward again (one marker read)."""
     if request.rollback_of is not None:

@@ -132,13 +132,13 @@ def _load(paths: list[str]) -> Any:
 def _engine(max_pool_size: int = 16) -> Any:
     """The backend for the engine chosen by --host / --context / the environment (docker CLI rules):
     the one place the CLI builds one."""
+    from .backends import open_backend
     from .endpoint import resolve
-    from .engine import DockerEngine
 
     ctx = click.get_current_context(silent=True)
     chosen = (ctx.find_root().obj if ctx is not None else None) or {}
     endpoint = _handle_errors(lambda: resolve(os.environ, host=chosen.get("host"), context=chosen.get("context")))
-    return DockerEngine(max_pool_size=max_pool_size, endpoint=endpoint)
+    return open_backend("docker", max_pool_size=max_pool_size, endpoint=endpoint)
 
 
 def _engine_line(engine: Any) -> str:

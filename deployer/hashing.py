@@ -12,12 +12,10 @@ import hashlib
 import json
 from typing import Any
 
+from .encodings import cpus_from_nano, restart_string
 from .model import SECRETS_MOUNT, BotSpec
 
 SPEC_VERSION = "v1"
-
-# Fields Docker can change on a live container (`docker update`); all others force a replace.
-IN_PLACE_FIELDS = ("memory", "cpus", "restart")
 
 
 def secrets_source(bot: BotSpec, secrets_dir: str | None) -> str | None:
@@ -63,10 +61,8 @@ def container_spec(bot: BotSpec, secrets_dir: str | None = None) -> dict[str, An
         "provider": dict(bot.provider),
         "channels": sorted(bot.channels),  # order carries no meaning: reordering must not replace
         "memory": bot.memory_bytes,
-        "cpus": bot.nano_cpus / 1e9 if bot.nano_cpus is not None else None,
-        "restart": bot.restart_policy
-        if bot.restart_policy != "on-failure"
-        else f"on-failure:{bot.restart_max_retries}",
+        "cpus": cpus_from_nano(bot.nano_cpus),
+        "restart": restart_string(bot.restart_policy, bot.restart_max_retries),
     }
     if bot.is_openclaw:
         # Model, provider and channels live in the generated config, which the gateway reloads

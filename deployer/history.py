@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .hashing import canonical_json
-from .model import CONTAINER_PREFIX, LABEL_FLEET, LABEL_MANAGED, LABEL_SPEC, LABEL_SPEC_HASH
+from .labels import ownership_filters
+from .model import CONTAINER_PREFIX, LABEL_SPEC, LABEL_SPEC_HASH
 from .problems import DeployerError
 
 if TYPE_CHECKING:
-    from .engine import DockerEngine
+    from .backends.base import Backend, MarkerStore
     from .model import ObservedContainer
 
 HISTORY_PREFIX = "botmaker-history."
@@ -85,7 +86,7 @@ def entry_name(fleet: str, seq: int) -> str:
 
 # --- encoding (pure) -------------------------------------------------------------------------------
 
-def bots_from_containers(containers: list["ObservedContainer"]) -> dict[str, BotRecord]:
+def bots_from_containers(containers: list[ObservedContainer]) -> dict[str, BotRecord]:
     """Per bot, what its canonical container runs (aside copies and unlabelled ones are skipped)."""
     bots: dict[str, BotRecord] = {}
     for c in containers:
@@ -169,7 +170,7 @@ def find_entry(entries: list[Entry], to: str) -> Entry:
 
 # --- on the engine ----------------------------------------------------------------------------------
 
-def read_history(engine: "DockerEngine", fleet: str) -> list[Entry]:
+def read_history(engine: MarkerStore, fleet: str) -> list[Entry]:
     """The kept entries of a fleet, newest first (one list call)."""
     _, markers = engine.list_markers(L_HISTORY, fleet)
     entries = []
@@ -179,10 +180,10 @@ def read_history(engine: "DockerEngine", fleet: str) -> list[Entry]:
     return sorted(entries, key=lambda e: e.seq, reverse=True)
 
 
-def write_entry(engine: "DockerEngine", fleet: str, entry: Entry, *, keep: int = KEEP) -> Entry:
+def write_entry(engine: Backend, fleet: str, entry: Entry, *, keep: int = KEEP) -> Entry:
     """Record what the fleet runs now as the next entry (call it while holding the fleet lock),
     then remove entries beyond the newest `keep`."""
-    containers = engine.list_containers(labels=[f"{LABEL_MANAGED}=true", f"{LABEL_FLEET}={fleet}"])
+    containers = engine.list_containers(labels=ownership_filters(fleet))
     _, markers = engine.list_markers(L_HISTORY, fleet)
     ours = [(int(m.labels.get(L_SEQ, "0") or 0), m) for m in markers if m.name.startswith(HISTORY_PREFIX + fleet + ".")]
     seq = max((s for s, _ in ours), default=0) + 1

@@ -31,14 +31,16 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
+from .backends.base import Marker, NameTaken
 from .problems import DeployerError
 
 if TYPE_CHECKING:
-    from .engine import DockerEngine, Marker
+    from .backends.base import MarkerStore
 
 LOCK_PREFIX = "botmaker-lock."
 BEAT_MARK = ".beat."
@@ -86,7 +88,7 @@ def whoami() -> str:
 def _iso(label: str | float | None) -> str:
     """Epoch seconds (as a label stores them) as UTC ISO time; '?' when unreadable."""
     try:
-        return datetime.fromtimestamp(float(label or ""), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime.fromtimestamp(float(label or ""), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (ValueError, OverflowError, OSError):
         return "?"
 
@@ -102,7 +104,7 @@ def _float(text: str | None, default: float) -> float:
 class HolderState:
     """What the markers say about the current holder (pure data, for the decision to take over)."""
 
-    marker: "Marker"
+    marker: Marker
     age: float  # seconds since its newest sign of life, on the engine's clock (whole seconds)
     ttl: float
     interval: float
@@ -126,7 +128,7 @@ class HolderState:
         return max(0.0, self.ttl + 1 - self.age) if self.heartbeat else 0.0
 
 
-def holder_state(fleet: str, markers: list["Marker"], now: float) -> HolderState | None:
+def holder_state(fleet: str, markers: list[Marker], now: float) -> HolderState | None:
     """The lock marker among a fleet's lock markers and how long ago its holder showed life."""
     main = next((m for m in markers if m.name == lock_name(fleet)), None)
     if main is None:
@@ -152,7 +154,7 @@ def describe_holder(labels: dict[str, str], state: HolderState | None = None) ->
 
 @dataclass
 class FleetLock:
-    engine: "DockerEngine"
+    engine: MarkerStore
     fleet: str
     ttl: float = DEFAULT_TTL  # seconds without a heartbeat after which the lock may be taken over
     timeout: float = 0.0
@@ -175,8 +177,6 @@ class FleetLock:
 
     def acquire(self) -> None:
         """Create the lock marker, taking over an expired one; then start the heartbeat."""
-        from .engine import Marker, NameTaken
-
         deadline = time.monotonic() + self.timeout
         pending_takeover: str | None = None
         told = False
@@ -279,8 +279,6 @@ class FleetLock:
     def _beat(self) -> float:
         """Write the next beat; returns the monotonic time its create was answered (the beat
         exists on the engine by then)."""
-        from .engine import NameTaken
-
         self.beats += 1
         labels = {L_LOCK: self.fleet, L_BEAT_OF: self.token}
         try:
@@ -351,7 +349,7 @@ class FleetLock:
         except DeployerError:
             pass  # a stray beat is only clutter: the next holder clears it
 
-    def __enter__(self) -> "FleetLock":
+    def __enter__(self) -> FleetLock:
         self.acquire()
         return self
 
@@ -363,7 +361,7 @@ class _Lost(DeployerError):
     pass
 
 
-def current_holder(engine: "DockerEngine", fleet: str) -> str | None:
+def current_holder(engine: MarkerStore, fleet: str) -> str | None:
     """Who holds the fleet's lock and how lively it is, or None when it is free."""
     now, markers = engine.list_markers(L_LOCK, fleet)
     state = holder_state(fleet, markers, now)
@@ -373,7 +371,7 @@ def current_holder(engine: "DockerEngine", fleet: str) -> str | None:
     return None if held is None else describe_holder(held[1])
 
 
-def force_unlock(engine: "DockerEngine", fleet: str) -> str | None:
+def force_unlock(engine: MarkerStore, fleet: str) -> str | None:
     """Remove the fleet's lock whoever holds it (and every heartbeat); returns the holder it removed."""
     now, markers = engine.list_markers(L_LOCK, fleet)
     state = holder_state(fleet, markers, now)

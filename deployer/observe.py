@@ -9,16 +9,19 @@ manifest (or with refresh=True, for drift detection).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-from .engine import ContainerStatus, DockerEngine
-from .model import CONTAINER_PREFIX, LABEL_MANAGED, FleetSpec, Observed, ObservedContainer
+from .backends.base import Backend, UnitReader
+from .backends.base import UnitStatus as ContainerStatus
+from .labels import ownership_filters
+from .model import CONTAINER_PREFIX, FleetSpec, Observed, ObservedContainer
 from .planner import PlanOptions, needs_inspect
 
 
-def gather(engine: DockerEngine, fleet: FleetSpec, options: PlanOptions, *, refresh: bool = False,
+def gather(engine: Backend, fleet: FleetSpec, options: PlanOptions, *, refresh: bool = False,
            parallelism: int = 8) -> Observed:
-    managed = engine.list_containers(labels=[f"{LABEL_MANAGED}=true"])
+    managed = engine.list_containers(labels=ownership_filters())
     ours = [c for c in managed if c.fleet == fleet.name]
     foreign_managed = len(managed) - len(ours)
     # A name can only be held by someone else where we hold none: only then look (one call).
@@ -32,8 +35,7 @@ def gather(engine: DockerEngine, fleet: FleetSpec, options: PlanOptions, *, refr
         }
     to_inspect = set(c.id for c in ours) if refresh else set(needs_inspect(fleet, tuple(ours), options))
     if to_inspect:
-        with ThreadPoolExecutor(max_workers=parallelism) as pool:
-            statuses = dict(zip(to_inspect, pool.map(engine.inspect, to_inspect)))
+        statuses = inspect_many(engine, to_inspect, parallelism)
         ours = [_with_live_settings(c, statuses[c.id], refresh) if c.id in statuses else c for c in ours]
     images = sorted({b.image for b in fleet.bots})
     infos = {ref: engine.image_info(ref) for ref in images}
@@ -45,6 +47,15 @@ def gather(engine: DockerEngine, fleet: FleetSpec, options: PlanOptions, *, refr
         image_ids={ref: info[0] for ref, info in infos.items()},
         image_users={ref: info[1] for ref, info in infos.items()},
     )
+
+
+def inspect_many(engine: UnitReader, ids: Iterable[str], parallelism: int = 8) -> dict[str, ContainerStatus]:
+    """Inspect units in parallel (the engine answers each in a few ms; a thousand in a row add up)."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(ids)))) as pool:
+        return dict(zip(ids, pool.map(engine.inspect, ids), strict=True))
 
 
 def _with_live_settings(c: ObservedContainer, st: ContainerStatus, refresh: bool) -> ObservedContainer:

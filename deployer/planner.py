@@ -12,7 +12,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .hashing import IN_PLACE_FIELDS, container_spec, spec_hash
+from .backends.base import Traits
+from .backends.docker.traits import DOCKER_TRAITS
+from .encodings import cpus_from_nano, restart_string
+from .hashing import container_spec, spec_hash
 from .model import (
     CREATE,
     LABEL_PROTECT,
@@ -44,7 +47,7 @@ from .openclaw.config import (
     render_config,
 )
 
-ASIDE_MARK = "_old_"  # an old container renamed aside during a replace; bot names cannot hold '_'
+ASIDE_MARK = DOCKER_TRAITS.aside_mark  # kept for readers of saved state; the planner asks options.traits
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,12 @@ class PlanOptions:
     adopt: frozenset[str] = frozenset()  # bots whose name-holding foreign container may be replaced
     # bot -> {secret name -> keyed fingerprint}, from the secrets checks; never values
     secret_fingerprints: dict[str, dict[str, str]] = field(default_factory=dict, compare=False, hash=False)
+    # the backend's: which fields change in place, and the mark of an aside copy
+    traits: Traits = DOCKER_TRAITS
+
+
+def _is_aside(name: str, traits: Traits) -> bool:
+    return traits.aside_mark is not None and traits.aside_mark in name
 
 
 def desired_spec(bot: BotSpec, options: PlanOptions) -> dict[str, Any]:
@@ -112,6 +121,7 @@ def plan(fleet: FleetSpec, observed: Observed, options: PlanOptions = PlanOption
         actions=tuple(actions),
         foreign_managed_count=observed.foreign_managed_count,
         errors=tuple(errors),
+        in_place_fields=options.traits.in_place_fields,
     )
 
 
@@ -152,11 +162,11 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
     # botmaker.protect=true is never removed, not even as an extra copy; an aside copy (renamed by
     # our own interrupted replace) is still finished: its replacement already exists.
     kept = [c for c in containers
-            if c is not current and c.labels.get(LABEL_PROTECT) == "true" and ASIDE_MARK not in c.name]
+            if c is not current and c.labels.get(LABEL_PROTECT) == "true" and not _is_aside(c.name, options.traits)]
     leftovers = tuple(sorted(c.id for c in containers if c is not current and c not in kept))
-    base = dict(bot=bot.name, container_id=current.id, leftovers=leftovers, desired=bot)
+    base: dict[str, Any] = dict(bot=bot.name, container_id=current.id, leftovers=leftovers, desired=bot)
 
-    replace_changes, update_changes, reasons = _diff(bot, want, current, observed)
+    replace_changes, update_changes, reasons = _diff(bot, want, current, observed, options.traits)
     if bot.is_openclaw:
         _config_diff(bot, observed, replace_changes, update_changes, reasons)
     hot_config = any(c.field.startswith(CONFIG_FIELD) for c in update_changes)
@@ -165,10 +175,10 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
         reasons.extend(f"secret {name} changed (the gateway reads it at start)" for name in rotated)
         replace_changes.extend(Change(f"secret {name}", "(fingerprint)", "(new fingerprint)") for name in rotated)
     if current.name != bot.container_name:
-        how = "by an interrupted apply" if ASIDE_MARK in current.name else "(renamed by hand?)"
+        how = "by an interrupted apply" if _is_aside(current.name, options.traits) else "(renamed by hand?)"
         reasons.insert(0, f"container is named {current.name} {how}, not {bot.container_name}")
         replace_changes.insert(0, Change("name", current.name, bot.container_name))
-    extras = [c.name for c in containers if c is not current and ASIDE_MARK not in c.name and c not in kept]
+    extras = [c.name for c in containers if c is not current and not _is_aside(c.name, options.traits) and c not in kept]
     if extras:
         reasons.append(f"extra containers carry this bot's labels but were not created by this apply: {', '.join(extras)}")
     if kept:
@@ -196,12 +206,13 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
     if bot.state == "stopped" and current.running:
         return Action(action=STOP, reasons=(f"container is {current.state}, manifest says stopped", *reasons),
                       changes=(Change("state", current.state, "stopped"),), **base)
-    asides = [c.name for c in containers if c.id in leftovers and ASIDE_MARK in c.name]
+    asides = [c.name for c in containers if c.id in leftovers and _is_aside(c.name, options.traits)]
     reasons_noop = (f"copies left by an interrupted apply will be removed: {', '.join(asides)}",) if asides else ()
     return Action(action=NOOP, reasons=reasons_noop + tuple(reasons), **base)
 
 
-def _diff(bot: BotSpec, want: dict[str, Any], current: ObservedContainer, observed: Observed) -> tuple[list[Change], list[Change], list[str]]:
+def _diff(bot: BotSpec, want: dict[str, Any], current: ObservedContainer, observed: Observed,
+          traits: Traits) -> tuple[list[Change], list[Change], list[str]]:
     replace: list[Change] = []
     update: list[Change] = []
     reasons: list[str] = []
@@ -218,7 +229,7 @@ def _diff(bot: BotSpec, want: dict[str, Any], current: ObservedContainer, observ
     if recorded is not want or current.inspected:
         for field_name in want:
             before, after = recorded.get(field_name), want[field_name]
-            if field_name in IN_PLACE_FIELDS:
+            if field_name in traits.in_place_fields:
                 before = _actual_in_place(current, field_name, before)
                 if before == after:
                     continue
@@ -322,10 +333,9 @@ def _actual_in_place(current: ObservedContainer, field_name: str, recorded: Any)
     if field_name == "memory":
         return current.memory_bytes or None
     if field_name == "cpus":
-        return current.nano_cpus / 1e9 if current.nano_cpus else None
+        return cpus_from_nano(current.nano_cpus)
     if field_name == "restart":
-        policy = current.restart_policy or "no"
-        return f"on-failure:{current.restart_max_retries or 0}" if policy == "on-failure" else policy
+        return restart_string(current.restart_policy, current.restart_max_retries)
     return recorded  # pragma: no cover
 
 

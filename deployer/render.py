@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 import click
 
-from .hashing import IN_PLACE_FIELDS
+from .backends.docker.traits import DOCKER_TRAITS
 from .model import Action, Plan
 from .openclaw.config import reload_class
 from .problems import Problem
@@ -98,11 +98,12 @@ def verb(a: Action) -> str:
     return VERBS[a.action]
 
 
-def forces_replacement(field: str) -> bool:
-    """Whether a changed field is one that makes a replace necessary (not one riding along)."""
+def forces_replacement(field: str, in_place_fields: frozenset[str] | None = None) -> bool:
+    """Whether a changed field is one that makes a replace necessary (not one riding along);
+    in_place_fields are the backend's (Plan.in_place_fields), the single-host ones by default."""
     if field.startswith("config "):
         return reload_class(field[len("config "):]) == "restart"
-    return field not in IN_PLACE_FIELDS
+    return field not in (in_place_fields if in_place_fields is not None else DOCKER_TRAITS.in_place_fields)
 
 
 def _value(v: object) -> str:
@@ -153,7 +154,7 @@ def _plan_text(plan: Plan, color: bool) -> str:
         for reason in a.reasons:
             lines.append(f"        # {reason}")
         for c in a.changes:
-            forces = "  # forces replacement" if a.action == "replace" and forces_replacement(c.field) else ""
+            forces = "  # forces replacement" if a.action == "replace" and forces_replacement(c.field, plan.in_place_fields) else ""
             lines.append(f"        {c.field}: {_diff_value(c.before, c.after)}{forces}")
         lines.append("")
     for err in plan.errors:
@@ -295,7 +296,7 @@ def _status_text(report: StatusReport) -> str:
                      f"{record['applied_by']}: {record['result']}")
     else:
         lines.append("  last apply: none recorded")
-    lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
+    lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table]
     return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .encodings import nano_from_cpus, parse_restart
 from .model import SECRETS_MOUNT, BotSpec, Healthcheck, Port, Volume
 from .problems import DeployerError
 
@@ -44,7 +45,7 @@ def bot_from_spec(name: str, spec: dict[str, Any], *, state: str = "running", pu
             + (f" (missing fields: {', '.join(sorted(missing))})" if missing else "")
         )
     hc = spec["healthcheck"]
-    policy, _, retries = str(spec["restart"]).partition(":")
+    policy, retries = parse_restart(spec["restart"])
     return BotSpec(
         name=name,
         image=image or spec["image"],
@@ -59,9 +60,9 @@ def bot_from_spec(name: str, spec: dict[str, Any], *, state: str = "running", pu
         ports=tuple(_port(p) for p in spec["ports"]),
         volumes=tuple(_volume(v) for v in spec["volumes"]),
         memory_bytes=spec["memory"],
-        nano_cpus=round(spec["cpus"] * 1e9) if spec["cpus"] is not None else None,
+        nano_cpus=nano_from_cpus(spec["cpus"]),
         restart_policy=policy,
-        restart_max_retries=int(retries or 0),
+        restart_max_retries=retries,
         state=state,
         healthcheck=None if hc is None else Healthcheck(
             test=tuple(hc["test"]), interval_ns=hc["interval"], timeout_ns=hc["timeout"], retries=hc["retries"],

@@ -12,10 +12,10 @@ import os
 import socket
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from .engine import DockerEngine
+from .backends.base import MarkerStore
 from .lock import ci_job_url, whoami
 from .model import BotSpec
 
@@ -53,8 +53,8 @@ class Stamp:
     applied_by: str
 
     @classmethod
-    def now(cls, revision: str) -> "Stamp":
-        return cls(revision, datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    def now(cls, revision: str) -> Stamp:
+        return cls(revision, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                    f"{whoami()}@{socket.gethostname()}")
 
     def labels_for(self, bot: BotSpec) -> dict[str, str]:
@@ -66,7 +66,7 @@ def record_name(fleet: str) -> str:
     return RECORD_PREFIX + fleet
 
 
-def write_record(engine: DockerEngine, fleet: str, stamp: Stamp, summary: dict[str, int], result: str) -> None:
+def write_record(engine: MarkerStore, fleet: str, stamp: Stamp, summary: dict[str, int], result: str) -> None:
     """Replace the fleet's last-applied record (call it while holding the fleet lock)."""
     old = engine.find_marker(record_name(fleet))
     if old is not None:
@@ -78,7 +78,7 @@ def write_record(engine: DockerEngine, fleet: str, stamp: Stamp, summary: dict[s
     })
 
 
-def read_record(engine: DockerEngine, fleet: str) -> dict[str, str] | None:
+def read_record(engine: MarkerStore, fleet: str) -> dict[str, str] | None:
     found = engine.find_marker(record_name(fleet))
     if found is None:
         return None

@@ -6,10 +6,10 @@ render.py turn it into text or json.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from .engine import DockerEngine
+from .backends.base import Backend
+from .observe import inspect_many
 from .stamps import L_REVISION, read_record
 from .workflow import Prepared
 
@@ -36,18 +36,17 @@ class StatusReport:
     engine: str | None = None  # which engine was asked (its endpoint, described)
 
 
-def collect_status(prepared: Prepared, engine: DockerEngine) -> StatusReport:
+def collect_status(prepared: Prepared, engine: Backend) -> StatusReport:
     """Each bot's container inspected (in parallel) beside its plan, and the fleet's last apply."""
     return StatusReport(prepared.fleet.name, status_rows(prepared, engine), read_record(engine, prepared.fleet.name),
                         engine=engine.endpoint.describe())
 
 
-def status_rows(prepared: Prepared, engine: DockerEngine) -> list[StatusRow]:
+def status_rows(prepared: Prepared, engine: Backend) -> list[StatusRow]:
     by_bot = {a.bot: a for a in prepared.plan.actions}
     current = {a.bot: a.container_id for a in prepared.plan.actions if a.container_id}
     ids = list(current.values())
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        details = dict(zip(ids, pool.map(engine.inspect, ids)))
+    details = inspect_many(engine, ids)
     desired = {b.name: b for b in prepared.fleet.bots}
     rows = []
     for name in sorted(set(desired) | set(by_bot)):

@@ -11,23 +11,24 @@ import functools
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from .manifest import Document, JsonPath, Location
+from .encodings import image_tag, nano_from_cpus
 from .hashing import canonical_json
+from .manifest import Document, JsonPath, Location
 from .model import (
     DEFAULT_FLEET,
     RUNTIME_OPENCLAW,
-    merge_maps,
     SECRETS_MOUNT,
     BotSpec,
     FleetSpec,
     Healthcheck,
     Port,
     Volume,
+    merge_maps,
 )
 from .openclaw.checks import check_openclaw_spec
 from .openclaw.config import CHANNELS, DEFAULT_PORT, PROVIDERS
@@ -49,7 +50,7 @@ MEMORY_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 WILDCARD_IPS = ("0.0.0.0", "::")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _validators() -> dict[str, Any]:
     # jsonschema is imported here so that `deployer --help` stays fast.
     from jsonschema import Draft202012Validator
@@ -125,7 +126,7 @@ def validate_documents(documents: list[Document], load_problems: list[Problem] |
     fleet_doc = fleets[0] if fleets else None
     defaults = _get(fleet_doc.data, ("spec", "defaults")) if fleet_doc else None
     for doc in fleets:
-        check(doc, "Fleet", report)
+        check(doc, "Fleet", report, None)
     for doc in bots:
         check(doc, "Bot", report, defaults if isinstance(defaults, dict) else None)
 
@@ -293,7 +294,7 @@ def _check_spec_semantics(doc: Document, base: JsonPath, report: _Reporter) -> N
         report.add(doc, base + ("resources", "cpus"), "cpus is .nan, not a number; give a number of cores such as 0.5")
     image = spec.get("image")
     if isinstance(image, str) and image:
-        if _image_tag(image) in (None, "latest"):
+        if image_tag(image) in (None, "latest"):
             report.add(doc, base + ("image",),
                        f"image {image!r} has no pinned tag: 'latest' moves under you; pin a version such as :2026.2.26",
                        severity=WARNING)
@@ -304,7 +305,8 @@ def _check_merged(doc: Document, fleet_doc: Document | None, spec: dict[str, Any
     where = _Where(doc, fleet_doc)
     if "image" not in spec:
         report.add(doc, ("spec",), "spec.image is required (set it on the bot or in the Fleet's spec.defaults)")
-    secrets = spec.get("secrets") if isinstance(spec.get("secrets"), list) else []
+    listed = spec.get("secrets")
+    secrets: list[Any] = listed if isinstance(listed, list) else []
     provider = _get(spec, ("provider", "name"))
     if isinstance(provider, str):
         for needed in PROVIDER_SECRETS.get(provider, ()):
@@ -349,7 +351,8 @@ def _check_cross_bot(merged: list[tuple[Document, dict[str, Any]]], fleet_doc: D
     for doc, spec in merged:
         bot = _get(doc.data, ("metadata", "name"))
         where = _Where(doc, fleet_doc)
-        ports = spec.get("ports") if isinstance(spec.get("ports"), list) else []
+        listed_ports = spec.get("ports")
+        ports: list[Any] = listed_ports if isinstance(listed_ports, list) else []
         for i, port in enumerate(ports):
             if not isinstance(port, dict) or not isinstance(port.get("hostPort"), int):
                 continue
@@ -364,7 +367,8 @@ def _check_cross_bot(merged: list[tuple[Document, dict[str, Any]]], fleet_doc: D
                                  f"({other_loc.file}:{other_loc.line})")
                     break
             bucket.append((ip, bot, doc.locate(("spec", "ports", i))))
-        volumes = spec.get("volumes") if isinstance(spec.get("volumes"), list) else []
+        listed_volumes = spec.get("volumes")
+        volumes: list[Any] = listed_volumes if isinstance(listed_volumes, list) else []
         for i, vol in enumerate(volumes):
             if not isinstance(vol, dict) or not isinstance(vol.get("source"), str):
                 continue
@@ -444,7 +448,7 @@ def build_bot(doc: Document, spec: dict[str, Any]) -> BotSpec:
             Volume(v["source"], v["target"], bool(v.get("readOnly", False))) for v in spec.get("volumes", [])
         ),
         memory_bytes=parse_memory(memory) if memory is not None else None,
-        nano_cpus=round(cpus * 1e9) if cpus is not None else None,
+        nano_cpus=nano_from_cpus(cpus),
         restart_policy=restart_policy,
         restart_max_retries=max_retries,
         state=spec.get("state", "running"),
@@ -496,13 +500,6 @@ def parse_memory(value: str | int) -> int | None:
     if not m:
         return None
     return int(m.group(1)) * MEMORY_UNITS[(m.group(2) or "b").lower()]
-
-
-def _image_tag(image: str) -> str | None:
-    if "@" in image:
-        return "@digest"
-    last = image.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else None
 
 
 _MISSING = object()

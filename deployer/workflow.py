@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING
 
 from .fastpath import load_and_validate
 from .hostfiles import read_file
-from .openclaw.container import config_path, expand_fleet
 from .model import FleetSpec, Observed, Plan
+from .openclaw.container import config_path, expand_fleet
 from .planfile import SavedPlan
 from .planner import PlanOptions, plan
 from .problems import DeployerError, Problem
 from .secrets import check_fleet_secrets
 
 if TYPE_CHECKING:  # the docker SDK stays off the path of `validate --secrets`
-    from .engine import DockerEngine
+    from .backends.base import Backend
 
 
 class InvalidManifests(DeployerError):
@@ -58,15 +58,17 @@ def load_fleet(paths: list[str]) -> tuple[FleetSpec, list[Problem]]:
     return fleet, result.warnings
 
 
-def plan_options(fleet: FleetSpec, secrets_dir: str | None, **kwargs: object) -> PlanOptions:
+def plan_options(fleet: FleetSpec, secrets_dir: str | None, *, prune: bool = False, allow_empty: bool = False,
+                 max_removals: int | None = None, adopt: frozenset[str] = frozenset()) -> PlanOptions:
     chosen = secrets_dir or os.environ.get("DEPLOYER_SECRETS_DIR") or fleet.secrets_dir
-    unknown = set(kwargs.get("adopt", frozenset())) - {b.name for b in fleet.bots}  # type: ignore[arg-type]
+    unknown = set(adopt) - {b.name for b in fleet.bots}
     if unknown:
         raise DeployerError(f"--adopt names bots that no manifest declares: {', '.join(sorted(unknown))}")
-    return PlanOptions(secrets_dir=chosen, **kwargs)  # type: ignore[arg-type]
+    return PlanOptions(secrets_dir=chosen, prune=prune, allow_empty=allow_empty, max_removals=max_removals,
+                       adopt=adopt)
 
 
-def prepare(fleet: FleetSpec, options: PlanOptions, engine: "DockerEngine", *, refresh: bool = False,
+def prepare(fleet: FleetSpec, options: PlanOptions, engine: Backend, *, refresh: bool = False,
             parallelism: int = 8, preflight: bool = True, pull_for_preflight: bool = False) -> Prepared:
     """Observe the engine and the host's generated configs, check secrets (before anything could
     change), plan, and run the gateway's own checks for the OpenClaw bots the plan changes."""

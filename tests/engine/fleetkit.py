@@ -194,7 +194,7 @@ def load_fleet(path: str):  # -> FleetSpec
 
 def make_plan(path: str, engine: Any = None, *, prune: bool = False):
     """Mirror of cli._make_plan: (fleet, options, engine, plan). Raises on secret errors."""
-    from deployer.engine import DockerEngine
+    from deployer.backends.docker.engine import DockerEngine
     from deployer.observe import gather
     from deployer.planner import PlanOptions, plan
     from deployer.secrets import check_fleet_secrets

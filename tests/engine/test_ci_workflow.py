@@ -423,7 +423,7 @@ def test_killed_apply_lock_expires_and_is_taken_over(tmp_path, fleet_name, secre
 
 
 def test_unlock(tmp_path, fleet_name, docker_client):
-    from deployer.engine import DockerEngine
+    from deployer.backends.docker.engine import DockerEngine
     from deployer.lock import FleetLock
 
     code, out = run_cli("unlock", fleet_name)

@@ -199,7 +199,7 @@ def test_helper_gathers_the_same_facts_as_local_os_calls(tmp_path, fleet_name, s
                                                         stand_in_image, canary):
     """The remote gatherer, run against this machine's engine, sees what lstat sees here: the same
     modes, owners and link counts, and byte-identical HMAC fingerprints (HMAC-SHA256 in sh)."""
-    from deployer.engine import DockerEngine
+    from deployer.backends.docker.engine import DockerEngine
     from deployer.remote_secrets import _run_facts
     from deployer.secrets import gather_local
 
@@ -240,7 +240,7 @@ def test_a_bot_printing_its_secret_is_redacted_on_the_remote_host(tmp_path, flee
 def test_a_local_runners_lock_holds_off_an_ssh_runner(tmp_path, fleet_name, secrets_dir, docker_client, ssh_env):
     """The lock is a marker container on the engine: a run through the local socket and a run
     over ssh to the same engine exclude each other, and the ssh run changes nothing."""
-    from deployer.engine import DockerEngine
+    from deployer.backends.docker.engine import DockerEngine
     from deployer.lock import FleetLock
 
     m = Manifests(tmp_path, fleet_name, secrets_dir)

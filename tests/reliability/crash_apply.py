@@ -9,7 +9,7 @@ Environment:
     CRASH_LOG    file that gets one line "<n> <call name> <what>" per mutating call, written
                  (unbuffered) before the kill, so the test sees exactly what was done
 
-A mutating call is one whose name is in deployer.engine.MUTATING (pull, create, start, stop,
+A mutating call is one whose name is in deployer.backends.base.MUTATING (pull, create, start, stop,
 update, rename, remove); the lock and record markers are counted apart by the engine and are
 not mutating calls. A call that raises counts too (it may have reached the engine).
 """
@@ -21,7 +21,7 @@ import signal
 import sys
 import threading
 
-import deployer.engine as engine_module
+import deployer.backends.docker.engine as engine_module
 from deployer.cli import main
 
 CRASH_AFTER = int(os.environ.get("CRASH_AFTER") or 0)

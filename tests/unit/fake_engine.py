@@ -16,7 +16,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from deployer.engine import ContainerStatus, EngineError, Marker, NameTaken
+from deployer.backends.base import EngineError, Marker, NameTaken
+from deployer.backends.base import UnitStatus as ContainerStatus
+from deployer.backends.docker.traits import DOCKER_TRAITS
 from deployer.model import BotSpec, ObservedContainer
 
 
@@ -32,6 +34,8 @@ class FakeContainer:
 
 
 class FakeEngine:
+    traits = DOCKER_TRAITS  # it plays a single host: renames aside, updates in place
+
     def __init__(self, *, latency: float = 0.0, bad_images: frozenset[str] = frozenset(),
                  bad_commands: frozenset[tuple[str, ...]] = frozenset()):
         self.latency = latency
@@ -39,6 +43,7 @@ class FakeEngine:
         self.bad_commands = bad_commands
         self.containers: dict[str, FakeContainer] = {}
         self.calls: Counter[str] = Counter()
+        self.call_observers: list = []
         self.started_creates: list[str] = []  # container names, in order of create
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -49,6 +54,8 @@ class FakeEngine:
             self.calls[name] += 1
         if self.latency:
             time.sleep(self.latency)
+        for observe in self.call_observers:
+            observe(name, name)
 
     def _by_name(self, name: str) -> FakeContainer | None:
         return next((c for c in self.containers.values() if c.name == name), None)

@@ -23,6 +23,7 @@ from deployer.history import Entry, read_history
 from deployer.lock import LOCK_PREFIX, FleetLock, LockHeld
 from deployer.model import BotSpec, FleetSpec, Plan
 from deployer.planfile import SavedPlan, StalePlan, state_fingerprints
+from deployer.problems import DeployerError
 from deployer.render import plan_document
 from deployer.stamps import read_record, record_name, write_record
 from deployer.workflow import PlanSettings, plan_options, prepare
@@ -51,16 +52,12 @@ class Engine(Fake):  # type: ignore[misc, valid-type]
 
     def create_marker(self, name: str, labels: dict[str, str]) -> str:
         if name in self.fail_marker_create:
-            from deployer.engine import EngineError
-
-            raise EngineError(f"create {name}: engine said no")
+            raise DeployerError(f"create {name}: engine said no")  # what every engine error is
         return str(super().create_marker(name, labels))
 
     def remove_marker(self, marker_id: str, name: str = "") -> None:
         if name in self.fail_marker_remove:
-            from deployer.engine import EngineError
-
-            raise EngineError(f"remove {name}: engine said no")
+            raise DeployerError(f"remove {name}: engine said no")
         super().remove_marker(marker_id, name)
 
 

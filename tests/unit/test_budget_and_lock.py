@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_engine import FakeEngine  # noqa: E402
 
 from deployer.applier import Applier, ApplyOptions  # noqa: E402
-from deployer.engine import Marker  # noqa: E402
+from deployer.backends.base import Marker  # noqa: E402
 from deployer.hashing import container_spec, spec_hash  # noqa: E402
 from deployer.lock import (  # noqa: E402
     L_BEAT_OF, L_EXPIRES, L_TOKEN, L_TTL, FleetLock, LockHeld, beat_interval, beat_name, holder_state, lock_name,

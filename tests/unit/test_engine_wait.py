@@ -6,7 +6,8 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from deployer.engine import ContainerStatus, DockerEngine
+from deployer.backends.base import UnitStatus as ContainerStatus
+from deployer.backends.docker.engine import DockerEngine
 
 RUNNING = ContainerStatus(
     id="c1", name="botmaker-a", status="running", running=True, exit_code=0, restart_count=0, health=None,

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from deployer.hashing import IN_PLACE_FIELDS, SPEC_VERSION, canonical_json, container_spec, spec_hash
+from deployer.backends.docker.traits import DOCKER_TRAITS
+from deployer.hashing import SPEC_VERSION, canonical_json, container_spec, spec_hash
+
+IN_PLACE_FIELDS = DOCKER_TRAITS.in_place_fields
 from deployer.model import Healthcheck, Port, Volume
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # planner_cases, in any import mode
 from planner_cases import SECRETS_DIR, bot, change

@@ -1,6 +1,7 @@
 """Import rules of the code base, read from the source (no import is executed):
 
-- only the backend (deployer/engine.py) imports the docker SDK;
+- only the docker backend (deployer/backends/docker/) imports the docker SDK, and not from its
+  package __init__ (so the planner can read the backend's traits without loading the SDK);
 - the planner, and every deployer module it imports, is pure: no filesystem, process, network
   or thread module at import level, so a plan is a function of its inputs alone.
 """
@@ -11,7 +12,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "deployer"
-BACKEND = {"deployer.engine"}
+BACKEND = {"deployer.backends.docker.client", "deployer.backends.docker.markers", "deployer.backends.docker.engine"}
 IMPURE = {"os", "subprocess", "socket", "shutil", "pathlib", "threading", "docker", "requests", "urllib", "http"}
 
 
@@ -44,6 +45,9 @@ def imports(name: str, *, top_level_only: bool) -> set[str]:
             else:
                 target = node.module or ""
             out.add(target)
+            # importing a.b.c runs the __init__ of a and a.b first
+            parts = target.split(".")
+            out.update(p for p in (".".join(parts[:i]) for i in range(1, len(parts))) if p in MODULES)
             out.update(f"{target}.{alias.name}" for alias in node.names if f"{target}.{alias.name}" in MODULES)
     return out
 
@@ -67,4 +71,11 @@ def test_the_planner_and_what_it_imports_do_no_io() -> None:
             assert root not in IMPURE, f"{name} imports {imported}"
             if imported in MODULES:
                 todo.append(imported)
-    assert {"deployer.model", "deployer.hashing", "deployer.openclaw.config"} <= seen, seen
+    assert {"deployer.model", "deployer.hashing", "deployer.openclaw.config", "deployer.backends.base",
+            "deployer.backends.docker", "deployer.backends.docker.traits"} <= seen, seen
+
+
+def test_the_backend_contract_is_docker_free() -> None:
+    for name in ("deployer.backends", "deployer.backends.base", "deployer.backends.docker",
+                 "deployer.backends.docker.traits"):
+        assert not any(i.split(".")[0] in IMPURE for i in imports(name, top_level_only=True)), name

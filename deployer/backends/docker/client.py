@@ -1,0 +1,154 @@
+"""The docker SDK client for an endpoint (unix socket, tcp with TLS, ssh through the system ssh
+client) and the one place docker errors become `EngineError`s of the contract, one line each."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import docker
+import docker.errors
+import requests
+import requests.adapters
+
+from ...endpoint import Endpoint
+from ..base import EngineError, NameTaken, NotFound, Unreachable
+
+
+def docker_host() -> str:
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+def explain(exc: Exception, what: str, where: str | None = None) -> EngineError:
+    where = where or docker_host()
+    transport = transport_failure(exc, where)
+    if transport is not None:
+        return Unreachable(f"{what}: {transport}")
+    if isinstance(exc, docker.errors.APIError):
+        detail = str(exc.explanation or exc).strip().splitlines()[0] if (exc.explanation or str(exc)) else ""
+        status = exc.status_code
+        low = detail.lower()
+        if "port is already allocated" in low or "address already in use" in low:
+            return EngineError(f"{what}: host port already in use ({detail})")
+        if "bind source path does not exist" in low or "invalid mount config" in low:
+            return EngineError(f"{what}: bad bind source ({detail})")
+        if status == 409 and "is already in use" in low:
+            return NameTaken(f"{what}: name already taken by another container ({detail})")
+        if status == 404:
+            return NotFound(f"{what}: not found ({detail})")
+        return EngineError(f"{what}: {detail or exc}")
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return explain(docker.errors.create_api_error_from_http_exception(exc), what, where)
+    if isinstance(exc, docker.errors.DockerException):
+        return Unreachable(f"{what}: cannot reach the Docker engine at {where} ({first_line(exc)})")
+    if isinstance(exc, (ConnectionError, OSError)):
+        return Unreachable(f"{what}: cannot reach the Docker engine at {where} ({first_line(exc)})")
+    return EngineError(f"{what}: {first_line(exc)}")
+
+
+def first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def transport_failure(exc: BaseException, where: str = "") -> str | None:
+    """The one line for an ssh or TLS failure buried in requests/urllib3 wrappers, else None."""
+    import ssl
+
+    from ...sshconn import SSHFailure
+
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, SSHFailure):
+            return str(e)
+        if isinstance(e, ssl.SSLError):
+            return _explain_tls(e, where)
+        todo.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
+        todo.extend(x for x in (e.__cause__, e.__context__, getattr(e, "reason", None)) if isinstance(x, BaseException))
+    return None
+
+
+def _explain_tls(e: Exception, where: str) -> str:
+    reason = (getattr(e, "reason", None) or "").upper()
+    text = str(e)
+    who = f"TLS to {where}" if where else "TLS"
+    if "CERTIFICATE_VERIFY_FAILED" in reason or "certificate verify failed" in text:
+        detail = getattr(e, "verify_message", None) or "certificate verify failed"
+        return (f"{who}: the engine's certificate is not trusted by our CA (ca.pem) ({detail}); "
+                "check DOCKER_CERT_PATH / the context's TLS files")
+    if any(k in reason for k in ("BAD_CERTIFICATE", "UNKNOWN_CA", "CERTIFICATE_REQUIRED", "CERTIFICATE_UNKNOWN",
+                                 "HANDSHAKE_FAILURE", "ACCESS_DENIED")):
+        return (f"{who}: the engine refused our client certificate ({reason.lower() or first_line(e)}); "
+                "is cert.pem signed by the CA the engine trusts (--tlscacert)?")
+    if "UNEXPECTED_EOF" in reason or "EOF occurred in violation of protocol" in text:
+        return (f"{who}: the engine ended the handshake, so it refused our client certificate (or wants one); "
+                "is cert.pem signed by the CA the engine trusts (--tlscacert)?")
+    if "WRONG_VERSION_NUMBER" in reason or "record layer failure" in text.lower():
+        return f"{who}: the engine does not speak TLS on that port (is it plain tcp, or the wrong port?)"
+    return f"{who}: {first_line(e)}"
+
+
+def make_client(endpoint: Endpoint, *, timeout: int, max_pool_size: int) -> docker.APIClient:
+    """An API client for the endpoint: ssh through the system ssh client, tcp with TLS files as
+    the docker CLI reads them, unix sockets as they are."""
+    if endpoint.scheme == "ssh":
+        return _SSHAPIClient(endpoint.host, timeout=timeout, max_pool_size=max_pool_size)
+    tls: Any = False
+    if endpoint.tls is not None:
+        from docker.tls import TLSConfig
+
+        t = endpoint.tls
+        tls = TLSConfig(client_cert=(t.cert, t.key) if t.cert and t.key else None, ca_cert=t.ca,
+                        verify=bool(t.verify and t.ca))
+        return _TLSAPIClient(base_url=endpoint.host, tls=tls, timeout=timeout, max_pool_size=max_pool_size)
+    return docker.APIClient(base_url=endpoint.host, tls=tls, timeout=timeout, max_pool_size=max_pool_size)
+
+
+class _TLSAPIClient(docker.APIClient):
+    """Verifies against the CA the docker CLI would use (DOCKER_CERT_PATH or the context's ca.pem):
+    requests would otherwise let REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the environment replace it."""
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        settings["verify"] = self.verify
+        return settings
+
+
+class _SSHAPIClient(docker.APIClient):
+    """docker.APIClient over sshconn.SSHAdapter (the SDK's ssh:// needs paramiko even to shell out)."""
+
+    def __init__(self, url: str, *, timeout: int, max_pool_size: int):
+        from ...sshconn import SSHAdapter
+
+        adapter = SSHAdapter(url, timeout=timeout, max_pool_size=max_pool_size)
+        # The base class is given a placeholder address it never dials and the server's API
+        # version, asked first over the same adapter (its connection is pooled and reused).
+        super().__init__(base_url="tcp://127.0.0.1:9", version=_server_api_version(adapter, timeout),
+                         timeout=timeout, max_pool_size=max_pool_size)
+        self.mount("http+docker://ssh", adapter)
+        self.base_url = "http+docker://ssh"
+
+
+def _server_api_version(adapter: requests.adapters.HTTPAdapter, timeout: int) -> str:
+    session = requests.Session()
+    session.mount("http+docker://ssh", adapter)
+    res = session.get("http+docker://ssh/version", timeout=timeout)
+    res.raise_for_status()
+    return str(res.json()["ApiVersion"])
+
+
+def api_url(api: docker.APIClient, path: str) -> str:
+    """The versioned URL of an Engine API path, for the two calls the SDK does not wrap as we
+    need them (update with NanoCpus, a list whose Date header we read): built from the client's
+    public base_url and api_version, sent with requests' own public methods."""
+    return f"{api.base_url}/v{api.api_version}{path}"
+
+
+def checked(res: requests.Response) -> requests.Response:
+    res.raise_for_status()  # an HTTPError, mapped by explain() like the SDK's own APIError
+    return res
