@@ -167,6 +167,21 @@ def test_a_held_lock_fails_the_run_before_anything_is_planned() -> None:
     assert outcome.prepared is None and said.kinds() == [] and bots_on(engine) == []
 
 
+def test_the_expired_lock_of_a_dead_run_is_taken_over_and_said_at_once() -> None:
+    engine = Engine()
+    now = [1000.0]
+    engine.clock = lambda: now[0]
+    dead = FleetLock(engine, FLEET, ttl=5)
+    dead.acquire()
+    dead._stop_heartbeat()  # SIGKILL: no more beats, no release
+    now[0] += 7
+    said = Said()
+    outcome = run_apply(request(fleet("a")), engine, said.hooks())
+    assert outcome.status is ApplyStatus.APPLIED and outcome.took_over
+    assert said.events[0] == ("notify", f"Took over the expired lock of {outcome.took_over}.")
+    assert lock_markers(engine) == []
+
+
 def test_an_interrupt_ends_in_the_outcome_and_the_lock_is_released() -> None:
     engine, said = Engine(), Said(raise_in_confirm=KeyboardInterrupt())
     outcome = run_apply(request(fleet("a")), engine, said.hooks())
