@@ -4,8 +4,6 @@ the fleet lock is gone afterwards whatever happened. The CLI's exit codes are a 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,12 +25,7 @@ from deployer.problems import DeployerError
 from deployer.render import plan_document
 from deployer.stamps import read_record, record_name, write_record
 from deployer.workflow import PlanSettings, plan_options, prepare
-
-try:  # the shared test support package, once it is there
-    from tests.support.fake_backend import FakeBackend as Fake  # type: ignore[import-not-found]
-except ImportError:  # the in-memory engine next to the unit tests
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from fake_engine import FakeEngine as Fake  # type: ignore[no-redef]
+from tests.support.fake_backend import FakeBackend as Fake
 
 FLEET = "flow"
 BAD_IMAGE = "bad:1"
