@@ -309,7 +309,7 @@ def test_teardown_leaves_nothing_and_the_host_docker0_intact() -> None:
 def test_reap_ends_a_lab_whose_owner_was_killed() -> None:
     """A lab whose owning process died without stop() (pytest killed hard) keeps running in its
     namespaces; `swarmlab.py reap` ends it. Labs whose owner lives (the session's) are left."""
-    script = Path(__file__).resolve().parent / "swarmlab.py"
+    script = Path(__file__).resolve().parents[1] / "support" / "swarmlab.py"  # runs as a plain script
     owner = subprocess.Popen([sys.executable, str(script), "up"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True)
     lines: list[str] = []
