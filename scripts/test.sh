@@ -9,6 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 python3 -m pip install -q -e '.[test]'
 bash scripts/engine-up.sh
 bash scripts/remote-tools.sh
+bash scripts/swarm-tools.sh
 
 rc=0
 python3 -m pytest -q "$@" || rc=$?
