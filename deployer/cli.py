@@ -117,15 +117,17 @@ def _load(paths: list[str]) -> Any:
     return fleet
 
 
-def _engine(max_pool_size: int = 16) -> Any:
-    """The backend for the engine chosen by --host / --context / the environment (docker CLI rules)."""
+def _engine(max_pool_size: int = 16, backend: str | None = None) -> Any:
+    """The backend for the engine chosen by --host / --context / the environment (docker CLI rules):
+    the fleet's spec.backend, or DEPLOYER_BACKEND for commands that read no manifest (unlock, history)."""
     from .backends import open_backend
     from .endpoint import resolve
 
     ctx = click.get_current_context(silent=True)
     chosen = (ctx.find_root().obj if ctx is not None else None) or {}
     endpoint = _handle_errors(lambda: resolve(os.environ, host=chosen.get("host"), context=chosen.get("context")))
-    return open_backend("docker", max_pool_size=max_pool_size, endpoint=endpoint)
+    return open_backend(backend or os.environ.get("DEPLOYER_BACKEND") or "docker", max_pool_size=max_pool_size,
+                        endpoint=endpoint)
 
 
 def _engine_line(engine: Any) -> str:
@@ -139,7 +141,7 @@ def _prepare(paths: list[str], secrets_dir: str | None, *, refresh: bool = False
 
     fleet = fleet or _load(paths)
     options = plan_options(fleet, secrets_dir, **plan_kwargs)
-    engine = engine or _engine(max(16, parallelism * 2))
+    engine = engine or _engine(max(16, parallelism * 2), fleet.backend)
     prepared = prepare(fleet, options, engine, refresh=refresh, parallelism=parallelism, preflight=preflight,
                        pull_for_preflight=pull_for_preflight)
     for w in prepared.warnings:
@@ -284,7 +286,7 @@ def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism:
         _fail("refusing to apply without confirmation: no terminal to ask on; pass --yes to apply non-interactively")
 
     fleet = _load(list(paths))  # once: the lock needs the fleet's name, the plan the whole of it
-    engine = _engine(max(16, parallelism * 2))
+    engine = _engine(max(16, parallelism * 2), fleet.backend)
     _run_locked(engine, fleet.name, lock_ttl, lock_timeout, lambda lock: _apply_locked(
         engine, fleet, list(paths), saved, secrets_dir, refresh, parallelism, yes,
         dict(_prune_kwargs(prune, allow_empty, max_removals, adopt), preflight=not no_preflight,
