@@ -290,6 +290,10 @@ class SwarmEngine(SwarmMarkers, SwarmSecrets):
                                      "its previous spec, which runs again")
                 raise EngineError(f"the update of service {bot.container_name} failed and swarm left it {state} "
                                   f"({why}); run apply again, or look at: docker service ps {bot.container_name}")
+            if not fresh and _settled(svc, self._tasks(unit_id)):
+                # swarm started no rollout: the task template changed only where swarm keeps the task
+                # (a placement the node still meets), so the running task is the wanted one already
+                return
             if time.monotonic() >= deadline:
                 raise EngineError(f"the update of service {bot.container_name} did not finish within "
                                   f"{self.update_timeout:.0f}s (state {state or 'none'}: {message})")
@@ -344,3 +348,10 @@ class SwarmEngine(SwarmMarkers, SwarmSecrets):
                 return st
             time.sleep(delay)
             delay = min(delay * 1.5, 0.5)
+
+
+def _settled(svc: dict[str, Any], tasks: list[dict[str, Any]]) -> bool:
+    """The service's one task runs the current container spec and no other task is on its way."""
+    mine = translate.wanted_tasks(svc, tasks)
+    live = [t for t in tasks if t.get("DesiredState") == "running"]
+    return bool(mine) and len(live) == 1 and live[0] is mine[0] and (mine[0].get("Status") or {}).get("State") == "running"
