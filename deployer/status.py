@@ -24,6 +24,7 @@ class StatusRow:
     revision: str
     in_sync: bool
     pending: str  # the planned action when not in sync
+    node: str = ""  # where the unit runs, on a backend that spreads units over machines (swarm)
 
 
 def collect_status(prepared: Prepared, engine: Backend) -> list[StatusRow]:
@@ -49,6 +50,7 @@ def collect_status(prepared: Prepared, engine: Backend) -> list[StatusRow]:
             revision=(st.labels.get(L_REVISION, "-")[:12] if st else "-"),
             in_sync=action is not None and not action.mutates,
             pending="" if action is None or not action.mutates else action.action,
+            node=st.node if st else "",
         ))
     return rows
 
@@ -66,6 +68,10 @@ def render_status(fleet: str, rows: list[StatusRow], record: dict[str, Any] | No
          "in sync" if r.in_sync else f"pending {r.pending}", r.image)
         for r in rows
     ]
+    if any(r.node for r in rows):  # a swarm: say on which node each bot's task runs
+        table = [row[:3] + (("NODE",) if i == 0 else (rows[i - 1].node or "-",)) + row[3:]
+                 for i, row in enumerate(table)]
+        header = table[0]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     lines = [f"Fleet {fleet}:"] + ([f"  engine: {engine}"] if engine else [])
     if record:

@@ -186,3 +186,20 @@ def test_parse_time_keeps_the_nanoseconds_it_can() -> None:
 def test_swarm_traits() -> None:
     assert SWARM_TRAITS.aside_mark is None and SWARM_TRAITS.in_place_fields == frozenset()
     assert SWARM_TRAITS.secret_delivery == "engine-secrets" and SWARM_TRAITS.unit_noun == "service"
+
+
+def test_a_placement_only_change_forces_a_new_task() -> None:
+    """Never send swarmkit 20.10 a spec that differs from its tasks only in placement (its
+    IsTaskDirty dereferences the task's node, nil for a pending task: the manager panics)."""
+    stored = recorded("running")["service"]["Spec"]
+    new = json.loads(json.dumps(stored))
+    new["TaskTemplate"]["ContainerSpec"].pop("Isolation", None)
+    new["TaskTemplate"].pop("ForceUpdate", None)
+    new["TaskTemplate"]["Placement"] = {"Constraints": ["node.labels.region==us"]}
+    assert translate.avoid_placement_only_update(stored, new)
+    assert new["TaskTemplate"]["ForceUpdate"] == int(stored["TaskTemplate"].get("ForceUpdate") or 0) + 1
+    other = json.loads(json.dumps(new))
+    other["TaskTemplate"].pop("ForceUpdate")
+    other["TaskTemplate"]["ContainerSpec"]["Env"] = ["MODE=two"]  # a real change: no bump needed
+    assert not translate.avoid_placement_only_update(stored, other) and "ForceUpdate" not in other["TaskTemplate"]
+    assert not translate.avoid_placement_only_update(stored, json.loads(json.dumps(stored)))

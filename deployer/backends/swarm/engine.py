@@ -262,6 +262,7 @@ class SwarmEngine(SwarmMarkers, SwarmSecrets):
         before = self._service(unit_id)
         new = self._spec(bot, fleet, spec, spec_hash, secrets_dir, extra_labels)
         new["Name"] = before["Spec"].get("Name", new["Name"])  # a service keeps its name
+        translate.avoid_placement_only_update(before["Spec"], new)
 
         self._update_spec(unit_id, f"update service {bot.container_name}", lambda stored: new)
         after = self._service(unit_id)
@@ -286,8 +287,10 @@ class SwarmEngine(SwarmMarkers, SwarmSecrets):
                 why = self._task_failure(svc) or message
                 self.collect_secrets(svc["Spec"]["Labels"].get(LABEL_FLEET, ""), bot.name)
                 if state == "rollback_completed":
+                    back = self._wait_settled(unit_id, 60.0)
                     raise RolledBack(f"the new task failed ({why}); swarm rolled service {bot.container_name} back to "
-                                     "its previous spec, which runs again")
+                                     "its previous spec, " + ("which runs again" if back else
+                                                              "whose task has not come back yet (docker service ps)"))
                 raise EngineError(f"the update of service {bot.container_name} failed and swarm left it {state} "
                                   f"({why}); run apply again, or look at: docker service ps {bot.container_name}")
             if not fresh and _settled(svc, self._tasks(unit_id)):
@@ -299,6 +302,14 @@ class SwarmEngine(SwarmMarkers, SwarmSecrets):
                                   f"{self.update_timeout:.0f}s (state {state or 'none'}: {message})")
             time.sleep(delay)
             delay = min(delay * 1.5, 1.0)
+
+    def _wait_settled(self, unit_id: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if _settled(self._service(unit_id), self._tasks(unit_id)):
+                return True
+            time.sleep(0.3)
+        return False
 
     def _task_failure(self, svc: dict[str, Any]) -> str:
         """Why the newest failed task of the service failed, from its status (never its logs)."""

@@ -177,6 +177,31 @@ def with_replicas(stored: dict[str, Any], replicas: int) -> dict[str, Any]:
     return out
 
 
+def avoid_placement_only_update(stored: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Bump ForceUpdate when the new spec differs from the stored one only in its placement.
+
+    swarmkit in dockerd 20.10 (orchestrator.IsTaskDirty -> nodeMatches) dereferences a task's
+    node when the task differs from the service only in placement: a task not assigned to a node
+    yet then panics the manager (seen on the test swarm, repairing a constraint changed by hand
+    while the task it caused was pending). With ForceUpdate changed the task differs in more than
+    its placement, so that path is never taken; the task is replaced, as the plan said.
+    Returns whether it bumped."""
+    old_t, new_t = stored.get("TaskTemplate") or {}, new.get("TaskTemplate") or {}
+    if (old_t.get("Placement") or {}) == (new_t.get("Placement") or {}):
+        return False
+    if _comparable(old_t.get("ContainerSpec")) != _comparable(new_t.get("ContainerSpec")):
+        return False
+    new_t["ForceUpdate"] = int(old_t.get("ForceUpdate") or 0) + 1
+    return True
+
+
+def _comparable(container: dict[str, Any] | None) -> dict[str, Any]:
+    out = dict(container or {})
+    if out.get("Isolation") == "default":  # filled in by the engine
+        del out["Isolation"]
+    return out
+
+
 def replicas(spec: dict[str, Any]) -> int | None:
     """The replica count of a replicated service; None for a global one."""
     mode = spec.get("Mode") or {}
@@ -282,7 +307,7 @@ def status_from_service(svc: dict[str, Any], tasks: list[dict[str, Any]],
         restart_policy=_restart_back(restart, _recorded(spec)),
         restart_max_retries=int(restart.get("MaxAttempts") or 0) if restart.get("Condition") == "on-failure" else 0,
         live=live_spec(svc),
-        node=(nodes or {}).get((current or {}).get("NodeID", ""), (current or {}).get("NodeID", "")) if current else "",
+        node=(nodes or {}).get(current.get("NodeID", ""), current.get("NodeID", "")) if current and state != "stopped" else "",
         error=err,
     )
 
