@@ -272,3 +272,41 @@ def test_concurrent_applies_exclude_each_other_through_the_cluster_lock(fleet: S
     if codes == [0, 1]:
         assert "is locked by" in [out for code, out in results if code == 1][0]
     assert len(running(swarm_manager, fleet.service("b"))) == 1
+
+
+def test_a_lost_worker_moves_its_bot_and_the_fleet_converges_after_it_returns(fleet: SwarmFleet, swarm: SwarmLab,
+                                                                               swarm_manager: Any) -> None:
+    """A real node loss (the worker's dockerd and the bot processes on it SIGKILLed) while an
+    unpinned bot runs there: `status` shows it running on the other worker; once the node is
+    back, exactly one task per bot runs and apply has nothing to do."""
+    import time
+
+    fleet.write({"a": {"placement": {"constraints": ["node.role==worker"]}},
+                 "b": {"placement": {"constraints": ["node.labels.region==us"]}}})
+    assert fleet.apply()[0] == 0
+    victim = swarm.node_by_id(running(swarm_manager, fleet.service("a"))[0]["NodeID"])
+    survivor = next(w for w in swarm.workers if w.name != victim.name)
+    began = time.monotonic()
+    swarm.kill_node(victim.name)
+    try:
+        moved = None
+        while time.monotonic() - began < 120:
+            code, out = fleet.cli("status", "--format", "json", fleet.path)
+            row = next(r for r in json.loads(out)["bots"] if r["bot"] == fleet.bot("a")) if code == 0 else {}
+            if row.get("node") == survivor.name and row.get("actual_state") == "running":
+                moved = time.monotonic() - began
+                break
+            time.sleep(0.5)
+        assert moved is not None, out
+        print(f"failover: {fleet.bot('a')} running on {survivor.name} {moved:.1f}s after {victim.name} was killed")
+    finally:
+        swarm.restart_node(victim.name)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        counts = {s: len(running(swarm_manager, fleet.service(s))) for s in ("a", "b")}
+        if counts == {"a": 1, "b": 1}:
+            break
+        time.sleep(0.5)
+    assert counts == {"a": 1, "b": 1}
+    code, out = fleet.cli("plan", "--detailed-exitcode", fleet.path)
+    assert code == 0 and "No changes" in out, out

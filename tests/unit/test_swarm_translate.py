@@ -203,3 +203,17 @@ def test_a_placement_only_change_forces_a_new_task() -> None:
     other["TaskTemplate"]["ContainerSpec"]["Env"] = ["MODE=two"]  # a real change: no bump needed
     assert not translate.avoid_placement_only_update(stored, other) and "ForceUpdate" not in other["TaskTemplate"]
     assert not translate.avoid_placement_only_update(stored, json.loads(json.dumps(stored)))
+
+
+def test_a_slot_scaled_away_is_neither_the_unit_nor_a_restart() -> None:
+    data = recorded("running")
+    svc, task = data["service"], next(t for t in data["tasks"] if t["DesiredState"] == "running")
+    extra = json.loads(json.dumps(task))
+    extra.update(ID="slot2", Slot=2, DesiredState="shutdown", CreatedAt="2999-01-01T00:00:00Z")
+    extra["Status"]["State"] = "complete"
+    st = translate.status_from_service(svc, data["tasks"] + [extra], data["nodes"])
+    assert st.status == "running" and st.restart_count == 0
+    crashed = json.loads(json.dumps(task))
+    crashed.update(ID="crash1", DesiredState="shutdown", CreatedAt="1999-01-01T00:00:00Z")
+    crashed["Status"].update(State="failed", Err="task: non-zero exit (3)")
+    assert translate.status_from_service(svc, data["tasks"] + [crashed], data["nodes"]).restart_count == 1

@@ -90,7 +90,7 @@ class SwarmSecrets:
             if s["ID"] in used:
                 continue
             try:
-                self._call("secret_remove", f"remove secret {s['Spec']['Name']}", lambda: self.api.remove_secret(s["ID"]))
+                self._call("secret_remove", f"remove secret {s['Spec']['Name']}", lambda sid=s["ID"]: self.api.remove_secret(sid))
                 removed.append(s["Spec"]["Name"])
             except EngineError:
                 pass  # in use again (a concurrent update) or gone: the next collection decides

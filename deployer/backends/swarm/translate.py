@@ -275,7 +275,8 @@ def status_from_service(svc: dict[str, Any], tasks: list[dict[str, Any]],
     limits = (template.get("Resources") or {}).get("Limits") or {}
     restart = template.get("RestartPolicy") or {}
     mine = wanted_tasks(svc, tasks)
-    current = mine[0] if mine else None
+    # the newest task swarm wants running (a task of a slot being scaled away is shutting down)
+    current = next((t for t in mine if t.get("DesiredState") == "running"), mine[0] if mine else None)
     n = replicas(spec)
     if current is None:
         state = "stopped" if n == 0 else "pending"
@@ -296,7 +297,9 @@ def status_from_service(svc: dict[str, Any], tasks: list[dict[str, Any]],
         status=state,
         running=running,
         exit_code=int(cstatus.get("ExitCode") or 0),
-        restart_count=sum(1 for t in mine[1:] if (t.get("Status") or {}).get("State") in _FAILED + ("complete",)),
+        # restarts: earlier tasks of the same slot and spec that ended on their own
+        restart_count=sum(1 for t in mine if t is not current and t.get("Slot") == (current or {}).get("Slot")
+                          and (t.get("Status") or {}).get("State") in _FAILED + ("complete",)),
         health=health,
         started_at=status.get("Timestamp", "") if running else "",
         image=container.get("Image", ""),
