@@ -119,7 +119,7 @@ def _load(paths: list[str]) -> Any:
 
 def _engine(max_pool_size: int = 16, backend: str | None = None) -> Any:
     """The backend for the engine chosen by --host / --context / the environment (docker CLI rules):
-    the fleet's spec.backend, or DEPLOYER_BACKEND for commands that read no manifest (unlock, history)."""
+    the fleet's spec.backend, or DEPLOYER_BACKEND for commands that read no manifest (unlock, history, rollback)."""
     from .backends import open_backend
     from .endpoint import resolve
 
