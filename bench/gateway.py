@@ -1,6 +1,6 @@
 """Figures for real OpenClaw gateways deployed by deployer (issue 11's closing note).
 
-    python3 bench/gateway.py [--bots 5]
+    python3 -m bench.gateway [--bots 5]
 
 Measures on the real engine with deployer/openclaw:2026.9.6 (built by scripts/openclaw-image.sh):
 apply → healthy for 1 bot and for N bots at once, the preflight per bot (plan of a new bot,
@@ -23,7 +23,13 @@ from pathlib import Path
 
 import yaml
 
-IMAGE = "deployer/openclaw:2026.9.6"
+from deployer.history import HISTORY_PREFIX
+from deployer.lock import LOCK_PREFIX
+from deployer.stamps import RECORD_PREFIX
+from tests.support.engine_harness import FLEET_LABEL
+from tests.support.gatewaykit import OPENCLAW_IMAGE
+
+IMAGE = OPENCLAW_IMAGE
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -88,9 +94,9 @@ def _mib(text: str) -> float:
 
 
 def cleanup(name: str) -> None:
-    ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=botmaker.fleet={name}"],
+    ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={FLEET_LABEL}={name}"],
                          capture_output=True, text=True).stdout.split()
-    for marker in (f"botmaker-record.{name}", f"botmaker-history.{name}.", f"botmaker-lock.{name}"):
+    for marker in (RECORD_PREFIX + name, f"{HISTORY_PREFIX}{name}.", LOCK_PREFIX + name):
         ids += [line.split()[0] for line in subprocess.run(
             ["docker", "ps", "-a", "--filter", f"name={marker}", "--format", "{{.ID}} {{.Names}}"],
             capture_output=True, text=True).stdout.splitlines() if line.split()[1].startswith(marker)]

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Extra wall time of a no-op `deployer plan` over ssh:// vs the local socket, same run.
 
-    python3 bench/remote_noop.py [--bots N] [--reps K]
+    python3 -m bench.remote_noop [--bots N] [--reps K]
 
-Starts the test kit's private sshd on 127.0.0.1 (tests/engine/remotekit.py; killed by pid at the
+Starts the test kit's private sshd on 127.0.0.1 (tests/support/remotekit.py; killed by pid at the
 end), deploys an N-bot fleet (half with one secret) once, then times K fresh-process no-op
 plans each way, interleaved: `python -m deployer plan DIR` with DOCKER_HOST=unix:///var/run/docker.sock
 and with DOCKER_HOST=ssh://root@127.0.0.1:PORT (which also runs the secrets helper container on
@@ -24,11 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests" / "engine"), str(ROOT)]
+from deployer.lock import LOCK_PREFIX
+from deployer.stamps import RECORD_PREFIX
+from tests.support.engine_harness import FLEET_LABEL, STAND_IN_IMAGE
+from tests.support.fleetkit import Manifests, write_secret
+from tests.support.remotekit import PrivateSSHD
 
-from fleetkit import Manifests, write_secret  # noqa: E402
-from remotekit import PrivateSSHD  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def timed(argv: list[str], env: dict[str, str]) -> float:
@@ -52,7 +54,7 @@ def main() -> None:
     m = Manifests(work, fleet, secrets)
     bots = {}
     for i in range(args.bots):
-        spec = {"image": "deployer-test/openclaw:1", "restart": "no", "runtime": "container"}
+        spec = {"image": STAND_IN_IMAGE, "restart": "no", "runtime": "container"}
         if i % 2 == 0:
             write_secret(secrets, m.name(f"b{i}"), "ANTHROPIC_API_KEY", f"value-{i}\n")
             spec["secrets"] = ["ANTHROPIC_API_KEY"]
@@ -79,7 +81,7 @@ def main() -> None:
             rt.append(timed(py + ["plan", m.path], remote))
             tt.append(timed(py + ["plan", m.path], transport_only))
         ml, mr, mt = statistics.median(lt), statistics.median(rt), statistics.median(tt)
-        print(f"command: python3 bench/remote_noop.py --bots {args.bots} --reps {args.reps} (shared 2-core machine)")
+        print(f"command: python3 -m bench.remote_noop --bots {args.bots} --reps {args.reps} (shared 2-core machine)")
         print(f"no-op plan, {args.bots} bots, {args.bots - args.bots // 2} with secrets, median of {args.reps}:")
         print(f"  local socket : {ml:6.3f} s  (runs: {' '.join(f'{x:.2f}' for x in lt)})")
         print(f"  ssh://       : {mr:6.3f} s  (runs: {' '.join(f'{x:.2f}' for x in rt)})")
@@ -88,9 +90,9 @@ def main() -> None:
               f"(ssh transport {mt - ml:.3f} s, helper container {mr - mt:.3f} s)")
     finally:
         subprocess.run(["docker", "rm", "-f", *subprocess.run(
-            ["docker", "ps", "-aq", "--filter", f"label=botmaker.fleet={fleet}"], capture_output=True,
+            ["docker", "ps", "-aq", "--filter", f"label={FLEET_LABEL}={fleet}"], capture_output=True,
             text=True).stdout.split()], capture_output=True)
-        for marker in (f"botmaker-record.{fleet}", f"botmaker-lock.{fleet}"):
+        for marker in (RECORD_PREFIX + fleet, LOCK_PREFIX + fleet):
             subprocess.run(["docker", "rm", "-f", marker], capture_output=True)
         sshd.stop()
         shutil.rmtree(work, ignore_errors=True)

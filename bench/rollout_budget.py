@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """How many actions does a 1,000-bot rollout of a bad change start? (issue 14's figure)
 
-    python3 bench/rollout_budget.py [--bots 1000] [--latency 0.02] [--parallelism 4]
+    python3 -m bench.rollout_budget [--bots 1000] [--latency 0.02] [--parallelism 4]
 
 Runs the real Applier (deployer/applier.py, its scheduling loop and failure budget unchanged)
-against the in-memory engine of tests/unit/fake_engine.py, not 1,000 real containers (too heavy
+against the in-memory engine of tests/support/fake_backend.py, not 1,000 real containers (too heavy
 for a shared 2-core machine): every engine call sleeps --latency seconds so parallel actions
 overlap as on a real engine, and the changed command makes every new container exit at once.
 Two shapes: a rollout to existing bots (replace: stop, rename aside, create, start, fail, roll
@@ -16,24 +16,17 @@ Asserts nothing.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "unit"))
-
-from fake_engine import FakeEngine  # noqa: E402
-
-from deployer.applier import Applier, ApplyOptions  # noqa: E402
-from deployer.hashing import container_spec, spec_hash  # noqa: E402
-from deployer.model import CREATE, REPLACE, Action, BotSpec, Plan  # noqa: E402
+from deployer.applier import Applier, ApplyOptions
+from deployer.hashing import container_spec, spec_hash
+from deployer.model import CREATE, REPLACE, Action, BotSpec, Plan
+from tests.support.fake_backend import FakeBackend
 
 BAD = ("sh", "-c", "exit 3")
 
 
-def plan_for(engine: FakeEngine, n: int, shape: str) -> Plan:
+def plan_for(engine: FakeBackend, n: int, shape: str) -> Plan:
     actions = []
     for i in range(n):
         good = BotSpec(name=f"bot{i:04d}", image="openclaw:1")
@@ -50,7 +43,7 @@ def plan_for(engine: FakeEngine, n: int, shape: str) -> Plan:
 
 
 def run(n: int, latency: float, parallelism: int, shape: str, budget: int | None, canary: int = 0) -> str:
-    engine = FakeEngine(latency=0.0, bad_commands=frozenset({BAD}))
+    engine = FakeBackend(latency=0.0, bad_commands=frozenset({BAD}))
     plan = plan_for(engine, n, shape)
     engine.latency = latency
     started: list[str] = []

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Issue 14's figures on the real engine (stand-in image), printed, nothing asserted:
 
-    python3 bench/rollouts_engine.py [--only lock,takeover,rollback] [--slow-bots 15] [--bots 100]
+    python3 -m bench.rollouts_engine [--only lock,takeover,rollback] [--slow-bots 15] [--bots 100]
 
   lock      an apply of --slow-bots replaces, one at a time (--parallelism 1), each waiting ~6 s for
             a healthcheck, with --lock-ttl 5: how long it held its lock (the lock marker's ID
@@ -31,8 +31,11 @@ from pathlib import Path
 import docker
 import yaml
 
+from deployer.lock import L_LOCK
+from tests.support.engine_harness import FLEET_LABEL, MARKER_LABELS, STAND_IN_IMAGE
+
 ROOT = Path(__file__).resolve().parent.parent
-IMAGE = "deployer-test/openclaw:1"
+IMAGE = STAND_IN_IMAGE
 HC = {"test": ["CMD", "/bin/true"], "interval": "6s", "timeout": "2s", "retries": 3}
 
 
@@ -74,7 +77,7 @@ def output(proc: subprocess.Popen) -> str:
 
 
 def cleanup(client: docker.DockerClient, fleet: str) -> None:
-    for label in ("botmaker.fleet", "botmaker.lock", "botmaker.record", "botmaker.history"):
+    for label in (FLEET_LABEL, *MARKER_LABELS):
         for row in client.api.containers(all=True, filters={"label": f"{label}={fleet}"}):
             try:
                 client.api.remove_container(row["Id"], force=True)
@@ -83,7 +86,7 @@ def cleanup(client: docker.DockerClient, fleet: str) -> None:
 
 
 def lock_markers(client: docker.DockerClient, fleet: str) -> dict[str, str]:
-    rows = client.api.containers(all=True, filters={"label": f"botmaker.lock={fleet}"})
+    rows = client.api.containers(all=True, filters={"label": f"{L_LOCK}={fleet}"})
     return {r["Names"][0].lstrip("/"): r["Id"] for r in rows}
 
 
@@ -126,7 +129,6 @@ def bench_takeover(client: docker.DockerClient, tmp: Path, rounds: int = 3) -> N
     the startup of a second Python process on a loaded machine)."""
     import threading
 
-    sys.path.insert(0, str(ROOT))
     from deployer.backends.docker.engine import DockerEngine
     from deployer.lock import FleetLock
 
@@ -169,7 +171,7 @@ def bench_rollback(client: docker.DockerClient, tmp: Path, n: int) -> None:
         _, hist, _ = deployer("history", fleet, "--format", "json")
         first = min(e["entry"] for e in json.loads(hist)["entries"])
         code, out, t3 = deployer("rollback", fleet, "--to", str(first), "--yes", "--parallelism", "4")
-        v1 = sum(1 for row in client.api.containers(all=True, filters={"label": f"botmaker.fleet={fleet}"})
+        v1 = sum(1 for row in client.api.containers(all=True, filters={"label": f"{FLEET_LABEL}={fleet}"})
                  if "V=1" in (client.api.inspect_container(row["Id"])["Config"]["Env"] or []))
         _, _, t4 = deployer("apply", "--yes", "--parallelism", "4", "--revision", "bench-v2", path)
         print(f"rollback: {n} bots, `deployer rollback --to {first} --yes --parallelism 4` took {t3:.1f}s "

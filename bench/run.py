@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Performance benchmark of the deployer against the real Docker engine.
 
-    python3 bench/run.py                  # full run: 1,000-bot fleet; about 5-6 minutes on 2 cores
-    python3 bench/run.py --with-compose   # also item 6: installs Debian's docker-compose (1.29) with
+    python3 -m bench.run                  # full run: 1,000-bot fleet; about 5-6 minutes on 2 cores
+    python3 -m bench.run --with-compose   # also item 6: installs Debian's docker-compose (1.29) with
                                           # apt-get if it is missing; adds about 2-3 minutes
-    python3 bench/run.py --quick          # smoke run with small N and fewer repetitions (~2 minutes)
-    python3 bench/run.py --only 1,3       # only some items (for working on one of them)
+    python3 -m bench.run --quick          # smoke run with small N and fewer repetitions (~2 minutes)
+    python3 -m bench.run --only 1,3       # only some items (for working on one of them)
 
 Not part of pytest, and it asserts nothing: it prints the machine, the exact command, and a table
 of median wall times over k repetitions (k=5 for fast items, 3 for slow ones), each next to a
@@ -55,7 +55,7 @@ Items (N for a full run; --quick uses N/5 or so):
      vs `python3 -c 'import click'`, fresh processes, k=15: target <= 1.5x.
 
 Engine calls are counted inside the CLI's own process: CLI_CHILD below runs deployer.cli.main
-like `python3 -m deployer` does, and only wraps DockerEngine.__init__ to keep each engine and
+like `python3 -m deployer` does, and only wraps the backend factory (open_backend) to keep each engine and
 print its `calls` counter at exit. Item 3 times its deployer runs through that wrapper too.
 
 Engine load and cleanup: every container the run creates carries the label bench.run=<hex>
@@ -95,9 +95,14 @@ from typing import Any
 import docker
 import yaml
 
+if not __package__:
+    raise SystemExit("run the bench from the repository root as a module: python3 -m bench.run [options]")
+
+from deployer.model import LABEL_BOT, LABEL_FLEET, LABEL_MANAGED, LABEL_SPEC, LABEL_SPEC_HASH  # noqa: E402
+from tests.support.engine_harness import BOT_UID, STAND_IN_IMAGE  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
-IMAGE = "deployer-test/openclaw:1"
-BOT_UID = 1000
+IMAGE = STAND_IN_IMAGE
 PY = sys.executable
 RUN_LABEL = "bench.run"
 
@@ -313,11 +318,11 @@ def raw_create_config(ff: FleetFiles) -> list[dict[str, Any]]:
         out.append({
             "name": f"botmaker-{name}",
             "env": [f"{k}={v}" for k, v in sorted(env.items())],
-            "labels": {"team": f"team-{i % 37:02d}", RUN_LABEL: run, "botmaker.managed": "true",
-                       "botmaker.bot-id": name, "botmaker.fleet": ff.fleet, "botmaker.provider": provider,
+            "labels": {"team": f"team-{i % 37:02d}", RUN_LABEL: run, LABEL_MANAGED: "true",
+                       LABEL_BOT: name, LABEL_FLEET: ff.fleet, "botmaker.provider": provider,
                        "botmaker.model": model, "botmaker.channels": channel,
-                       "botmaker.spec-hash": "v1-" + "0" * 32,
-                       "botmaker.spec": json.dumps(spec, sort_keys=True, separators=(",", ":"))},
+                       LABEL_SPEC_HASH: "v1-" + "0" * 32,
+                       LABEL_SPEC: json.dumps(spec, sort_keys=True, separators=(",", ":"))},
             "port": ff.port_base + i,
             "mounts": [[f"{ff.state_root}/{name}", "/home/node/.openclaw", False],
                        [f"{ff.secrets_root}/{name}", "/run/secrets", True]],
@@ -339,7 +344,7 @@ def one(c):
         port_bindings={{"18789/tcp": [("127.0.0.1", c["port"])]}},
         mem_limit=c["memory"], memswap_limit=c["memory"], nano_cpus=500_000_000,
         restart_policy={{"Name": "unless-stopped"}}, network_mode="bridge")
-    r = api.create_container(image={IMAGE!r}, name=c["name"], environment=c["env"], user="1000",
+    r = api.create_container(image={IMAGE!r}, name=c["name"], environment=c["env"], user={str(BOT_UID)!r},
                              labels=c["labels"], ports=[(18789, "tcp")], host_config=hc)
     api.start(r["Id"])
 with ThreadPoolExecutor(max_workers=int(sys.argv[2])) as pool:
@@ -355,21 +360,24 @@ print(len(rows))
 """
 
 # Runs the real CLI (deployer.cli.main) in a fresh process, like `python3 -m deployer ...`, with
-# two bench-side patches in the child only (the code is not changed): every DockerEngine made is
-# remembered so its call counter (DockerEngine.calls) can be printed at exit as the last line of
+# two bench-side patches in the child only (the code is not changed): every backend the CLI's one
+# factory (deployer.backends.open_backend) builds is remembered so its call counter
+# (DockerEngine.calls) can be printed at exit as the last line of
 # stderr (BENCH_CALLS {...}); and with a number as first argument, ApplyOptions gets that
 # `settle` unless the caller passes one.
 CLI_CHILD = r"""
 import json, sys
 settle = sys.argv[1]
 import deployer.applier as A
-import deployer.backends.docker.engine as E
+import deployer.backends as B
+import deployer.backends.docker.engine  # imported up front, as before
 engines = []
-_engine_init = E.DockerEngine.__init__
-def _init(self, *a, **k):
-    _engine_init(self, *a, **k)
-    engines.append(self)
-E.DockerEngine.__init__ = _init
+_open_backend = B.open_backend
+def _open(*a, **k):
+    engine = _open_backend(*a, **k)
+    engines.append(engine)
+    return engine
+B.open_backend = _open
 if settle != "default":
     _opts_init = A.ApplyOptions.__init__
     def _opts(self, *a, **k):
@@ -625,7 +633,7 @@ class Engine:
         """Marker containers apply leaves for a fleet (the fleet lock botmaker-lock.<fleet>, the
         last-applied record botmaker-record.<fleet>): named botmaker-<something>.<our fleet>."""
         fleets = set(self.fleets)
-        if extra_label and extra_label.startswith("botmaker.fleet="):
+        if extra_label and extra_label.startswith(f"{LABEL_FLEET}="):
             fleets &= {extra_label.split("=", 1)[1]}
         out = []
         for r in self.api.containers(all=True, filters={"name": f"bench-{self.run}"}):
@@ -747,7 +755,7 @@ def item3_apply_new(res: Results, eng: Engine, ff: FleetFiles, k: int) -> dict[s
     """Returns the engine calls of an unchanged plan of this (N small) fleet, measured at the end."""
     cfg_path = ff.dir.parent / "raw-create.json"
     cfg_path.write_text(json.dumps(raw_create_config(ff)))
-    fleet_label = f"botmaker.fleet={ff.fleet}"
+    fleet_label = f"{LABEL_FLEET}={ff.fleet}"
     t_raw, t_cli, t_zero = [], [], []
     calls_cli: dict[str, int] = {}
     calls_zero: dict[str, int] = {}
@@ -825,7 +833,7 @@ def item3_apply_new(res: Results, eng: Engine, ff: FleetFiles, k: int) -> dict[s
 def create_big_fleet(res: Results, eng: Engine, ff: FleetFiles) -> None:
     dt, _p = run_timed([PY, "-m", "deployer", "apply", "--yes", "--parallelism", "8", str(ff.dir)],
                       what=f"initial apply of {ff.n} bots")
-    rows = eng.ours(f"botmaker.fleet={ff.fleet}")
+    rows = eng.ours(f"{LABEL_FLEET}={ff.fleet}")
     if len(rows) != ff.n:
         raise RuntimeError(f"initial apply made {len(rows)} containers, expected {ff.n}")
     res.note(f"setup: `deployer apply --yes --parallelism 8` created the {ff.n}-bot fleet (state stopped) "
@@ -883,7 +891,7 @@ def raw_replace_floor(eng: Engine, ff: FleetFiles, k: int) -> float:
     cost a one-bot change should add. Done on a throwaway container of our run."""
     cfg = raw_create_config(ff)[0]
     name = f"botmaker-{ff.fleet}-rawreplace"
-    labels = dict(cfg["labels"], **{"botmaker.fleet": ff.fleet + "-raw"})
+    labels = dict(cfg["labels"], **{LABEL_FLEET: ff.fleet + "-raw"})
     api = eng.api
 
     def create() -> str:
@@ -892,7 +900,7 @@ def raw_replace_floor(eng: Engine, ff: FleetFiles, k: int) -> float:
             port_bindings={"18789/tcp": [("127.0.0.1", cfg["port"])]}, mem_limit=cfg["memory"],
             memswap_limit=cfg["memory"], nano_cpus=500_000_000,
             restart_policy={"Name": "unless-stopped"}, network_mode="bridge")
-        return api.create_container(image=IMAGE, name=name, environment=cfg["env"], user="1000",
+        return api.create_container(image=IMAGE, name=name, environment=cfg["env"], user=str(BOT_UID),
                                     labels=labels, ports=[(18789, "tcp")], host_config=hc)["Id"]
     cid = create()
     times = []
@@ -951,7 +959,7 @@ def item4_one_change(res: Results, eng: Engine, ff: FleetFiles, k: int) -> None:
 def record_engine(eng: Engine, ff: FleetFiles, out: Path, template_fleet: str | None) -> int:
     """The recorded list response of `ff` with every bot created (see RECORD_CHILD). The row
     template is a bot container of this run's big fleet, else any bench-made bot container."""
-    labels = [f"botmaker.fleet={template_fleet}"] if template_fleet else [RUN_LABEL, "botmaker.managed=true"]
+    labels = [f"{LABEL_FLEET}={template_fleet}"] if template_fleet else [RUN_LABEL, f"{LABEL_MANAGED}=true"]
     rows = eng.api.containers(all=True, filters={"label": labels})
     template = {k: v for k, v in (rows[0] if rows else {}).items() if k not in ("Id", "Names", "Labels")}
     tfile, ifile = out.with_suffix(".template.json"), out.with_suffix(".image.json")
@@ -973,7 +981,7 @@ def item7_plan_10k(res: Results, eng: Engine, root: Path, run: str, big: FleetFi
     t0 = time.perf_counter()
     large = make_fleet(root, f"bench-{run}-x", n_big, files=max(1, n_big // 20), state="stopped", port_base=1)
     log(f"item 7: wrote them in {fmt_s(time.perf_counter() - t0)}")
-    template_fleet = big.fleet if big is not None and eng.ours(f"botmaker.fleet={big.fleet}") else None
+    template_fleet = big.fleet if big is not None and eng.ours(f"{LABEL_FLEET}={big.fleet}") else None
     rec_small, rec_large = root / "recorded-small.json", root / "recorded-large.json"
     if record_engine(eng, small, rec_small, template_fleet) != small.n or \
             record_engine(eng, large, rec_large, template_fleet) != large.n:
@@ -1104,7 +1112,7 @@ def item6_compose(res: Results, eng: Engine, root: Path, run: str, n: int, k: in
     cmd = [PY, "-m", "deployer", "plan", str(ff.dir)]
     run_timed(cmd)
     t_ours = [run_timed(cmd, what="deployer plan")[0] for _ in range(max(k, 3))]
-    eng.clean(f"botmaker.fleet={ff.fleet}")
+    eng.clean(f"{LABEL_FLEET}={ff.fleet}")
     o, c = median(t_ours), median(t_compose)
     res.add(f"6. no-op `docker-compose up -d` ({n} services, compose {version}) vs no-op `deployer plan` "
             f"({n} bots) (k={k})", fmt_s(o), fmt_s(c), f"{c / o:.1f}x faster", "ours >= 10x faster",
@@ -1207,7 +1215,7 @@ def main() -> int:
         raise SystemExit(f"signal {signum}")
     signal.signal(signal.SIGTERM, on_term)
 
-    print(f"command: {shlex.join(['python3'] + sys.argv)}   (cwd {os.getcwd()})")
+    print(f"command: {shlex.join(['python3', '-m', 'bench.run'] + sys.argv[1:])}   (cwd {os.getcwd()})")
     for line in machine_info(eng):
         print(line)
     try:
@@ -1252,10 +1260,10 @@ def main() -> int:
             if not small_calls:  # only the N=small call count is needed (or item 3 failed)
                 small.state = "stopped"
                 small.write()
-                eng.clean(f"botmaker.fleet={small.fleet}")
+                eng.clean(f"{LABEL_FLEET}={small.fleet}")
                 run_timed([PY, "-m", "deployer", "apply", "--yes", "--parallelism", "8", str(small.dir)])
                 small_calls = plan_calls(small.dir)
-            eng.clean(f"botmaker.fleet={small.fleet}")
+            eng.clean(f"{LABEL_FLEET}={small.fleet}")
         if big and only & {2, 4, 5}:
             log(f"creating the {N_BIG}-bot fleet (state stopped) with deployer apply --parallelism 8")
             create_big_fleet(res, eng, big)
@@ -1271,7 +1279,7 @@ def main() -> int:
             if 7 in only:
                 log(f"item 7: plan of {N_HUGE} bots against a recorded engine")
                 attempt(res, "7", lambda: item7_plan_10k(res, eng, root, run, big, N_BIG, N_HUGE, K_SLOW))
-            n, dt = eng.clean(f"botmaker.fleet={big.fleet}")
+            n, dt = eng.clean(f"{LABEL_FLEET}={big.fleet}")
             res.note(f"cleanup: removed the {n} containers of the big fleet in {fmt_s(dt)} (8 in parallel)")
         elif 7 in only:
             log(f"item 7: plan of {N_HUGE} bots against a recorded engine")

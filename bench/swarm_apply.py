@@ -1,7 +1,7 @@
 """Figures for the swarm backend (issue 12): apply -> converged for N bots on the 3-node test swarm,
 the mutating calls of a no-op apply, and one env change rolled out to every bot.
 
-    python bench/swarm_apply.py 1 30          # as root; starts and stops its own SwarmLab
+    python3 -m bench.swarm_apply 1 30         # from the repo root, as root; starts and stops its own SwarmLab
 
 Each apply is `python -m deployer apply --yes` in a subprocess (what a CI job runs), timed from
 start to exit: apply returns once every service's task of the new spec runs and stayed up for
@@ -18,11 +18,10 @@ import time
 import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "swarm"))
+from tests.support.swarmkit import SwarmFleet, remove_fleet
+from tests.support.swarmlab import SwarmLab
 
-from swarmkit import SwarmFleet, remove_fleet  # noqa: E402
-from swarmlab import SwarmLab  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def timed_apply(fleet: SwarmFleet, env: dict[str, str], *extra: str) -> tuple[float, str]:

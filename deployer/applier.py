@@ -6,16 +6,29 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 from .backends.base import Backend, EngineError, InEngineReplace, RolledBack
 from .backends.base import UnitStatus as ContainerStatus
 from .hashing import spec_hash
 from .hostfiles import HostFileError, ensure_dir, write_atomic
 from .model import (
-    CREATE, LABEL_SECRETS, NOOP, ORPHAN, REMOVE, REPLACE, START, STOP, UPDATE, Action, BotSpec, Observed, Plan,
+    CREATE,
+    LABEL_SECRETS,
+    NOOP,
+    ORPHAN,
+    REMOVE,
+    REPLACE,
+    START,
+    STOP,
+    UPDATE,
+    Action,
+    BotSpec,
+    Observed,
+    Plan,
 )
 from .openclaw.config import CONFIG_FILE, CONFIG_MOUNT, DEFAULT_UID, STATE_MOUNT, config_bytes, render_config
 from .openclaw.container import config_path, host_dir

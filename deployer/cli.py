@@ -9,12 +9,19 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import Any, Callable, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from . import __version__
 from .problems import DeployerError
+from .render import formats
+
+if TYPE_CHECKING:  # types only: these modules are imported by the commands that need them
+    from .applier import ApplyReport
+    from .apply_flow import ApplyOutcome, ApplyRequest
+    from .workflow import PlanSettings, Prepared
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -26,16 +33,21 @@ def _fail(message: str) -> NoReturn:
 
 def _handle_errors(run: Callable[[], Any]) -> Any:
     """Every expected failure becomes one located line (or a list of problems) and exit 1."""
+    try:
+        return run()
+    except DeployerError as exc:
+        _say_error(exc)
+        sys.exit(EXIT_ERROR)
+
+
+def _say_error(exc: DeployerError) -> None:
+    """One located line; invalid manifests or secrets list every problem first."""
     from .render import render_problems
     from .workflow import InvalidManifests, InvalidSecrets
 
-    try:
-        return run()
-    except (InvalidManifests, InvalidSecrets) as exc:
+    if isinstance(exc, (InvalidManifests, InvalidSecrets)):
         click.echo(render_problems(exc.problems, "text"), err=True)
-        _fail(str(exc))
-    except DeployerError as exc:
-        _fail(str(exc))
+    click.echo(f"error: {exc}", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -119,7 +131,8 @@ def _load(paths: list[str]) -> Any:
 
 def _engine(max_pool_size: int = 16, backend: str | None = None) -> Any:
     """The backend for the engine chosen by --host / --context / the environment (docker CLI rules):
-    the fleet's spec.backend, or DEPLOYER_BACKEND for commands that read no manifest (unlock, history, rollback)."""
+    the one place the CLI builds one. Its kind is the fleet's spec.backend, or DEPLOYER_BACKEND for
+    the commands that read no manifest (unlock, history, rollback)."""
     from .backends import open_backend
     from .endpoint import resolve
 
@@ -134,16 +147,16 @@ def _engine_line(engine: Any) -> str:
     return f"engine: {engine.endpoint.describe()}"
 
 
-def _prepare(paths: list[str], secrets_dir: str | None, *, refresh: bool = False, parallelism: int = 8,
-             engine: Any = None, fleet: Any = None, preflight: bool = False, pull_for_preflight: bool = False,
-             **plan_kwargs: Any) -> Any:
-    from .workflow import plan_options, prepare
+def _prepare(paths: list[str], settings: PlanSettings, *, parallelism: int = 8, engine: Any = None,
+             fleet: Any = None) -> tuple[Prepared, Any]:
+    """Plan the fleet (loaded from paths unless given) against the engine; warnings and notes to stderr."""
+    from .workflow import prepare
 
     fleet = fleet or _load(paths)
-    options = plan_options(fleet, secrets_dir, **plan_kwargs)
+    options = settings.plan_options(fleet)
     engine = engine or _engine(max(16, parallelism * 2), fleet.backend)
-    prepared = prepare(fleet, options, engine, refresh=refresh, parallelism=parallelism, preflight=preflight,
-                       pull_for_preflight=pull_for_preflight)
+    prepared = prepare(fleet, options, engine, refresh=settings.refresh, parallelism=parallelism,
+                       preflight=settings.preflight, pull_for_preflight=settings.pull_for_preflight)
     for w in prepared.warnings:
         click.echo(w.format(), err=True)
     for note in prepared.notes:
@@ -151,16 +164,24 @@ def _prepare(paths: list[str], secrets_dir: str | None, *, refresh: bool = False
     return prepared, engine
 
 
-def _prune_kwargs(prune: bool, allow_empty: bool, max_removals: int | None, adopt: tuple[str, ...]) -> dict[str, Any]:
-    return dict(prune=prune, allow_empty=allow_empty, max_removals=max_removals, adopt=frozenset(adopt))
+def _settings(secrets_dir: str | None, *, prune: bool = False, allow_empty: bool = False,
+              max_removals: int | None = None, adopt: tuple[str, ...] = (), **rest: bool) -> PlanSettings:
+    from .workflow import PlanSettings
+
+    return PlanSettings(secrets_dir=secrets_dir, prune=prune, allow_empty=allow_empty, max_removals=max_removals,
+                        adopt=frozenset(adopt), **rest)
 
 
 # --- validate -----------------------------------------------------------------------------------
 
+def format_option(kind: str) -> Callable[[Any], Any]:
+    """--format, with the choices of the renderer registry for this kind of report."""
+    return click.option("--format", "fmt", type=click.Choice(formats(kind)), default="text", show_default=True)
+
+
 @main.command()
 @paths_argument
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "github"]), default="text",
-              show_default=True)
+@format_option("problems")
 @click.option("--secrets", "check_secrets", is_flag=True,
               help="Also check every bot's secret files (paths, modes, owners, conflicts); needs no engine.")
 @secrets_dir_option
@@ -191,19 +212,12 @@ def validate(paths: tuple[str, ...], fmt: str, check_secrets: bool, secrets_dir:
 def _render_plan(plan: Any, fmt: str, color: bool) -> str:
     from . import render
 
-    if fmt == "markdown":
-        return render.render_plan_markdown(plan)
-    if fmt == "github":
-        return render.render_plan_github(plan)
-    if fmt == "json":
-        return render.render_plan(plan, "json")
-    return render.render_plan(plan, "text", color=color)
+    return render.render_plan(plan, fmt, color=color)
 
 
 @main.command()
 @paths_argument
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "github"]), default="text",
-              show_default=True)
+@format_option("plan")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), default=None,
               help="Save the plan (with digests of manifests and engine state) for `apply --plan`.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes, 0 when none.")
@@ -217,9 +231,9 @@ def plan(paths: tuple[str, ...], fmt: str, out_file: str | None, detailed_exitco
          secrets_dir: str | None, no_preflight: bool, no_color: bool) -> None:
     """Show what apply would change on the engine, field by field. Changes no bot, takes no lock
     (the preflight runs throwaway containers of the bots' images, offline)."""
-    prepared, engine = _handle_errors(lambda: _prepare(
-        list(paths), secrets_dir, refresh=refresh, preflight=not no_preflight,
-        **_prune_kwargs(prune, allow_empty, max_removals, adopt)))
+    settings = _settings(secrets_dir, prune=prune, allow_empty=allow_empty, max_removals=max_removals, adopt=adopt,
+                         refresh=refresh, preflight=not no_preflight)
+    prepared, engine = _handle_errors(lambda: _prepare(list(paths), settings))
     if fmt == "text":
         click.echo(_engine_line(engine))
     click.echo(_render_plan(prepared.plan, fmt, _color(no_color)))
@@ -265,8 +279,8 @@ def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism:
           max_failures: int, canary: int, prune: bool, allow_empty: bool, max_removals: int | None,
           adopt: tuple[str, ...], secrets_dir: str | None, no_preflight: bool, no_color: bool) -> None:
     """Converge the engine to the manifests: lock the fleet, plan, show, confirm, execute, record."""
-    from .applier import Applier, ApplyOptions
-    from .stamps import Stamp, git_revision
+    from .apply_flow import ApplyRequest
+    from .workflow import PlanSettings
 
     saved = None
     if plan_file:
@@ -276,132 +290,52 @@ def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism:
         if paths:
             _fail("give either PATHS or --plan, not both: a saved plan knows its manifests")
         paths = tuple(saved.paths)
-        o = saved.options
-        secrets_dir, refresh = o["secrets_dir"], o["refresh"]
-        prune, allow_empty, max_removals, adopt = o["prune"], o["allow_empty"], o["max_removals"], tuple(o["adopt"])
+        settings = PlanSettings.of_saved_plan(saved, preflight=not no_preflight)
         _handle_errors(lambda: check_manifests(saved))
     elif not paths:
         _fail("give the manifest PATHS to apply, or --plan FILE")
+    else:
+        settings = _settings(secrets_dir, prune=prune, allow_empty=allow_empty, max_removals=max_removals,
+                             adopt=adopt, refresh=refresh, preflight=not no_preflight, pull_for_preflight=True)
     if not yes and not saved and not sys.stdin.isatty():
         _fail("refusing to apply without confirmation: no terminal to ask on; pass --yes to apply non-interactively")
 
     fleet = _load(list(paths))  # once: the lock needs the fleet's name, the plan the whole of it
     engine = _engine(max(16, parallelism * 2), fleet.backend)
-    _run_locked(engine, fleet.name, lock_ttl, lock_timeout, lambda lock: _apply_locked(
-        engine, fleet, list(paths), saved, secrets_dir, refresh, parallelism, yes,
-        dict(_prune_kwargs(prune, allow_empty, max_removals, adopt), preflight=not no_preflight,
-             pull_for_preflight=True), no_color,
-        lambda options, stamp, observed: _held(lock, Applier(engine, fleet.name, ApplyOptions(
-            parallelism=parallelism, wait_timeout=wait_timeout, stop_timeout=stop_timeout,
-            plan_options=options, stamp=stamp, observed=observed, max_failures=max_failures, canary=canary))),
-        Stamp.now(revision or git_revision(list(paths))), _recorder(), _roll_forward_note(engine, fleet.name),
-    ))
+    _apply_and_exit(engine, ApplyRequest(
+        fleet=fleet, settings=settings, paths=tuple(paths), revision=revision, saved=saved, parallelism=parallelism,
+        wait_timeout=wait_timeout, stop_timeout=stop_timeout, max_failures=max_failures, canary=canary,
+        lock_ttl=lock_ttl, lock_timeout=lock_timeout,
+    ), ask=not yes and saved is None, no_color=no_color)
 
 
-def _roll_forward_note(engine: Any, fleet: str) -> Callable[[Any], list[str]]:
-    """An apply over a rollback says that it rolls the fleet forward again (one marker read)."""
-    def note(prepared: Any) -> list[str]:
-        from .stamps import read_record
+def _apply_and_exit(engine: Any, request: ApplyRequest, *, ask: bool, no_color: bool) -> NoReturn:
+    """Run the apply flow with the terminal as its hooks; say how it ended and exit with its code."""
+    from .apply_flow import ApplyHooks, run_apply
 
-        try:
-            record = read_record(engine, fleet)
-        except DeployerError:
-            return []
-        if not record or not record["result"].startswith("rollback to #") or not prepared.plan.has_changes:
-            return []
-        return [f"Note: fleet {fleet} runs a {record['result'].split(':', 1)[0]} (applied {record['applied_at']} by "
-                f"{record['applied_by']}); this apply rolls it forward to the manifests."]
-    return note
-
-
-def _run_locked(engine: Any, fleet: str, ttl: float, timeout: float, body: Callable[[Any], int]) -> NoReturn:
-    """Take the fleet lock (its heartbeat runs meanwhile), run body, release whatever happens, exit."""
-    lock = _fleet_lock(engine, fleet, ttl, timeout)
-    previous = _interrupts_raise()
-    try:
-        _handle_errors(lock.acquire)
-        if lock.took_over:
-            click.echo(f"Took over the expired lock of {lock.took_over}.", err=True)
-        code = body(lock)
-    except KeyboardInterrupt:
-        click.echo("Interrupted before any change was made; nothing was changed.", err=True)
-        code = 130
-    finally:
-        try:
-            lock.release()
-        except DeployerError as exc:
-            click.echo(f"warning: could not release the lock: {exc}; run: deployer unlock {fleet} --force",
-                       err=True)
-        _restore_signals(previous)
-    sys.exit(code)
-
-
-def _fleet_lock(engine: Any, fleet: str, ttl: float, timeout: float) -> Any:
-    from .lock import FleetLock
-
-    return FleetLock(engine, fleet, ttl=ttl, timeout=timeout, notify=lambda text: click.echo(text, err=True))
-
-
-def _held(lock: Any, applier: Any) -> Any:
-    """The applier starts no new action once the heartbeat can no longer vouch for the lock."""
-    applier.hold = lambda: f"the fleet lock was lost: {why}" if (why := lock.lost_reason()) else None
-    return applier
-
-
-def _recorder(kind: str = "apply", rollback_to: int | None = None) -> Callable[..., None]:
-    """write_record, plus a history entry for every apply that tried to change something."""
-    from .stamps import write_record
-
-    def record(engine: Any, fleet: str, stamp: Any, summary: dict[str, int], result: str) -> None:
-        from .history import Entry, write_entry
-        from .lock import ci_job_url
-
-        if rollback_to is not None:
-            result = f"rollback to #{rollback_to}: {result}"
-        write_record(engine, fleet, stamp, summary, result)
-        if result.endswith("no changes"):
-            return
-        try:
-            write_entry(engine, fleet, Entry(0, stamp.revision, stamp.applied_at, stamp.applied_by, ci_job_url(),
-                                             kind, result, summary, rollback_to))
-        except DeployerError as exc:
-            click.echo(f"warning: could not write the history entry of this apply: {exc}", err=True)
-
-    return record
-
-
-def _apply_locked(engine: Any, fleet: Any, paths: list[str], saved: Any, secrets_dir: str | None, refresh: bool,
-                  parallelism: int, yes: bool, plan_kwargs: dict[str, Any], no_color: bool,
-                  make_applier: Callable[[Any, Any, Any], Any], stamp: Any, write_record: Callable[..., None],
-                  notes: Callable[[Any], list[str]] | None = None) -> int:
-    prepared, _ = _handle_errors(lambda: _prepare(paths, secrets_dir, refresh=refresh, parallelism=parallelism,
-                                                  engine=engine, fleet=fleet, **plan_kwargs))
-    the_plan = prepared.plan
-    extra = notes(prepared) if notes else []  # said after the plan (a rollback's warnings)
-    if saved is not None:
-        from .planfile import check_state
-
-        _handle_errors(lambda: check_state(saved, prepared.fleet, prepared.observed, prepared.options, the_plan))
-    click.echo(_engine_line(engine))
-    click.echo(_render_plan(the_plan, "text", _color(no_color)))
-    for line in extra:
-        click.echo(line)
-    if the_plan.errors:
-        _fail("the plan has errors (above); nothing was changed")
-    if not the_plan.has_changes:
-        _handle_errors(lambda: write_record(engine, the_plan.fleet, stamp, the_plan.summary(), "no changes"))
-        return EXIT_OK
-    if not yes and saved is None and not click.confirm("Apply this plan?", default=False):
-        click.echo("Apply cancelled; nothing was changed.")
-        return EXIT_ERROR
+    def show(prepared: Prepared, notes: list[str]) -> None:
+        click.echo(_engine_line(engine))
+        click.echo(_render_plan(prepared.plan, "text", _color(no_color)))
+        for line in notes:
+            click.echo(line)
 
     def progress(bot: str, event: str, message: str) -> None:
         mark = {"start": "...", "done": "ok ", "fail": "ERR", "skip": "-- "}.get(event, "   ")
         click.echo(f"[{mark}] {bot}: {message}")
 
-    applier = make_applier(prepared.options, stamp, prepared.observed)
-    applier.progress = progress
-    report = applier.apply(the_plan)
+    hooks = ApplyHooks(notify=lambda text: click.echo(text, err=True), show=show,
+                       confirm=lambda plan: not ask or click.confirm("Apply this plan?", default=False),
+                       progress=progress, applied=_show_report)
+    previous = _interrupts_raise()
+    try:
+        outcome = run_apply(request, engine, hooks)
+    finally:
+        _restore_signals(previous)
+    sys.exit(_said(outcome))
+
+
+def _show_report(report: ApplyReport, result: str) -> None:
+    """Per bot what was done, then why a rollout stopped early, then the result line."""
     click.echo("")
     for r in report.results:
         status = "ok" if r.ok else ("rolled back" if r.rolled_back else "FAILED")
@@ -411,25 +345,44 @@ def _apply_locked(engine: Any, fleet: Any, paths: list[str], saved: Any, secrets
         click.echo(f"  {bot:<30} remove   skipped      (an earlier change failed; nothing pruned)")
     for a in report.not_started:
         click.echo(f"  {a.bot:<30} {a.action:<8} not started")
-    failed = len(report.failed)
-    result = (f"{len(report.results) - failed} succeeded, {failed} failed"
-              + (f", {len(report.not_started)} not started" if report.not_started else "")
-              + (f", {len(report.skipped)} skipped" if report.skipped else ""))
-    if report.interrupted:
-        result += " (interrupted: actions not started are listed as failed)"
     if report.stopped:
+        failed = len(report.failed)
         rolled = sum(r.rolled_back for r in report.failed)
         click.echo(f"\nRollout stopped early: {report.stopped}. The changes under way were finished; "
                    f"{len(report.results) - failed} succeeded, {failed} failed ({rolled} of them rolled back "
                    f"to the old container), {len(report.not_started)} not started.")
     click.echo(f"\nApply finished: {result}.")
-    try:
-        write_record(engine, the_plan.fleet, stamp, the_plan.summary(), result)
-    except DeployerError as exc:
-        click.echo(f"warning: could not write the fleet's last-applied record: {exc}", err=True)
-    if report.interrupted:
+
+
+def _said(outcome: ApplyOutcome) -> int:
+    """The last words of an apply (after the lock is released) and its exit code."""
+    from .apply_flow import ApplyStatus
+
+    status = outcome.status
+    if status is ApplyStatus.FAILED and outcome.error is not None:
+        _say_error(outcome.error)
+    elif status is ApplyStatus.REFUSED:
+        click.echo("error: the plan has errors (above); nothing was changed", err=True)
+    elif status is ApplyStatus.CANCELLED:
+        click.echo("Apply cancelled; nothing was changed.")
+    elif status is ApplyStatus.INTERRUPTED:
+        click.echo("Interrupted before any change was made; nothing was changed.", err=True)
+    for warning in outcome.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return _exit_code(outcome)
+
+
+def _exit_code(outcome: ApplyOutcome) -> int:
+    from .apply_flow import ApplyStatus
+
+    report = outcome.report
+    if outcome.status is ApplyStatus.INTERRUPTED or (report is not None and report.interrupted):
         return 130
-    return EXIT_ERROR if failed or report.not_started else EXIT_OK
+    if outcome.status is ApplyStatus.NO_CHANGES:
+        return EXIT_OK
+    if outcome.status is ApplyStatus.APPLIED and report is not None:
+        return EXIT_ERROR if report.failed or report.not_started else EXIT_OK
+    return EXIT_ERROR
 
 
 def _interrupts_raise() -> Any:
@@ -449,7 +402,7 @@ def _restore_signals(previous: Any) -> None:
 
 @main.command()
 @paths_argument
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option("drift")
 @secrets_dir_option
 def drift(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
     """Inspect every container of the fleet and report where the engine differs from the manifests.
@@ -459,7 +412,7 @@ def drift(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
     """
     from .render import render_drift
 
-    prepared, _ = _handle_errors(lambda: _prepare(list(paths), secrets_dir, refresh=True))
+    prepared, _ = _handle_errors(lambda: _prepare(list(paths), _settings(secrets_dir, refresh=True)))
     click.echo(render_drift(prepared.plan, fmt))
     if prepared.plan.errors:
         sys.exit(EXIT_ERROR)
@@ -468,19 +421,17 @@ def drift(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
 
 @main.command()
 @paths_argument
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option("status")
 @secrets_dir_option
 def status(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
     """Show each bot: desired and actual state, health, image, start time, restarts, revision, in sync;
     and the fleet's last apply (revision, time, who, result)."""
-    from .stamps import read_record
-    from .status import collect_status, render_status
+    from .render import render_status
+    from .status import collect_status
 
     def run() -> str:
-        prepared, engine = _prepare(list(paths), secrets_dir)
-        rows = collect_status(prepared, engine)
-        return render_status(prepared.fleet.name, rows, read_record(engine, prepared.fleet.name), fmt,
-                             engine=engine.endpoint.describe())
+        prepared, engine = _prepare(list(paths), _settings(secrets_dir))
+        return render_status(collect_status(prepared, engine), fmt)
 
     click.echo(_handle_errors(run))
 
@@ -556,9 +507,8 @@ def rollback(fleet: str, to: str, yes: bool, dry_run: bool, parallelism: int, wa
     the image IDs that ran then, and today's secret files. Planned field by field and applied
     through the same lock, confirmation, failure budget and record as apply."""
     from . import rollback as rb
-    from .applier import Applier, ApplyOptions
+    from .apply_flow import ApplyRequest
     from .history import find_entry, read_history
-    from .stamps import Stamp
 
     engine = _engine(max(16, parallelism * 2))
     entries = _handle_errors(lambda: read_history(engine, _fleet_argument(fleet)))
@@ -574,25 +524,18 @@ def rollback(fleet: str, to: str, yes: bool, dry_run: bool, parallelism: int, wa
         _fail(f"bot {missing[-1].name}: image {missing[-1].image} (the image ID it ran at entry #{entry.seq}) is "
               "no longer on the engine, so that entry cannot be restored; nothing was changed")
     click.echo(rb.banner(entry, fleet))
-    plan_kwargs = dict(_prune_kwargs(prune, allow_empty, max_removals, ()), preflight=True)
-
-    def notes(prepared: Any) -> list[str]:
-        return rb.notes(entry, prepared.fleet, prepared.options.secrets_dir)
-
+    settings = _settings(secrets_dir, prune=prune, allow_empty=allow_empty, max_removals=max_removals, preflight=True)
     if dry_run:
-        prepared, _ = _handle_errors(lambda: _prepare([], secrets_dir, parallelism=parallelism, engine=engine,
-                                                      fleet=spec, **plan_kwargs))
+        prepared, _ = _handle_errors(lambda: _prepare([], settings, parallelism=parallelism, engine=engine, fleet=spec))
         click.echo(_render_plan(prepared.plan, "text", _color(no_color)))
-        for line in notes(prepared):
+        for line in rb.notes(entry, prepared.fleet, prepared.options.secrets_dir):
             click.echo(line)
         sys.exit(EXIT_ERROR if prepared.plan.errors else EXIT_OK)
-    _run_locked(engine, fleet, lock_ttl, lock_timeout, lambda lock: _apply_locked(
-        engine, spec, [], None, secrets_dir, False, parallelism, yes, plan_kwargs, no_color,
-        lambda options, stamp, observed: _held(lock, Applier(engine, fleet, ApplyOptions(
-            parallelism=parallelism, wait_timeout=wait_timeout, stop_timeout=stop_timeout,
-            plan_options=options, stamp=stamp, observed=observed, max_failures=max_failures, canary=canary))),
-        Stamp.now(entry.revision), _recorder("rollback", entry.seq), notes,
-    ))
+    _apply_and_exit(engine, ApplyRequest(
+        fleet=spec, settings=settings, rollback_of=entry, parallelism=parallelism, wait_timeout=wait_timeout,
+        stop_timeout=stop_timeout, max_failures=max_failures, canary=canary, lock_ttl=lock_ttl,
+        lock_timeout=lock_timeout,
+    ), ask=not yes, no_color=no_color)
 
 
 # --- secret ------------------------------------------------------------------------------------

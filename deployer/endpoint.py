@@ -141,7 +141,7 @@ def _check_host(host: str, source: str) -> str:
         if parts.path not in ("", "/") or parts.query:
             raise EndpointError(f"{source}: {host!r} has a path; use ssh://user@host[:port] (no path)")
         try:
-            parts.port
+            _ = parts.port  # urllib parses the port lazily: this raises on a bad one
         except ValueError:
             raise EndpointError(f"{source}: {host!r} has a bad port") from None
     return host

@@ -86,7 +86,7 @@ def entry_name(fleet: str, seq: int) -> str:
 
 # --- encoding (pure) -------------------------------------------------------------------------------
 
-def bots_from_containers(containers: list["ObservedContainer"]) -> dict[str, BotRecord]:
+def bots_from_containers(containers: list[ObservedContainer]) -> dict[str, BotRecord]:
     """Per bot, what its canonical container runs (aside copies and unlabelled ones are skipped)."""
     bots: dict[str, BotRecord] = {}
     for c in containers:
@@ -170,7 +170,7 @@ def find_entry(entries: list[Entry], to: str) -> Entry:
 
 # --- on the engine ----------------------------------------------------------------------------------
 
-def read_history(engine: "MarkerStore", fleet: str) -> list[Entry]:
+def read_history(engine: MarkerStore, fleet: str) -> list[Entry]:
     """The kept entries of a fleet, newest first (one list call)."""
     _, markers = engine.list_markers(L_HISTORY, fleet)
     entries = []
@@ -180,7 +180,7 @@ def read_history(engine: "MarkerStore", fleet: str) -> list[Entry]:
     return sorted(entries, key=lambda e: e.seq, reverse=True)
 
 
-def write_entry(engine: "Backend", fleet: str, entry: Entry, *, keep: int = KEEP) -> Entry:
+def write_entry(engine: Backend, fleet: str, entry: Entry, *, keep: int = KEEP) -> Entry:
     """Record what the fleet runs now as the next entry (call it while holding the fleet lock),
     then remove entries beyond the newest `keep`."""
     containers = engine.list_containers(labels=ownership_filters(fleet))

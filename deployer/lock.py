@@ -31,9 +31,10 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from .backends.base import Marker, NameTaken
 from .problems import DeployerError
@@ -87,7 +88,7 @@ def whoami() -> str:
 def _iso(label: str | float | None) -> str:
     """Epoch seconds (as a label stores them) as UTC ISO time; '?' when unreadable."""
     try:
-        return datetime.fromtimestamp(float(label or ""), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime.fromtimestamp(float(label or ""), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (ValueError, OverflowError, OSError):
         return "?"
 
@@ -153,7 +154,7 @@ def describe_holder(labels: dict[str, str], state: HolderState | None = None) ->
 
 @dataclass
 class FleetLock:
-    engine: "MarkerStore"
+    engine: MarkerStore
     fleet: str
     ttl: float = DEFAULT_TTL  # seconds without a heartbeat after which the lock may be taken over
     timeout: float = 0.0
@@ -348,7 +349,7 @@ class FleetLock:
         except DeployerError:
             pass  # a stray beat is only clutter: the next holder clears it
 
-    def __enter__(self) -> "FleetLock":
+    def __enter__(self) -> FleetLock:
         self.acquire()
         return self
 
@@ -360,7 +361,7 @@ class _Lost(DeployerError):
     pass
 
 
-def current_holder(engine: "MarkerStore", fleet: str) -> str | None:
+def current_holder(engine: MarkerStore, fleet: str) -> str | None:
     """Who holds the fleet's lock and how lively it is, or None when it is free."""
     now, markers = engine.list_markers(L_LOCK, fleet)
     state = holder_state(fleet, markers, now)
@@ -370,7 +371,7 @@ def current_holder(engine: "MarkerStore", fleet: str) -> str | None:
     return None if held is None else describe_holder(held[1])
 
 
-def force_unlock(engine: "MarkerStore", fleet: str) -> str | None:
+def force_unlock(engine: MarkerStore, fleet: str) -> str | None:
     """Remove the fleet's lock whoever holds it (and every heartbeat); returns the holder it removed."""
     now, markers = engine.list_markers(L_LOCK, fleet)
     state = holder_state(fleet, markers, now)

@@ -208,7 +208,7 @@ def load_bytes(raw: bytes, name: str) -> tuple[list[Document], list[Problem]]:
     return documents, problems
 
 
-def _prescan(text: str) -> tuple[yaml.Mark, str] | None:
+def _prescan(text: str) -> tuple[Any, str] | None:  # Any: the C parser's marks are yaml._yaml.Mark
     """Where (and why) the text is refused before composing, from the parser's events: the first
     collection nested deeper than _convert allows, or the first node over MAX_PARSED_NODES_PER_FILE.
 
@@ -368,7 +368,7 @@ class _NotPlain(Exception):
     """load_bytes would refuse this (the reason is its to tell)."""
 
 
-class _PlainLoader(_Loader):  # type: ignore[misc, valid-type]
+class _PlainLoader(_Loader):
     """The same loader, remembering each implicit scalar's tag: the resolver (pure Python, a
     regex per scalar) is a quarter of the composing time, and keys and common values repeat in
     every document. Exact: without path resolvers a scalar's tag depends only on its text and
@@ -410,8 +410,8 @@ def load_bytes_plain(raw: bytes, name: str) -> list[Document] | None:
     if b"\0" in raw:
         return None
     if b"&" in raw:  # maybe anchors, so maybe aliases: size their expansion exactly as load_bytes does
-        documents, problems = load_bytes(raw, name)
-        return None if problems else documents
+        loaded, problems = load_bytes(raw, name)
+        return None if problems else loaded
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -426,6 +426,8 @@ def load_bytes_plain(raw: bytes, name: str) -> list[Document] | None:
     try:
         while loader.check_node():
             node = loader.get_node()
+            if node is None:
+                break
             documents.append(Document(name, len(documents), _plain(node, 0)))
     except (yaml.YAMLError, RecursionError, _NotPlain):
         return None
@@ -457,7 +459,7 @@ def _plain(node: yaml.Node, depth: int) -> Any:
         raise _NotPlain
     kind = node.__class__
     if kind is yaml.ScalarNode:
-        return node.value if node.tag == _STR else _scalar(node)
+        return node.value if node.tag == _STR else _scalar(node)  # type: ignore[arg-type]  # kind is ScalarNode
     if kind is yaml.SequenceNode:
         return [_plain(item, depth + 1) for item in node.value]
     if kind is yaml.MappingNode:

@@ -55,7 +55,7 @@ def inspect_many(engine: UnitReader, ids: Iterable[str], parallelism: int = 8) -
     if not ids:
         return {}
     with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(ids)))) as pool:
-        return dict(zip(ids, pool.map(engine.inspect, ids)))
+        return dict(zip(ids, pool.map(engine.inspect, ids), strict=True))
 
 
 def _with_live_settings(c: ObservedContainer, st: ContainerStatus, refresh: bool) -> ObservedContainer:

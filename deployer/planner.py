@@ -164,7 +164,7 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
     kept = [c for c in containers
             if c is not current and c.labels.get(LABEL_PROTECT) == "true" and not _is_aside(c.name, options.traits)]
     leftovers = tuple(sorted(c.id for c in containers if c is not current and c not in kept))
-    base = dict(bot=bot.name, container_id=current.id, leftovers=leftovers, desired=bot)
+    base: dict[str, Any] = dict(bot=bot.name, container_id=current.id, leftovers=leftovers, desired=bot)
 
     replace_changes, update_changes, reasons = _diff(bot, want, current, observed, options.traits)
     if bot.is_openclaw:

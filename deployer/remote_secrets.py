@@ -24,8 +24,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .model import LABEL_FLEET, FleetSpec, Observed
 from .problems import DeployerError

@@ -1,6 +1,10 @@
-"""Rendering of problems and plans: text, json, markdown, GitHub workflow commands.
+"""Rendering of problems, plans, drift and status: text, json, markdown, GitHub workflow commands.
 
-Pure functions of values (apart from `use_color`, which looks at the environment and a stream).
+One registry, REPORTERS: a format name -> a Reporter class that renders the kinds of report it
+knows (a method per kind: problems, plan, drift, status). The CLI takes its --format choices from
+`formats(kind)`, and `render_problems` / `render_plan` / `render_drift` / `render_status` are the
+front doors that look the format up. Pure functions of values (apart from `use_color`, which looks
+at the environment and a stream).
 """
 
 from __future__ import annotations
@@ -8,7 +12,9 @@ from __future__ import annotations
 import html
 import json
 import os
-from typing import IO, Any, Callable
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 import click
 
@@ -17,19 +23,26 @@ from .model import Action, Plan
 from .openclaw.config import reload_class
 from .problems import Problem
 
+if TYPE_CHECKING:  # status.py talks to the engine; the reporters only read its data
+    from .status import StatusReport
 
-def render_problems(problems: list[Problem], fmt: str, *, bots: int | None = None) -> str:
-    ordered = sorted(problems, key=lambda p: (p.file, p.line, p.column, p.path, p.message))
-    if fmt == "json":
-        return json.dumps([p.as_dict() for p in ordered], indent=2)
-    verdict = _problems_verdict(problems, bots)
-    if fmt == "github":
-        return "\n".join([_problem_github(p) for p in ordered] + [verdict])
-    if fmt == "markdown":
-        return _problems_markdown(ordered, verdict)
-    lines = [p.format() for p in ordered]
-    lines.append(verdict)
+
+def _sorted_problems(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.file, p.line, p.column, p.path, p.message))
+
+
+def _problems_text(problems: list[Problem], bots: int | None) -> str:
+    lines = [p.format() for p in _sorted_problems(problems)]
+    lines.append(_problems_verdict(problems, bots))
     return "\n".join(lines)
+
+
+def _problems_json(problems: list[Problem]) -> str:
+    return json.dumps([p.as_dict() for p in _sorted_problems(problems)], indent=2)
+
+
+def _problems_github(problems: list[Problem], bots: int | None) -> str:
+    return "\n".join([_problem_github(p) for p in _sorted_problems(problems)] + [_problems_verdict(problems, bots)])
 
 
 def _problems_verdict(problems: list[Problem], bots: int | None) -> str:
@@ -122,11 +135,13 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     }
 
 
-def render_plan(plan: Plan, fmt: str = "text", color: bool = False) -> str:
-    """The plan as text (for people) or json (plan_document). With color, the symbol and the
-    bot line are styled with ANSI codes; without, the output is plain and unchanged."""
-    if fmt == "json":
-        return json.dumps(plan_document(plan), indent=2, sort_keys=False)
+def _plan_json(plan: Plan) -> str:
+    return json.dumps(plan_document(plan), indent=2, sort_keys=False)
+
+
+def _plan_text(plan: Plan, color: bool) -> str:
+    """The plan for people. With color, the symbol and the bot line are styled with ANSI codes;
+    without, the output is plain and unchanged."""
     style: Callable[..., str] = click.style if color else _no_style
     lines: list[str] = []
     for a in plan.actions:
@@ -222,20 +237,26 @@ def _diff_value(before: object, after: object) -> str:
     return f"{_value(before)} -> {_value(after)}"
 
 
-def render_drift(plan: Plan, fmt: str = "text") -> str:
-    """Drift report: every field where the engine differs from the manifests, desired vs actual."""
-    drifted = [a for a in plan.actions if a.mutates]
-    if fmt == "json":
-        return json.dumps({
-            "format_version": PLAN_FORMAT_VERSION,
-            "fleet": plan.fleet,
-            "drifted": [
-                {"bot": a.bot, "repair": a.action, "reasons": list(a.reasons),
-                 "fields": [{"field": c.field, "desired": c.after, "actual": c.before} for c in a.changes]}
-                for a in drifted
-            ],
-            "errors": list(plan.errors),
-        }, indent=2)
+def _drifted(plan: Plan) -> list[Action]:
+    return [a for a in plan.actions if a.mutates]
+
+
+def _drift_json(plan: Plan) -> str:
+    return json.dumps({
+        "format_version": PLAN_FORMAT_VERSION,
+        "fleet": plan.fleet,
+        "drifted": [
+            {"bot": a.bot, "repair": a.action, "reasons": list(a.reasons),
+             "fields": [{"field": c.field, "desired": c.after, "actual": c.before} for c in a.changes]}
+            for a in _drifted(plan)
+        ],
+        "errors": list(plan.errors),
+    }, indent=2)
+
+
+def _drift_text(plan: Plan) -> str:
+    """Every field where the engine differs from the manifests, desired vs actual."""
+    drifted = _drifted(plan)
     lines = []
     for a in drifted:
         repair = "remove the extra copies" if a.action == "noop" else a.action
@@ -247,6 +268,39 @@ def render_drift(plan: Plan, fmt: str = "text") -> str:
     lines.extend(f"! {e}" for e in plan.errors)
     lines.append(f"Drift: {len(drifted)} bot(s) of fleet {plan.fleet} differ from their manifests."
                  if drifted else f"No drift: fleet {plan.fleet} matches its manifests.")
+    return "\n".join(lines)
+
+
+# --- status ---------------------------------------------------------------------------------------
+
+def _status_json(report: StatusReport) -> str:
+    doc: dict[str, Any] = {"fleet": report.fleet, "last_apply": report.last_apply,
+                           "bots": [asdict(r) for r in report.rows]}
+    if report.engine:
+        doc["engine"] = report.engine
+    return json.dumps(doc, indent=2)
+
+
+def _status_text(report: StatusReport) -> str:
+    header = ("BOT", "DESIRED", "ACTUAL", "HEALTH", "RESTARTS", "STARTED", "REVISION", "SYNC", "IMAGE")
+    table = [header] + [
+        (r.bot, r.desired_state, r.actual_state, r.health, str(r.restart_count), r.started_at, r.revision,
+         "in sync" if r.in_sync else f"pending {r.pending}", r.image)
+        for r in report.rows
+    ]
+    if any(r.node for r in report.rows):  # a swarm: on which node each bot's task runs
+        table = [row[:3] + ("NODE" if i == 0 else report.rows[i - 1].node or "-",) + row[3:]
+                 for i, row in enumerate(table)]
+        header = table[0]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines = [f"Fleet {report.fleet}:"] + ([f"  engine: {report.engine}"] if report.engine else [])
+    record = report.last_apply
+    if record:
+        lines.append(f"  last apply: revision {record['revision'] or '-'} at {record['applied_at']} by "
+                     f"{record['applied_by']}: {record['result']}")
+    else:
+        lines.append("  last apply: none recorded")
+    lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table]
     return "\n".join(lines)
 
 
@@ -424,3 +478,138 @@ def render_plan_github(plan: Plan, manifest_files: dict[str, str] | None = None)
         lines.append(github_command("error", err))
     lines.append(_summary_line(plan))
     return "\n".join(lines)
+
+
+
+# --- the registry -------------------------------------------------------------------------------
+
+KINDS = ("problems", "plan", "drift", "status")
+
+
+class UnknownFormat(ValueError):
+    pass
+
+
+class Reporter:
+    """One output format. A subclass renders a kind of report by overriding its method; the kinds
+    it leaves alone are not offered in that format (see `formats`)."""
+
+    name: ClassVar[str]
+
+    def __init__(self, *, color: bool = False) -> None:
+        self.color = color  # only the text format styles anything
+
+    def problems(self, problems: list[Problem], *, bots: int | None = None) -> str:
+        raise UnknownFormat(f"format {self.name} does not render problems")
+
+    def plan(self, plan: Plan) -> str:
+        raise UnknownFormat(f"format {self.name} does not render plans")
+
+    def drift(self, plan: Plan) -> str:
+        raise UnknownFormat(f"format {self.name} does not render drift")
+
+    def status(self, report: StatusReport) -> str:
+        raise UnknownFormat(f"format {self.name} does not render status")
+
+    @classmethod
+    def renders(cls, kind: str) -> bool:
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind of report {kind!r}; one of {', '.join(KINDS)}")
+        return getattr(cls, kind) is not getattr(Reporter, kind)
+
+
+class TextReporter(Reporter):
+    """For people at a terminal: the default."""
+
+    name = "text"
+
+    def problems(self, problems: list[Problem], *, bots: int | None = None) -> str:
+        return _problems_text(problems, bots)
+
+    def plan(self, plan: Plan) -> str:
+        return _plan_text(plan, self.color)
+
+    def drift(self, plan: Plan) -> str:
+        return _drift_text(plan)
+
+    def status(self, report: StatusReport) -> str:
+        return _status_text(report)
+
+
+class JsonReporter(Reporter):
+    """For programs: stable documents (the plan's is versioned, schemas/plan.schema.json)."""
+
+    name = "json"
+
+    def problems(self, problems: list[Problem], *, bots: int | None = None) -> str:
+        return _problems_json(problems)
+
+    def plan(self, plan: Plan) -> str:
+        return _plan_json(plan)
+
+    def drift(self, plan: Plan) -> str:
+        return _drift_json(plan)
+
+    def status(self, report: StatusReport) -> str:
+        return _status_json(report)
+
+
+class MarkdownReporter(Reporter):
+    """For a pull-request comment."""
+
+    name = "markdown"
+
+    def problems(self, problems: list[Problem], *, bots: int | None = None) -> str:
+        return _problems_markdown(_sorted_problems(problems), _problems_verdict(problems, bots))
+
+    def plan(self, plan: Plan) -> str:
+        return render_plan_markdown(plan)
+
+
+class GithubReporter(Reporter):
+    """GitHub Actions workflow commands (annotations on the manifests), then the plain verdict."""
+
+    name = "github"
+
+    def problems(self, problems: list[Problem], *, bots: int | None = None) -> str:
+        return _problems_github(problems, bots)
+
+    def plan(self, plan: Plan) -> str:
+        return render_plan_github(plan)
+
+
+REPORTERS: dict[str, type[Reporter]] = {
+    cls.name: cls for cls in (TextReporter, JsonReporter, MarkdownReporter, GithubReporter)
+}
+
+
+def formats(kind: str) -> list[str]:
+    """The format names that render `kind`, in registry order (text first: the default)."""
+    return [name for name, cls in REPORTERS.items() if cls.renders(kind)]
+
+
+def reporter(fmt: str, *, color: bool = False) -> Reporter:
+    try:
+        cls = REPORTERS[fmt]
+    except KeyError:
+        raise UnknownFormat(f"unknown format {fmt!r}; one of {', '.join(REPORTERS)}") from None
+    return cls(color=color)
+
+
+def render_problems(problems: list[Problem], fmt: str, *, bots: int | None = None) -> str:
+    return reporter(fmt).problems(problems, bots=bots)
+
+
+def render_plan(plan: Plan, fmt: str = "text", color: bool = False) -> str:
+    """The plan as text (for people; with color, styled with ANSI codes), json (plan_document),
+    markdown or github."""
+    return reporter(fmt, color=color).plan(plan)
+
+
+def render_drift(plan: Plan, fmt: str = "text") -> str:
+    """Drift report: every field where the engine differs from the manifests, desired vs actual."""
+    return reporter(fmt).drift(plan)
+
+
+def render_status(report: StatusReport, fmt: str = "text") -> str:
+    return reporter(fmt).status(report)

@@ -101,7 +101,7 @@ def check_fleet_secrets(
     *,
     image_users: dict[str, str | None] | None = None,
     create_key: bool = True,
-    gather: "Gatherer | None" = None,
+    gather: Gatherer | None = None,
 ) -> SecretsReport:
     """Check every bot's secrets; report every problem in one pass.
 

@@ -24,7 +24,6 @@ import io
 import os
 import select
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -50,7 +49,7 @@ class SSHTarget:
     port: int | None
 
     @classmethod
-    def parse(cls, url: str) -> "SSHTarget":
+    def parse(cls, url: str) -> SSHTarget:
         parts = urlsplit(url)
         return cls(parts.username, parts.hostname or "", parts.port)
 
@@ -142,7 +141,7 @@ class _ProcessSocket:
         if self.timeout is not None:
             ready, _, _ = select.select([fd], [], [], self.timeout)
             if not ready:
-                raise socket.timeout(f"no answer from the Docker engine over ssh to {self.target.label} "
+                raise TimeoutError(f"no answer from the Docker engine over ssh to {self.target.label} "
                                      f"within {self.timeout:.0f}s")
         data = os.read(fd, len(buffer))
         if not data:
@@ -226,7 +225,7 @@ class _SSHConnection(urllib3.connection.HTTPConnection):
         self._target = target
 
     def connect(self) -> None:
-        self.sock = _ProcessSocket(self._target, self.timeout)  # type: ignore[assignment]
+        self.sock = _ProcessSocket(self._target, self.timeout)
 
 
 class _SSHConnectionPool(urllib3.connectionpool.HTTPConnectionPool):
@@ -236,7 +235,7 @@ class _SSHConnectionPool(urllib3.connectionpool.HTTPConnectionPool):
         super().__init__("localhost", timeout=timeout, maxsize=maxsize)
         self._target = target
 
-    def _new_conn(self) -> _SSHConnection:  # type: ignore[override]
+    def _new_conn(self) -> _SSHConnection:
         return _SSHConnection(self._target, None)  # urlopen sets the real timeouts per request
 
 

@@ -12,7 +12,7 @@ import os
 import socket
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .backends.base import MarkerStore
@@ -53,8 +53,8 @@ class Stamp:
     applied_by: str
 
     @classmethod
-    def now(cls, revision: str) -> "Stamp":
-        return cls(revision, datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    def now(cls, revision: str) -> Stamp:
+        return cls(revision, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                    f"{whoami()}@{socket.gethostname()}")
 
     def labels_for(self, bot: BotSpec) -> dict[str, str]:

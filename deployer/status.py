@@ -1,14 +1,16 @@
-"""`deployer status`: the fleet as it runs now, beside what the manifests want."""
+"""`deployer status`: the fleet as it runs now, beside what the manifests want.
+
+Collection only: `collect_status` gathers a StatusReport (plain data); the reporters of
+render.py turn it into text or json.
+"""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from .backends.base import Backend
 from .observe import inspect_many
-from .stamps import L_REVISION
+from .stamps import L_REVISION, read_record
 from .workflow import Prepared
 
 
@@ -27,7 +29,21 @@ class StatusRow:
     node: str = ""  # where the unit runs, on a backend that spreads units over machines (swarm)
 
 
-def collect_status(prepared: Prepared, engine: Backend) -> list[StatusRow]:
+@dataclass(frozen=True)
+class StatusReport:
+    fleet: str
+    rows: list[StatusRow]
+    last_apply: dict[str, str] | None  # the fleet's last-applied record (stamps.read_record)
+    engine: str | None = None  # which engine was asked (its endpoint, described)
+
+
+def collect_status(prepared: Prepared, engine: Backend) -> StatusReport:
+    """Each bot's container inspected (in parallel) beside its plan, and the fleet's last apply."""
+    return StatusReport(prepared.fleet.name, status_rows(prepared, engine), read_record(engine, prepared.fleet.name),
+                        engine=engine.endpoint.describe())
+
+
+def status_rows(prepared: Prepared, engine: Backend) -> list[StatusRow]:
     by_bot = {a.bot: a for a in prepared.plan.actions}
     current = {a.bot: a.container_id for a in prepared.plan.actions if a.container_id}
     ids = list(current.values())
@@ -53,31 +69,3 @@ def collect_status(prepared: Prepared, engine: Backend) -> list[StatusRow]:
             node=st.node if st else "",
         ))
     return rows
-
-
-def render_status(fleet: str, rows: list[StatusRow], record: dict[str, Any] | None, fmt: str,
-                  engine: str | None = None) -> str:
-    if fmt == "json":
-        doc = {"fleet": fleet, "last_apply": record, "bots": [asdict(r) for r in rows]}
-        if engine:
-            doc["engine"] = engine
-        return json.dumps(doc, indent=2)
-    header = ("BOT", "DESIRED", "ACTUAL", "HEALTH", "RESTARTS", "STARTED", "REVISION", "SYNC", "IMAGE")
-    table = [header] + [
-        (r.bot, r.desired_state, r.actual_state, r.health, str(r.restart_count), r.started_at, r.revision,
-         "in sync" if r.in_sync else f"pending {r.pending}", r.image)
-        for r in rows
-    ]
-    if any(r.node for r in rows):  # a swarm: say on which node each bot's task runs
-        table = [row[:3] + (("NODE",) if i == 0 else (rows[i - 1].node or "-",)) + row[3:]
-                 for i, row in enumerate(table)]
-        header = table[0]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines = [f"Fleet {fleet}:"] + ([f"  engine: {engine}"] if engine else [])
-    if record:
-        lines.append(f"  last apply: revision {record['revision'] or '-'} at {record['applied_at']} by "
-                     f"{record['applied_by']}: {record['result']}")
-    else:
-        lines.append("  last apply: none recorded")
-    lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
-    return "\n".join(lines)

@@ -11,24 +11,24 @@ import functools
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from .manifest import Document, JsonPath, Location
 from .encodings import image_tag, nano_from_cpus
 from .hashing import canonical_json
+from .manifest import Document, JsonPath, Location
 from .model import (
     DEFAULT_FLEET,
     RUNTIME_OPENCLAW,
-    merge_maps,
     SECRETS_MOUNT,
     BotSpec,
     FleetSpec,
     Healthcheck,
     Port,
     Volume,
+    merge_maps,
 )
 from .openclaw.checks import check_openclaw_spec
 from .openclaw.config import CHANNELS, DEFAULT_PORT, PROVIDERS
@@ -50,7 +50,7 @@ MEMORY_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 WILDCARD_IPS = ("0.0.0.0", "::")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _validators() -> dict[str, Any]:
     # jsonschema is imported here so that `deployer --help` stays fast.
     from jsonschema import Draft202012Validator
@@ -126,7 +126,7 @@ def validate_documents(documents: list[Document], load_problems: list[Problem] |
     fleet_doc = fleets[0] if fleets else None
     defaults = _get(fleet_doc.data, ("spec", "defaults")) if fleet_doc else None
     for doc in fleets:
-        check(doc, "Fleet", report)
+        check(doc, "Fleet", report, None)
     for doc in bots:
         check(doc, "Bot", report, defaults if isinstance(defaults, dict) else None)
 
@@ -306,7 +306,8 @@ def _check_merged(doc: Document, fleet_doc: Document | None, spec: dict[str, Any
     where = _Where(doc, fleet_doc)
     if "image" not in spec:
         report.add(doc, ("spec",), "spec.image is required (set it on the bot or in the Fleet's spec.defaults)")
-    secrets = spec.get("secrets") if isinstance(spec.get("secrets"), list) else []
+    listed = spec.get("secrets")
+    secrets: list[Any] = listed if isinstance(listed, list) else []
     provider = _get(spec, ("provider", "name"))
     if isinstance(provider, str):
         for needed in PROVIDER_SECRETS.get(provider, ()):
@@ -351,7 +352,8 @@ def _check_cross_bot(merged: list[tuple[Document, dict[str, Any]]], fleet_doc: D
     for doc, spec in merged:
         bot = _get(doc.data, ("metadata", "name"))
         where = _Where(doc, fleet_doc)
-        ports = spec.get("ports") if isinstance(spec.get("ports"), list) else []
+        listed_ports = spec.get("ports")
+        ports: list[Any] = listed_ports if isinstance(listed_ports, list) else []
         for i, port in enumerate(ports):
             if not isinstance(port, dict) or not isinstance(port.get("hostPort"), int):
                 continue
@@ -366,7 +368,8 @@ def _check_cross_bot(merged: list[tuple[Document, dict[str, Any]]], fleet_doc: D
                                  f"({other_loc.file}:{other_loc.line})")
                     break
             bucket.append((ip, bot, doc.locate(("spec", "ports", i))))
-        volumes = spec.get("volumes") if isinstance(spec.get("volumes"), list) else []
+        listed_volumes = spec.get("volumes")
+        volumes: list[Any] = listed_volumes if isinstance(listed_volumes, list) else []
         for i, vol in enumerate(volumes):
             if not isinstance(vol, dict) or not isinstance(vol.get("source"), str):
                 continue

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 from .fastpath import load_and_validate
 from .hostfiles import read_file
-from .openclaw.container import config_path, expand_fleet
 from .model import FleetSpec, Observed, Plan
+from .openclaw.container import config_path, expand_fleet
+from .planfile import SavedPlan
 from .planner import PlanOptions, plan
 from .problems import DeployerError, Problem
 from .secrets import check_fleet_secrets
@@ -57,15 +58,17 @@ def load_fleet(paths: list[str]) -> tuple[FleetSpec, list[Problem]]:
     return fleet, result.warnings
 
 
-def plan_options(fleet: FleetSpec, secrets_dir: str | None, **kwargs: object) -> PlanOptions:
+def plan_options(fleet: FleetSpec, secrets_dir: str | None, *, prune: bool = False, allow_empty: bool = False,
+                 max_removals: int | None = None, adopt: frozenset[str] = frozenset()) -> PlanOptions:
     chosen = secrets_dir or os.environ.get("DEPLOYER_SECRETS_DIR") or fleet.secrets_dir
-    unknown = set(kwargs.get("adopt", frozenset())) - {b.name for b in fleet.bots}  # type: ignore[arg-type]
+    unknown = set(adopt) - {b.name for b in fleet.bots}
     if unknown:
         raise DeployerError(f"--adopt names bots that no manifest declares: {', '.join(sorted(unknown))}")
-    return PlanOptions(secrets_dir=chosen, **kwargs)  # type: ignore[arg-type]
+    return PlanOptions(secrets_dir=chosen, prune=prune, allow_empty=allow_empty, max_removals=max_removals,
+                       adopt=adopt)
 
 
-def prepare(fleet: FleetSpec, options: PlanOptions, engine: "Backend", *, refresh: bool = False,
+def prepare(fleet: FleetSpec, options: PlanOptions, engine: Backend, *, refresh: bool = False,
             parallelism: int = 8, preflight: bool = True, pull_for_preflight: bool = False) -> Prepared:
     """Observe the engine and the host's generated configs, check secrets (before anything could
     change), plan, and run the gateway's own checks for the OpenClaw bots the plan changes."""
@@ -114,3 +117,30 @@ def read_configs(fleet: FleetSpec) -> dict[str, bytes | None]:
         if path:
             out[bot.name] = read_file(path)
     return out
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    """How a fleet is planned, as the user chose it: the PlanOptions besides the secrets'
+    fingerprints, and what prepare does around the planner (refresh, preflight)."""
+
+    secrets_dir: str | None = None  # None: DEPLOYER_SECRETS_DIR, else the Fleet's spec.secretsDir
+    refresh: bool = False  # inspect every container (drift)
+    prune: bool = False
+    allow_empty: bool = False
+    max_removals: int | None = None
+    adopt: frozenset[str] = frozenset()
+    preflight: bool = False  # the gateway's own checks for the OpenClaw bots the plan changes
+    pull_for_preflight: bool = False  # pull a missing image to run them (apply does; plan does not)
+
+    @classmethod
+    def of_saved_plan(cls, saved: SavedPlan, *, preflight: bool) -> PlanSettings:
+        """The settings a saved plan was made with (they win over the command line's)."""
+        o = saved.options
+        return cls(secrets_dir=o["secrets_dir"], refresh=o["refresh"], prune=o["prune"],
+                   allow_empty=o["allow_empty"], max_removals=o["max_removals"], adopt=frozenset(o["adopt"]),
+                   preflight=preflight, pull_for_preflight=True)
+
+    def plan_options(self, fleet: FleetSpec) -> PlanOptions:
+        return plan_options(fleet, self.secrets_dir, prune=self.prune, allow_empty=self.allow_empty,
+                            max_removals=self.max_removals, adopt=self.adopt)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Tools the 3-node swarm test harness (tests/swarm/swarmlab.py) needs besides dockerd
+# Tools the 3-node swarm test harness (tests/support/swarmlab.py) needs besides dockerd
 # (scripts/engine-up.sh installs docker.io): iproute2 (ip netns, veth, bridge), util-linux
 # (nsenter, unshare) and a busybox (ping across the lab's bridge). Idempotent; installs only
 # what is missing. Checks, without changing anything, that the kernel offers network

@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 BACKEND_KINDS = ("docker", "swarm")
 
 
-def open_backend(kind: str = "docker", *, endpoint: "Endpoint | None" = None, max_pool_size: int = 16,
-                 timeout: int = 120) -> "Backend":
+def open_backend(kind: str = "docker", *, endpoint: Endpoint | None = None, max_pool_size: int = 16,
+                 timeout: int = 120) -> Backend:
     """The one place a backend is chosen and built (lazily: it connects on its first call)."""
     if kind == "docker":
         from .docker.engine import DockerEngine

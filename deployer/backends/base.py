@@ -14,6 +14,7 @@ caller acts on have their own class. A backend chooses the class in one place (i
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -206,6 +207,7 @@ class Backend(UnitReader, UnitWriter, MarkerStore, HostRunner, Protocol):
     traits: Traits
     endpoint: Any  # endpoint.Endpoint: describe() names it in messages
     calls: Counter[str]
+    call_observers: list[Callable[[str, str], None]]  # told (kind, what) after every engine call
 
     @property
     def mutating_calls(self) -> int: ...

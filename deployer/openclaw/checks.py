@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..problems import ERROR, WARNING
 from .config import BUNDLED_CHANNELS, CHANNELS, CONFIG_MOUNT, GATEWAY_ENV, GATEWAY_TOKEN, STATE_MOUNT

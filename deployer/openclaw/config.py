@@ -8,7 +8,8 @@ the rendered file never holds a secret value and can be shown, diffed and mounte
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..model import SECRETS_MOUNT, BotSpec, merge_maps
 

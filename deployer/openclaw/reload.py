@@ -8,7 +8,7 @@ or `config change requires gateway restart (paths)` (then restarts in-process, P
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 APPLIED = ("config hot reload applied", "config change requires gateway restart")
 REFUSED = ("config reload skipped",)
@@ -20,7 +20,7 @@ def stamp_seconds(stamp: str) -> float | None:
     m = _STAMP.match(stamp)
     if not m:
         return None
-    whole = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    whole = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
     return whole + (float("0." + m.group(2)) if m.group(2) else 0.0)
 
 

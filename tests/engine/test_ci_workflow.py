@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from engine_harness import STAND_IN_IMAGE, fleet_containers, make_fleet_name, poll, remove_fleet
-from fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
+from tests.support.engine_harness import STAND_IN_IMAGE, fleet_containers, make_fleet_name, poll, remove_fleet
+from tests.support.fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
     # noqa: F401 - cleanup_markers is an autouse fixture
     ASIDE_MARK,
     apply_ok,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine_harness import (
+from tests.support.engine_harness import (
     BOT_PORT,
     BOT_UID,
     FLEET_LABEL,

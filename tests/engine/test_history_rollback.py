@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 
-from engine_harness import STAND_IN_IMAGE, STAND_IN_IMAGE_V2
-from fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
+from tests.support.engine_harness import STAND_IN_IMAGE, STAND_IN_IMAGE_V2
+from tests.support.fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
     FAST,
     Manifests,
     bot,

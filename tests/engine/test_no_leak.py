@@ -10,8 +10,8 @@ import json
 import secrets as pysecrets
 
 import pytest
-from engine_harness import STAND_IN_IMAGE
-from fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
+from tests.support.engine_harness import STAND_IN_IMAGE
+from tests.support.fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
     Manifests,
     cleanup_markers,
     fleet_container_list,

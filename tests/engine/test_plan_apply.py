@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from engine_harness import STAND_IN_IMAGE
-from fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
+from tests.support.engine_harness import STAND_IN_IMAGE
+from tests.support.fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
     # noqa: F401 - cleanup_markers is an autouse fixture
     Manifests,
     apply_ok,

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 import yaml
-from engine_harness import STAND_IN_IMAGE, make_fleet_name, remove_fleet
-from fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
+from tests.support.engine_harness import STAND_IN_IMAGE, make_fleet_name, remove_fleet
+from tests.support.fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
     # noqa: F401 - cleanup_markers is an autouse fixture
     Manifests,
     apply_ok,

@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from engine_harness import STAND_IN_IMAGE_V2
-from fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
+from tests.support.engine_harness import STAND_IN_IMAGE_V2
+from tests.support.fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
     FAST,
     Manifests,
     cleanup_markers,
@@ -24,7 +24,7 @@ from fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
     run_cli_streams,
     write_secret,
 )
-from remotekit import PrivateSSHD, Unavailable, cbot, keygen
+from tests.support.remotekit import PrivateSSHD, Unavailable, cbot, keygen
 
 
 @pytest.fixture(scope="module")

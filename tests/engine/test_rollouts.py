@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from engine_harness import poll
-from fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
+from tests.support.engine_harness import poll
+from tests.support.fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
     FAST,
     Manifests,
     apply_ok,

@@ -1,8 +1,7 @@
 """Fixtures for tests that run the real OpenClaw gateway image on the real engine.
 
-The real-engine fixtures of tests/engine are reused (``docker_client``, ``fleet_name``,
-``secrets_dir``, ``wait_until``), loaded from tests/engine/conftest.py under their own module
-name, and tests/engine is put on sys.path so ``engine_harness`` imports as it does there.
+The real-engine fixtures of tests.support.engine_fixtures are reused (``docker_client``,
+``fleet_name``, ``secrets_dir``, ``wait_until``).
 
 Every test collected below this directory gets the ``engine`` marker.
 
@@ -14,55 +13,31 @@ Fixtures added here:
 
 from __future__ import annotations
 
-import importlib.util
 import secrets
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.engine_fixtures import (  # noqa: F401 - fixtures, registered by being imported here
+    docker_client,
+    fleet_name,
+    mark_under,
+    secrets_dir,
+    wait_until,
+)
+from tests.support.gatewaykit import HINT, OPENCLAW_IMAGE, TEST_LABEL
+
 HERE = Path(__file__).resolve().parent
-ENGINE_DIR = HERE.parent / "engine"
-for _d in (ENGINE_DIR, HERE):
-    if str(_d) not in sys.path:
-        sys.path.insert(0, str(_d))
-
-from gatewaykit import HINT, OPENCLAW_IMAGE, TEST_LABEL  # noqa: E402
-
-
-def _load_engine_conftest():
-    name = "_deployer_engine_conftest_for_gateway"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ENGINE_DIR / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_engine = _load_engine_conftest()
-docker_client = _engine.docker_client
-fleet_name = _engine.fleet_name
-secrets_dir = _engine.secrets_dir
-wait_until = _engine.wait_until
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test that lives under tests/gateway with ``engine``."""
-    for item in items:
-        try:
-            path = Path(str(item.path)).resolve()
-        except Exception:  # pragma: no cover - exotic items without a path
-            continue
-        if HERE in path.parents:
-            item.add_marker(pytest.mark.engine)
+    mark_under(items, HERE, pytest.mark.engine)
 
 
 @pytest.fixture(scope="session")
-def openclaw_image(docker_client: Any) -> str:
+def openclaw_image(docker_client: Any) -> str:  # noqa: F811 - the fixture, by name
     import docker.errors
 
     try:
@@ -74,7 +49,7 @@ def openclaw_image(docker_client: Any) -> str:
 
 
 @pytest.fixture
-def gateway_run_id(docker_client: Any):
+def gateway_run_id(docker_client: Any):  # noqa: F811 - the fixture, by name
     run_id = f"gw-{secrets.token_hex(4)}"
     yield run_id
     leftovers = []

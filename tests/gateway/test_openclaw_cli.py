@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from fleetkit import run_cli
-from gatewaykit import CLI, OPENCLAW_IMAGE
+from tests.support.fleetkit import run_cli
+from tests.support.gatewaykit import CLI, OPENCLAW_IMAGE
 
 STOP = ("--stop-timeout", "2")  # a gateway with an unreachable Telegram never stops by itself
 

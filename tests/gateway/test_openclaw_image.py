@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from gatewaykit import (
+from tests.support.gatewaykit import (
     CLI,
     CONFIG_PATH,
     GATEWAY_PORT,

@@ -2,7 +2,7 @@
 a normal `deployer apply --yes --prune` must converge the fleet exactly.
 
 The scenario's apply creates one bot (a), replaces one (b: env change), updates one in place
-(c: memory) and prunes one orphan (z). It runs through tests/reliability/crash_apply.py with
+(c: memory) and prunes one orphan (z). It runs through tests/support/crash_apply.py with
 --parallelism 1, so its mutating calls come in one fixed order; a first run without a kill
 learns that order and its length M, then for every k in 1..M the fleet is reset to the same
 starting state, the apply is killed right after its k-th mutating call returned, and a
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import pytest
 
-from engine_harness import CONTAINER_PREFIX, STAND_IN_IMAGE, make_fleet_name
-from fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
+from tests.support.engine_harness import CONTAINER_PREFIX, STAND_IN_IMAGE, make_fleet_name
+from tests.support.fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
     ASIDE_MARK,
     Manifests,
     apply_plan,
@@ -39,7 +39,7 @@ from fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
     env_of,
     make_plan,
 )
-from reliakit import fleet_container_names, fleet_containers, reset_fleet, run_deployer
+from tests.support.reliakit import fleet_container_names, fleet_containers, reset_fleet, run_deployer
 
 pytestmark = pytest.mark.slow
 

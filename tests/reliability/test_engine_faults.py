@@ -1,7 +1,7 @@
 """Engine faults: the engine dies in the middle of an apply, and a container that keeps dying.
 
 The shared dockerd is never stopped. The daemon-kill test starts a second, private dockerd
-(tests/reliability/privated.py: own data/exec root, pid file and unix socket, no bridge, no
+(tests/support/privated.py: own data/exec root, pid file and unix socket, no bridge, no
 iptables, vfs), loads the stand-in image into it, and points DOCKER_HOST at it; its bots use
 network "none". When a private dockerd cannot run here the test is skipped with the reason.
 """
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from engine_harness import STAND_IN_IMAGE, make_fleet_name, poll
-from fleetkit import Manifests, cleanup_markers, run_cli  # noqa: F401 - cleanup_markers is an autouse fixture
-from privated import PrivateDockerd, Unavailable
-from reliakit import finish, run_deployer, start_deployer
+from tests.support.engine_harness import STAND_IN_IMAGE, make_fleet_name, poll
+from tests.support.fleetkit import Manifests, cleanup_markers, run_cli  # noqa: F401 - cleanup_markers is an autouse fixture
+from tests.support.privated import PrivateDockerd, Unavailable
+from tests.support.reliakit import finish, run_deployer, start_deployer
 
 # a healthcheck that takes a couple of seconds: the first probe runs one interval after start
 SLOW_HEALTH = {"test": ["CMD", "true"], "interval": "2s", "retries": 3}

@@ -1,5 +1,5 @@
 """Races: two applies of one fleet started together (separate processes, each counting its
-mutating engine calls through tests/reliability/crash_apply.py).
+mutating engine calls through tests/support/crash_apply.py).
 
 The fleet lock must let exactly one of them change anything: the loser exits 1 naming the
 holder ("is locked by") and made no mutating call; the winner converges the fleet; nobody
@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from engine_harness import STAND_IN_IMAGE
-from fleetkit import Manifests, cleanup_markers  # noqa: F401 - cleanup_markers is an autouse fixture
-from reliakit import fleet_containers, finish, reset_fleet, run_deployer, start_deployer
+from tests.support.engine_harness import STAND_IN_IMAGE
+from tests.support.fleetkit import Manifests, cleanup_markers  # noqa: F401 - cleanup_markers is an autouse fixture
+from tests.support.reliakit import fleet_containers, finish, reset_fleet, run_deployer, start_deployer
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
-"""Fixtures for tests on the 3-node test swarm (tests/swarm/swarmlab.py).
+"""Fixtures for tests on the 3-node test swarm (tests/support/swarmlab.py).
 
 The swarm is started once per session, the first time a test asks for it, and shared: starting
-it costs about 4 s and ~400 MB; stopping it about 8 s. When this machine cannot run it (not
+it costs 3–6 s and ~400 MB RSS; stopping it 3–8 s (bench/swarmlab_figures.py). When this machine cannot run it (not
 root, tools missing, no netns, images missing on the host engine) the tests FAIL with the reason;
 they are never skipped.
 
@@ -21,18 +21,18 @@ Every test collected below this directory gets the ``swarm`` marker, so
 
 from __future__ import annotations
 
-import sys
+import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
+import docker
 import pytest
 
-_HERE = Path(__file__).resolve().parent
-if str(_HERE) not in sys.path:  # make swarmlab importable in any import mode
-    sys.path.insert(0, str(_HERE))
+from tests.support.swarmlab import TEST_LABEL, SwarmLab, SwarmLabError, Unavailable
 
-from swarmlab import TEST_LABEL, SwarmLab, SwarmLabError, Unavailable  # noqa: E402
+_HERE = Path(__file__).resolve().parent
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -90,12 +90,18 @@ def remove_labelled(lab: SwarmLab, value: str) -> None:
         flt = {"label": f"{TEST_LABEL}={value}"}
         for service in client.services.list(filters=flt):
             service.remove()
+        # secrets, configs and networks stay in use until the removed services' tasks are gone
+        deadline = time.monotonic() + 20
         for collection in (client.secrets, client.configs, client.networks):
             for obj in collection.list(filters=flt):
-                try:
-                    obj.remove()
-                except Exception:  # noqa: BLE001 - still in use by a task being shut down
-                    pass
+                while True:
+                    try:
+                        obj.remove()
+                        break
+                    except docker.errors.APIError:
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.3)
     finally:
         client.close()
 

@@ -17,8 +17,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from swarmkit import IMAGE, IMAGE2, SwarmFleet, remove_fleet, running, tasks_of, update_by_hand
-from swarmlab import TEST_LABEL, SwarmLab
+from tests.support.swarmkit import IMAGE, IMAGE2, SwarmFleet, remove_fleet, running, tasks_of, update_by_hand
+from tests.support.swarmlab import TEST_LABEL, SwarmLab
 
 pytestmark = pytest.mark.swarm
 

@@ -9,16 +9,18 @@ it was. No timed assertions: the machine is shared.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
-import time
+import sys
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
+import requests
 from docker.types import EndpointSpec, RestartPolicy, ServiceMode
 
-from swarmlab import DEFAULT_IMAGES, NETNS_DIR, NODE_INIT, TEST_LABEL, SwarmLab, poll
+from tests.support.swarmlab import DEFAULT_IMAGES, NETNS_DIR, NODE_INIT, TEST_LABEL, SwarmLab, Unavailable, poll
 
 pytestmark = pytest.mark.swarm
 
@@ -36,24 +38,26 @@ def create_service(client: Any, label: str, name: str, **kwargs: Any) -> Any:
 
 
 def wait_one_running(service: Any, timeout: float = 60) -> dict:
-    tasks = poll(lambda: (lambda ts: ts if len(ts) == 1 else None)(running_tasks(service)), timeout=timeout,
-                 what=f"one running task of {service.name}")
-    return tasks[0]
+    def one() -> dict | None:
+        tasks = running_tasks(service)
+        return tasks[0] if len(tasks) == 1 else None
+
+    return poll(one, timeout=timeout, what=f"one running task of {service.name}")
 
 
 def host_link_state() -> dict[str, Any]:
     """The host's docker0 as `ip` shows it (MAC, admin-up flag, addresses) and the host's link
     names. Not its carrier: that drops whenever the host has no running container."""
-    link = subprocess.run(["ip", "-br", "link", "show", "docker0"], capture_output=True, text=True)
-    addr = subprocess.run(["ip", "-br", "addr", "show", "docker0"], capture_output=True, text=True)
-    names = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    link = subprocess.run(["ip", "-br", "link", "show", "docker0"], capture_output=True, text=True, check=False)
+    addr = subprocess.run(["ip", "-br", "addr", "show", "docker0"], capture_output=True, text=True, check=False)
+    names = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=False).stdout
     link_fields, addr_fields = link.stdout.split(), addr.stdout.split()
     return {
         "docker0": (link.returncode, addr.returncode, link_fields[:1], link_fields[2:3],
                     "UP" in (link_fields[3].strip("<>").split(",") if len(link_fields) > 3 else []), addr_fields[2:]),
-        # the host engine's container veths come and go with other people's containers
+        # the host engine's container veths and network bridges come and go with other people's work
         "names": sorted(n for n in (line.split(":")[1].strip().split("@")[0] for line in names.splitlines())
-                        if not n.startswith("veth")),
+                        if not n.startswith(("veth", "br-"))),
     }
 
 
@@ -124,8 +128,26 @@ def test_each_daemon_lives_in_its_own_namespaces(swarm: SwarmLab) -> None:
         assert set(os.listdir(f"/proc/{node.pid}/root/sys/class/net")) == names
         assert "eth0" in names
     assert all(len(inodes) == 3 for inodes in seen.values()), seen
+    # the nodes reach each other over the lab's bridge (run_in_netns: the test's netns cannot)
+    for worker in swarm.workers:
+        ping = swarm.run_in_netns(worker.name, ["busybox", "ping", "-c", "1", "-W", "2", swarm.manager.address])
+        assert ping.returncode == 0, ping.stdout + ping.stderr
     # nothing the nodes mounted shows in the host's mount table
     assert swarm.host_mounts() == []
+
+
+def test_preflight_says_why_the_machine_cannot_run_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the fixture turns into a failure (never a skip) on a machine that cannot run the lab."""
+    from tests.support import swarmlab
+
+    monkeypatch.setattr(swarmlab.os, "geteuid", lambda: 1000)
+    with pytest.raises(Unavailable, match="running as uid 1000, not root.*swarm-tools.sh"):
+        SwarmLab.preflight()
+    monkeypatch.setattr(swarmlab.os, "geteuid", lambda: 0)
+    real_which = shutil.which
+    monkeypatch.setattr(swarmlab.shutil, "which", lambda tool: None if tool == "nsenter" else real_which(tool))
+    with pytest.raises(Unavailable, match="missing on PATH: nsenter"):
+        SwarmLab.preflight()
 
 
 def test_guard_refuses_to_run_in_the_launchers_network_namespace(tmp_path: Path) -> None:
@@ -190,8 +212,11 @@ def test_kill_node_is_a_real_node_loss_and_the_task_moves(swarm: SwarmLab, swarm
     assert dockerd_pid in killed and bot_pid in killed
     assert not victim.alive and swarm.node_pids(victim.name) == set()
     swarm.wait_node_state(victim.name, "down", timeout=60)
-    moved = poll(lambda: (lambda ts: ts[0] if len(ts) == 1 and ts[0]["NodeID"] == other.node_id else None)(
-        running_tasks(service)), timeout=90, what=f"{service.name} running on {other.name}")
+    def on_the_other_worker() -> dict | None:
+        tasks = running_tasks(service)
+        return tasks[0] if len(tasks) == 1 and tasks[0]["NodeID"] == other.node_id else None
+
+    moved = poll(on_the_other_worker, timeout=90, what=f"{service.name} running on {other.name}")
     assert moved["ID"] != first["ID"]
 
     swarm.restart_node(victim.name)
@@ -217,6 +242,25 @@ def test_restart_node_keeps_the_node_in_the_swarm(swarm: SwarmLab) -> None:
     finally:
         client.close()
     assert swarm.node_states()[worker.name] == ("ready", "active")
+
+
+def test_the_manager_killed_and_restarted_comes_back_with_its_swarm(swarm: SwarmLab, swarm_manager: Any,
+                                                                   swarm_label: str) -> None:
+    service = create_service(swarm_manager, swarm_label, "survivor")
+    task = wait_one_running(service)
+    swarm.kill_node("manager")
+    with pytest.raises((docker.errors.DockerException, requests.exceptions.ConnectionError)):
+        swarm_manager.services.list()
+    swarm.restart_node("manager")
+    assert swarm.node_states() == {"manager": ("ready", "drain"), "worker1": ("ready", "active"),
+                                   "worker2": ("ready", "active")}
+    client = swarm.manager.client()
+    try:
+        # the raft state survived: same service; its task kept running on its worker meanwhile
+        again = client.services.get(service.id)
+        assert [t["ID"] for t in running_tasks(again)] == [task["ID"]]
+    finally:
+        client.close()
 
 
 def test_teardown_leaves_nothing_and_the_host_docker0_intact() -> None:
@@ -250,6 +294,9 @@ def test_teardown_leaves_nothing_and_the_host_docker0_intact() -> None:
     assert not [n for n in (os.listdir(NETNS_DIR) if NETNS_DIR.exists() else []) if n.startswith(f"dsl-{lab.tag}")]
     after = host_link_state()
     assert after == links_before
+    if shutil.which("iptables-save"):
+        rules = subprocess.run(["iptables-save"], capture_output=True, text=True, check=False).stdout
+        assert "192.168.99." not in rules and f"dsl-{lab.tag}" not in rules
     rc_link, rc_addr, name, _mac, admin_up, addresses = after["docker0"]
     assert (rc_link, rc_addr, name, admin_up) == (0, 0, ["docker0"], True) and addresses
     host = docker.from_env(timeout=30)
@@ -257,3 +304,30 @@ def test_teardown_leaves_nothing_and_the_host_docker0_intact() -> None:
         assert host.info()["ID"] == host_before
     finally:
         host.close()
+
+
+def test_reap_ends_a_lab_whose_owner_was_killed() -> None:
+    """A lab whose owning process died without stop() (pytest killed hard) keeps running in its
+    namespaces; `swarmlab.py reap` ends it. Labs whose owner lives (the session's) are left."""
+    script = Path(__file__).resolve().parent / "swarmlab.py"
+    owner = subprocess.Popen([sys.executable, str(script), "up"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+    lines: list[str] = []
+    assert owner.stdout is not None
+    for line in owner.stdout:
+        lines.append(line)
+        if line.startswith("up in") or len(lines) > 200:
+            break
+    assert any(line.startswith("up in") for line in lines), "".join(lines)
+    host = next(line for line in lines if line.startswith("manager:")).split("DOCKER_HOST=unix://")[1].split()[0]
+    root = Path(host).parents[1]
+    tag = root.name.removeprefix("dsl-")
+    owner.kill()
+    owner.wait(timeout=30)
+    orphan = SwarmLab(root=root, tag=tag)
+    assert orphan.leftovers()["netns"] and any(orphan.node_pids(n) for n in orphan.nodes)
+
+    reaped = SwarmLab.reap_stale()
+
+    assert reaped.get(str(root)) == []
+    assert orphan.leftovers() == {"processes": [], "netns": [], "cgroups": [], "mounts": [], "files": []}

@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from fake_engine import FakeEngine  # noqa: E402
-
-from deployer.applier import Applier, ApplyOptions  # noqa: E402
-from deployer.backends.base import Marker  # noqa: E402
-from deployer.hashing import container_spec, spec_hash  # noqa: E402
-from deployer.lock import (  # noqa: E402
+from deployer.applier import Applier, ApplyOptions
+from deployer.backends.base import Marker
+from deployer.hashing import container_spec, spec_hash
+from deployer.lock import (
     L_BEAT_OF, L_EXPIRES, L_TOKEN, L_TTL, FleetLock, LockHeld, beat_interval, beat_name, holder_state, lock_name,
 )
-from deployer.model import REMOVE, REPLACE, Action, BotSpec, Plan  # noqa: E402
+from deployer.model import REMOVE, REPLACE, Action, BotSpec, Plan
+from tests.support.fake_backend import FakeBackend
 
 BAD = ("sh", "-c", "exit 3")
 
 
-def fleet_of(engine: FakeEngine, n: int) -> list[tuple[BotSpec, str]]:
+def fleet_of(engine: FakeBackend, n: int) -> list[tuple[BotSpec, str]]:
     """n bots running a good container each; returns (bot, container id)."""
     out = []
     for i in range(n):
@@ -45,7 +40,7 @@ def bad_rollout(bots: list[tuple[BotSpec, str]], removals: int = 0) -> Plan:
     return Plan("f", tuple(actions))
 
 
-def run(engine: FakeEngine, plan: Plan, **options) -> tuple:
+def run(engine: FakeBackend, plan: Plan, **options) -> tuple:
     events: list[tuple[str, str]] = []
     applier = Applier(engine, "f", ApplyOptions(settle=0, **options),
                       progress=lambda bot, event, message: events.append((bot, event)))
@@ -54,7 +49,7 @@ def run(engine: FakeEngine, plan: Plan, **options) -> tuple:
 
 
 def test_budget_stops_a_bad_rollout_after_n_failures_one_at_a_time():
-    engine = FakeEngine(bad_commands=frozenset({BAD}))
+    engine = FakeBackend(bad_commands=frozenset({BAD}))
     bots = fleet_of(engine, 20)
     report, started = run(engine, bad_rollout(bots), parallelism=1, max_failures=3)
     assert started == ["bot0000", "bot0001", "bot0002"]
@@ -69,7 +64,7 @@ def test_budget_stops_a_bad_rollout_after_n_failures_one_at_a_time():
 
 @pytest.mark.parametrize("parallelism", [2, 4, 8])
 def test_budget_bounds_started_actions_by_budget_plus_parallelism(parallelism):
-    engine = FakeEngine(latency=0.002, bad_commands=frozenset({BAD}))
+    engine = FakeBackend(latency=0.002, bad_commands=frozenset({BAD}))
     bots = fleet_of(engine, 60)
     report, started = run(engine, bad_rollout(bots), parallelism=parallelism, max_failures=3)
     assert 3 <= len(started) <= 3 + parallelism - 1, started
@@ -79,19 +74,19 @@ def test_budget_bounds_started_actions_by_budget_plus_parallelism(parallelism):
 
 
 def test_without_a_budget_every_action_is_tried():
-    engine = FakeEngine(bad_commands=frozenset({BAD}))
+    engine = FakeBackend(bad_commands=frozenset({BAD}))
     report, started = run(engine, bad_rollout(fleet_of(engine, 10)), parallelism=3)
     assert len(started) == 10 and len(report.failed) == 10 and not report.not_started and report.stopped is None
 
 
 def test_a_stopped_rollout_prunes_nothing():
-    engine = FakeEngine(bad_commands=frozenset({BAD}))
+    engine = FakeBackend(bad_commands=frozenset({BAD}))
     report, started = run(engine, bad_rollout(fleet_of(engine, 5), removals=2), parallelism=1, max_failures=1)
     assert started == ["bot0000"] and report.skipped == ["orphan0", "orphan1"] and len(report.not_started) == 4
 
 
 def test_failing_canary_stops_the_rest():
-    engine = FakeEngine(bad_commands=frozenset({BAD}))
+    engine = FakeBackend(bad_commands=frozenset({BAD}))
     bots = fleet_of(engine, 10)
     report, started = run(engine, bad_rollout(bots), parallelism=4, max_failures=3, canary=2)
     assert sorted(started) == ["bot0000", "bot0001"]
@@ -100,7 +95,7 @@ def test_failing_canary_stops_the_rest():
 
 
 def test_good_canary_goes_on_with_the_rest():
-    engine = FakeEngine()
+    engine = FakeBackend()
     bots = fleet_of(engine, 6)
     plan = Plan("f", tuple(Action(b.name, REPLACE, container_id=cid, desired=BotSpec(name=b.name, image="openclaw:2"))
                            for b, cid in bots))
@@ -110,7 +105,7 @@ def test_good_canary_goes_on_with_the_rest():
 
 
 def test_one_canary_failure_among_good_ones_stops():
-    engine = FakeEngine(bad_commands=frozenset({BAD}))
+    engine = FakeBackend(bad_commands=frozenset({BAD}))
     bots = fleet_of(engine, 5)
     actions = [Action(b.name, REPLACE, container_id=cid,
                       desired=BotSpec(name=b.name, image="openclaw:1", command=BAD if i == 1 else ("ok",)))
@@ -122,7 +117,7 @@ def test_one_canary_failure_among_good_ones_stops():
 
 
 def test_a_lost_lock_starts_no_new_action():
-    engine = FakeEngine()
+    engine = FakeBackend()
     bots = fleet_of(engine, 5)
     plan = Plan("f", tuple(Action(b.name, REPLACE, container_id=cid, desired=BotSpec(name=b.name, image="openclaw:2"))
                            for b, cid in bots))
@@ -176,7 +171,7 @@ def test_default_beat_is_a_quarter_of_the_ttl():
 # --- the lock on the fake engine ---------------------------------------------------------------------
 
 def test_heartbeat_renews_and_notices_a_removed_lock():
-    engine = FakeEngine()
+    engine = FakeBackend()
     lock = FleetLock(engine, "f", ttl=5, interval=0.05)
     lock.acquire()
     try:
@@ -197,7 +192,7 @@ def test_heartbeat_renews_and_notices_a_removed_lock():
 
 def test_two_waiters_after_a_dead_holder_exactly_one_takes_over():
     for _ in range(20):
-        engine = FakeEngine(latency=0.001)
+        engine = FakeBackend(latency=0.001)
         now = [1000.0]
         engine.clock = lambda: now[0]
         dead = FleetLock(engine, "f", ttl=5)
@@ -230,7 +225,7 @@ def test_two_waiters_after_a_dead_holder_exactly_one_takes_over():
 
 
 def test_a_hanging_heartbeat_counts_as_lost_before_a_taker_could_take_over():
-    engine = FakeEngine()
+    engine = FakeBackend()
     lock = FleetLock(engine, "f", ttl=0.4, interval=0.05)
     lock.acquire()
     try:
@@ -256,7 +251,7 @@ def test_a_hanging_heartbeat_counts_as_lost_before_a_taker_could_take_over():
 def test_release_never_shows_a_waiter_the_lock_without_its_heartbeat():
     """A waiter that looks between two removals of a release must not see an old lock marker
     with no beat (its age would be its creation time, so it would take over a live lock)."""
-    engine = FakeEngine()
+    engine = FakeBackend()
     now = [1000.0]
     engine.clock = lambda: now[0]
     lock = FleetLock(engine, "f", ttl=5, interval=60)  # beats by hand below

@@ -1,7 +1,7 @@
 """The fast path (deployer/fastpath.py) gives the located path's answer, or defers to it.
 
 For every manifest in examples/ (valid, invalid, CI), the schema and header cases of
-test_validation.py and the hostile-input corpus of tests/reliability/test_hostile_input.py:
+test_validation.py and the hostile-input corpus of tests/support/hostile_corpus.py:
 - load_file_plain returns data equal to load_file's exactly when load_file reports nothing;
 - validate_plain returns a result exactly when the located path finds no problem at all (no
   error, no warning), and then the same result (the same FleetSpec);
@@ -13,7 +13,6 @@ And the compiled validator never accepts what jsonschema refuses.
 from __future__ import annotations
 
 import json
-import sys
 import textwrap
 from pathlib import Path
 
@@ -32,13 +31,10 @@ from deployer.manifest import (
 )
 from deployer.validation import SCHEMA_DIR, _validators, validate_documents
 
-REPO = Path(__file__).resolve().parent.parent.parent
-for _dir in (REPO / "tests" / "reliability", REPO / "tests" / "unit"):  # in any import mode
-    if str(_dir) not in sys.path:
-        sys.path.insert(0, str(_dir))
+from tests.support import hostile_corpus as hostile  # the strategies of the hostile-input corpus
+from tests.unit.test_validation import HEADER_CASES, IMAGE, SCHEMA_CASES, bot
 
-import test_hostile_input as hostile  # the corpus' strategies, once tests/reliability is on the path
-from test_validation import HEADER_CASES, IMAGE, SCHEMA_CASES, bot
+REPO = Path(__file__).resolve().parent.parent.parent
 
 EXAMPLE_FILES = sorted(str(p.relative_to(REPO)) for p in (REPO / "examples").rglob("*.y*ml"))
 EXAMPLE_SETS = [["examples"], ["examples/invalid"], ["examples/fleet.yaml", "examples/invalid"],

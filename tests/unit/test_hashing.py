@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +13,7 @@ from deployer.hashing import SPEC_VERSION, canonical_json, container_spec, spec_
 
 IN_PLACE_FIELDS = DOCKER_TRAITS.in_place_fields
 from deployer.model import Healthcheck, Port, Volume
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # planner_cases, in any import mode
-from planner_cases import SECRETS_DIR, bot, change
+from tests.support.planner_cases import SECRETS_DIR, bot, change
 
 B = bot("support")
 

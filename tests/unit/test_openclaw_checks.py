@@ -7,13 +7,11 @@ runtime (openclaw). Lines: 1 apiVersion, 2 kind, 3 metadata:, 4 name, 5 spec:, 6
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # test_validation, in any import mode
-from test_validation import FLEET_HEAD, IMAGE, bot, formatted, validate
+from tests.unit.test_validation import FLEET_HEAD, IMAGE, bot, formatted, validate
 
 TOKEN_HINT = ("a non-loopback gateway does not start without a token: add OPENCLAW_GATEWAY_TOKEN to spec.secrets "
               "(its file holds the token), or set spec.gateway.bind: loopback")

@@ -6,9 +6,7 @@ from __future__ import annotations
 import http.server
 import shutil
 import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +14,7 @@ from deployer.hashing import container_spec, spec_hash
 from deployer.model import BotSpec, FleetSpec, Healthcheck, Volume
 from deployer.openclaw.container import config_path, expand_fleet, host_dir, with_gateway
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # planner_cases, in any import mode
-from planner_cases import SECRETS_DIR, bot, change
+from tests.support.planner_cases import SECRETS_DIR, bot, change
 
 STATE = "/srv/botmaker/state"
 CONFIG = "/srv/botmaker/config"

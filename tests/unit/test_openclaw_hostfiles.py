@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,7 @@ from deployer.problems import DeployerError
 from deployer.secret_files import set_secret
 from deployer.secrets import MAX_SECRET_BYTES, check_fleet_secrets, container_uid
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # planner_cases, in any import mode
-from planner_cases import IMAGE, bot
+from tests.support.planner_cases import IMAGE, bot
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown files")
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +19,7 @@ from deployer.openclaw.container import with_gateway
 from deployer.planner import PlanOptions, plan
 from deployer.render import forces_replacement, plan_document, render_plan, verb
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # planner_cases, in any import mode
-from planner_cases import FLEET, HEALTHCHECK, SECRETS_DIR, bot, fleet_of, observed_from, observed_of
+from tests.support.planner_cases import FLEET, HEALTHCHECK, SECRETS_DIR, bot, fleet_of, observed_from, observed_of
 
 STATE = "/srv/botmaker/state"
 CONFIG = "/srv/botmaker/config"

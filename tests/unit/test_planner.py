@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,8 +28,7 @@ from deployer.model import (
 )
 from deployer.planner import PlanOptions, needs_inspect, plan
 from deployer.render import render_plan
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # planner_cases, in any import mode
-from planner_cases import (
+from tests.support.planner_cases import (
     FLEET,
     IMAGE,
     IMAGE_ID,

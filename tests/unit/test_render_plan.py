@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,8 +10,7 @@ import pytest
 from deployer.model import Action, Change, Plan
 from deployer.planner import PlanOptions, plan
 from deployer.render import plan_document, render_plan
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # planner_cases, in any import mode
-from planner_cases import MIB, SECRETS_DIR, bot, change, fleet_of, foreign, observed_from, observed_of
+from tests.support.planner_cases import MIB, SECRETS_DIR, bot, change, fleet_of, foreign, observed_from, observed_of
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "plan.schema.json"
 OPTS = PlanOptions(secrets_dir=SECRETS_DIR)

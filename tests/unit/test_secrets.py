@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,8 +20,7 @@ from deployer.secrets import (
     parse_fingerprint_label,
     parse_uid,
 )
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # planner_cases, in any import mode
-from planner_cases import IMAGE, bot
+from tests.support.planner_cases import IMAGE, bot
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown secret files")
 

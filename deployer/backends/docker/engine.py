@@ -11,14 +11,15 @@ import os
 import threading
 import time
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import docker
 
 from ...encodings import split_image_ref
 from ...endpoint import Endpoint, resolve
 from ...model import BotSpec, ObservedContainer
-from ..base import MUTATING, EngineError, HelperResult, NotFound, Traits, Unreachable, UnitStatus, count_mutating
+from ..base import MUTATING, EngineError, HelperResult, NotFound, Traits, UnitStatus, Unreachable, count_mutating
 from . import translate
 from .client import api_url, checked, explain, first_line, make_client, transport_failure
 from .markers import MARKER_IMAGE, DockerMarkers
@@ -39,10 +40,13 @@ class DockerEngine(DockerMarkers):
         self._timeout = timeout
         self.endpoint = endpoint or resolve(os.environ)
         self.calls: Counter[str] = Counter()
+        # told (kind, what) after every call, whether it failed or not: how the crash tests kill
+        # an apply after its n-th mutating call and the bench counts calls, without patching us
+        self.call_observers: list[Callable[[str, str], None]] = []
 
     # -- plumbing ------------------------------------------------------------------------------
     @property
-    def api(self) -> docker.APIClient:  # type: ignore[override]
+    def api(self) -> docker.APIClient:
         with self._lock:
             if self._client is None:
                 try:
@@ -66,6 +70,9 @@ class DockerEngine(DockerMarkers):
             return fn()
         except Exception as exc:  # noqa: BLE001 - mapped to one line
             raise explain(exc, what, self.endpoint.describe()) from None
+        finally:
+            for observe in self.call_observers:
+                observe(name, what)
 
     @property
     def mutating_calls(self) -> int:

@@ -9,7 +9,8 @@ import io
 import json
 import tarfile
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import docker
 

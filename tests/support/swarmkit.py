@@ -1,4 +1,4 @@
-"""Helpers for the swarm backend's tests: manifests of a swarm fleet, the CLI in process against the
+"""Helpers for the swarm backend's tests (tests/swarm/test_swarm_backend.py, bench/swarm_apply.py): manifests of a swarm fleet, the CLI in process against the
 test swarm's manager, and the cleanup of everything a fleet made (services, secrets, marker
 configs), found by the deployer's own labels, never by name."""
 

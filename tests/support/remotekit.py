@@ -26,7 +26,7 @@ SSHD = "/usr/sbin/sshd"
 
 def cbot(**spec: object) -> dict[str, object]:
     """A plain-container bot on the stand-in image (runtime container: no generated OpenClaw config)."""
-    from fleetkit import bot
+    from tests.support.fleetkit import bot
 
     return bot(runtime="container", **spec)
 

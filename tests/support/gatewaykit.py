@@ -1,8 +1,7 @@
 """Helpers for tests that run the REAL OpenClaw gateway image (tests/gateway).
 
 The image is built by ``scripts/openclaw-image.sh`` (called by ``scripts/engine-up.sh``).
-Import as ``from gatewaykit import ...``; tests/gateway/conftest.py puts this directory on
-sys.path.
+Import as ``from tests.support.gatewaykit import ...``.
 
 Facts about the image the helpers encode (see the script's header):
     CLI          ``node dist/index.js ...`` from WORKDIR /app (what upstream's compose runs)

@@ -1,7 +1,6 @@
-"""Helpers shared by the real-engine tests (tests/engine).
-
-Import as ``from engine_harness import ...``; tests/engine/conftest.py puts
-this directory on sys.path.
+"""Helpers shared by the real-engine tests (tests/engine, tests/reliability, tests/gateway) and
+the bench: the stand-in images, unique fleet names, polling, and finding and removing a test
+fleet's containers. Import as ``from tests.support.engine_harness import ...``.
 """
 
 from __future__ import annotations
@@ -13,13 +12,18 @@ from typing import Any, Callable
 
 import pytest
 
+from deployer.history import L_HISTORY
+from deployer.lock import L_LOCK
+from deployer.model import CONTAINER_PREFIX, LABEL_FLEET
+from deployer.openclaw.config import DEFAULT_UID
+from deployer.stamps import L_RECORD
+
 STAND_IN_REPO = "deployer-test/openclaw"
 STAND_IN_IMAGE = f"{STAND_IN_REPO}:1"
 STAND_IN_IMAGE_V2 = f"{STAND_IN_REPO}:2"
 BOT_PORT = 18789
-BOT_UID = 1000
-FLEET_LABEL = "botmaker.fleet"
-CONTAINER_PREFIX = "botmaker-"
+BOT_UID = DEFAULT_UID  # the stand-in runs as the gateway's user
+FLEET_LABEL = LABEL_FLEET
 FLEET_NAME_MAX = 40
 HINT = "Run the suite with `bash scripts/test.sh` (or run `bash scripts/engine-up.sh` first)."
 
@@ -62,7 +66,7 @@ def make_fleet_name(test_name: str) -> str:
     return f"t-{slug}-{suffix}"
 
 
-MARKER_LABELS = ("botmaker.lock", "botmaker.record", "botmaker.history")  # lock (+ heartbeats), record, history
+MARKER_LABELS = (L_LOCK, L_RECORD, L_HISTORY)  # lock (+ heartbeats), record, history
 
 
 def fleet_containers(client: Any, fleet: str) -> dict[str, str]:

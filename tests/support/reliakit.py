@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from engine_harness import CONTAINER_PREFIX, FLEET_LABEL
-from fleetkit import remove_markers
+from tests.support.engine_harness import CONTAINER_PREFIX, FLEET_LABEL
+from tests.support.fleetkit import remove_markers
 
 HERE = Path(__file__).resolve().parent
 WRAPPER = HERE / "crash_apply.py"

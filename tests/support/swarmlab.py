@@ -32,7 +32,7 @@ dockerd unless its mount, network and UTS namespaces all differ from the launche
 Teardown finds what to end by pid (the dockerd launched, checked by its command line), by
 namespace membership (the node's network and mount namespaces) and by the node's cgroup parent,
 never by process name. The kernel here has no IPVS: services need `endpoint_mode: dnsrr` and
-`mode: host` publishing (no VIP, no routing mesh). See docs in tests/swarm/README.md.
+`mode: host` publishing (no VIP, no routing mesh). README.md, "A 3-node test swarm", has more.
 
 Depends only on the standard library, iproute2, util-linux and the docker SDK (imported lazily),
 so a benchmark script can use it as well as pytest.
@@ -40,6 +40,7 @@ so a benchmark script can use it as well as pytest.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets as _secrets
@@ -48,9 +49,10 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 DEFAULT_IMAGES: tuple[str, ...] = ("deployer-test/openclaw:1", "deployer-test/openclaw:2", "botmaker/marker:1")
 NETNS_DIR = Path("/run/netns")
@@ -105,7 +107,7 @@ exec "$@"
 
 
 def _run(argv: list[str], *, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
         raise SwarmLabError(f"`{' '.join(argv)}` failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}")
     return proc
@@ -158,6 +160,14 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
+def _start_time(pid: int) -> str:
+    """The process's start time (field 22 of /proc/pid/stat): tells a recycled pid apart."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
 def poll(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.2, what: str = "condition") -> Any:
     """Call predicate until it returns something truthy; return that, or raise SwarmLabError."""
     deadline = time.monotonic() + timeout
@@ -167,7 +177,7 @@ def poll(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.2,
             result = predicate()
             if result:
                 return result
-        except Exception as exc:  # noqa: BLE001 - a daemon not answering yet
+        except Exception as exc:
             last_error = exc
         if time.monotonic() > deadline:
             detail = f" (last error: {type(last_error).__name__}: {last_error})" if last_error else ""
@@ -247,8 +257,8 @@ class SwarmLab:
     def __init__(self, root: Path | str | None = None, *, images: Iterable[str] = DEFAULT_IMAGES,
                  heartbeat_s: float = 1.0, subnet: str = "192.168.99", manager_runs_tasks: bool = False,
                  worker_labels: dict[str, dict[str, str]] | None = None, source_docker_host: str | None = None,
-                 storage_driver: str | None = None, start_timeout: float = 90.0):
-        self.tag = _secrets.token_hex(3)
+                 storage_driver: str | None = None, start_timeout: float = 90.0, tag: str | None = None):
+        self.tag = tag or _secrets.token_hex(3)
         self.root = Path(root) if root is not None else Path(f"/tmp/dsl-{self.tag}")
         self.images = tuple(images)
         self.heartbeat_s = heartbeat_s
@@ -294,12 +304,14 @@ class SwarmLab:
                 return node
         raise SwarmLabError(f"no lab node has swarm ID {node_id}")
 
-    def __enter__(self) -> "SwarmLab":
+    def __enter__(self) -> SwarmLab:
         self.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        problems = self.stop()
+        if problems and exc_type is None:
+            raise SwarmLabError("teardown left: " + "; ".join(problems))
 
     # -- checks ----------------------------------------------------------------------------------
     @staticmethod
@@ -327,6 +339,12 @@ class SwarmLab:
             raise SwarmLabError("this lab was started already")
         self._started = True
         began = time.monotonic()
+        if self.root.exists() and any(self.root.iterdir()):
+            raise SwarmLabError(f"{self.root} exists and is not empty (stop() removes the lab's directory)")
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._write_state()
+        # a bench script that dies without stop() must not leave daemons behind
+        atexit.register(self._stop_at_exit)
         try:
             images = self._save_host_images()
             step = time.monotonic()
@@ -349,14 +367,26 @@ class SwarmLab:
         self.timings["start"] = time.monotonic() - began
         return dict(self.nodes)
 
-    def _save_host_images(self) -> dict[str, bytes]:
+    def _write_state(self) -> None:
+        """lab.json: who owns the lab, so `python3 -m tests.support.swarmlab reap` can end labs whose owner died."""
+        state = {"tag": self.tag, "owner": os.getpid(), "owner_start": _start_time(os.getpid()),
+                 "netns": [self.switch_netns, *(n.netns for n in self.nodes.values())]}
+        (self.root / "lab.json").write_text(json.dumps(state))
+
+    def _stop_at_exit(self) -> None:
+        if self._netns_made or any(n.alive for n in self.nodes.values()):
+            problems = self.stop()
+            if problems:
+                print("swarmlab: teardown at exit left:", *problems, sep="\n  ")
+
+    def _save_host_images(self, refs: Iterable[str] | None = None) -> dict[str, bytes]:
         """`docker save` of each image from the host engine (read-only use of the host engine)."""
         import docker
 
         client = docker.DockerClient(base_url=self.source_docker_host) if self.source_docker_host else docker.from_env(timeout=60)
         try:
             saved: dict[str, bytes] = {}
-            for ref in self.images:
+            for ref in (self.images if refs is None else tuple(refs)):
                 try:
                     self.image_ids[ref] = client.images.get(ref).id
                 except docker.errors.ImageNotFound:
@@ -427,7 +457,14 @@ class SwarmLab:
         if not (NETNS_DIR / node.netns).exists():
             raise SwarmLabError(f"{node.name}: its network namespace {node.netns} is gone")
         node.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        node.pidfile.unlink(missing_ok=True)  # its old daemon is dead (reaped by us): never reuse
+        left = self.node_pids(node.name)
+        if left:
+            raise SwarmLabError(f"{node.name}: processes of its last run are still alive: {sorted(left)}")
+        # Its old dockerd and containerd are dead, but a killed containerd may linger as a zombie
+        # (its parent, dockerd, died first): dockerd would find it "still running" by its pid file
+        # and wait for it until it gives up. Neither pid file may be trusted now.
+        node.pidfile.unlink(missing_ok=True)
+        (node.exec_root / "containerd" / "containerd.pid").unlink(missing_ok=True)
         argv = ["nsenter", f"--net={NETNS_DIR / node.netns}", "--",
                 "unshare", "--mount", "--uts", "--propagation", "slave", "--",
                 "/bin/sh", "-c", NODE_INIT, "swarmlab-init", node.name, str(node.dir / "cgroup-aside"),
@@ -468,7 +505,7 @@ class SwarmLab:
                 return bool(api.ping())
             finally:
                 api.close()
-        except Exception:  # noqa: BLE001 - not up yet
+        except Exception:
             return False
 
     def _form_swarm(self) -> None:
@@ -517,6 +554,13 @@ class SwarmLab:
         finally:
             client.close()
 
+    def load_images(self, refs: Iterable[str], nodes: Iterable[str] | None = None) -> None:
+        """Copy more images from the host engine onto some nodes (all by default), e.g. to test
+        what happens when an image is on only some of them."""
+        images = self._save_host_images(refs)
+        self._parallel(lambda node: self._load_images(node, images),
+                       [self.node(n) for n in nodes] if nodes is not None else self.nodes.values())
+
     @staticmethod
     def _parallel(func: Callable[[Node], Any], nodes: Iterable[Node]) -> None:
         errors: list[BaseException] = []
@@ -524,7 +568,7 @@ class SwarmLab:
         def run(node: Node) -> None:
             try:
                 func(node)
-            except BaseException as exc:  # noqa: BLE001 - re-raised below
+            except BaseException as exc:
                 errors.append(exc)
 
         threads = [threading.Thread(target=run, args=(node,), daemon=True) for node in nodes]
@@ -557,9 +601,19 @@ class SwarmLab:
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Wait until the manager lists all the lab's nodes as ready."""
-        poll(lambda: (lambda states: len(states) == len(self.nodes)
-                      and all(s == "ready" for s, _ in states.values()))(self.node_states()),
-             timeout=timeout, what="all nodes ready")
+        def all_ready() -> bool:
+            states = self.node_states()
+            return len(states) == len(self.nodes) and all(state == "ready" for state, _ in states.values())
+
+        poll(all_ready, timeout=timeout, what="all nodes ready")
+
+    def run_in_netns(self, name: str, argv: list[str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        """Run argv in node `name`'s network namespace (the test process cannot reach the lab's
+        addresses from the host's): e.g. ["busybox", "nc", "-z", "192.168.99.12", "18789"] to
+        probe a port a service publishes in `mode: host`."""
+        node = self.node(name)
+        return subprocess.run(["nsenter", f"--net={NETNS_DIR / node.netns}", "--", *argv], capture_output=True,
+                              text=True, timeout=timeout, check=False)
 
     def node_pids(self, name: str) -> set[int]:
         """Every live process of the node: those in its network or mount namespace (dockerd,
@@ -641,16 +695,26 @@ class SwarmLab:
     def restart_node(self, name: str, timeout: float = 60, wait_ready: bool = True) -> float:
         """Start the node's dockerd again (same data root, address and swarm identity; a running
         one is stopped with SIGTERM first). Waits until it answers and, unless wait_ready=False,
-        until the manager lists it Ready. Returns the seconds taken."""
+        until the manager lists it Ready (for the manager: all nodes Ready). Returns the seconds
+        taken."""
         node = self.node(name)
         began = time.monotonic()
         if node.alive:
             self._terminate(node, timeout)
         self._launch(node, timeout)
         if wait_ready:
-            poll(lambda: node.client(timeout=5).info()["Swarm"]["LocalNodeState"] == "active", timeout=timeout,
-                 what=f"{name} back in the swarm")
-            self.wait_node_state(name, "ready", timeout=timeout)
+            def back_in_swarm() -> bool:
+                client = node.client(timeout=5)
+                try:
+                    return client.info()["Swarm"]["LocalNodeState"] == "active"
+                finally:
+                    client.close()
+
+            poll(back_in_swarm, timeout=timeout, what=f"{name} back in the swarm")
+            if node.role == "manager":
+                self.wait_ready(timeout)  # the workers show "unknown" until they report again
+            else:
+                self.wait_node_state(name, "ready", timeout=timeout)
         return time.monotonic() - began
 
     def heal(self, timeout: float = 60) -> list[str]:
@@ -707,6 +771,12 @@ class SwarmLab:
                 proc = _run(["umount", "-l", point], check=False)
                 if proc.returncode != 0:
                     problems.append(f"umount {point}: {proc.stderr.strip()}")
+            keep = os.environ.get("SWARMLAB_KEEP_LOGS")
+            if keep:  # e.g. CI: the daemons' logs outlive the lab
+                Path(keep).mkdir(parents=True, exist_ok=True)
+                for node in self.nodes.values():
+                    if node.log.exists():
+                        shutil.copyfile(node.log, Path(keep) / f"swarmlab-{self.tag}-{node.name}.log")
             if not problems and self.root.exists():
                 shutil.rmtree(self.root, ignore_errors=True)
                 if self.root.exists():
@@ -718,13 +788,38 @@ class SwarmLab:
                 except OSError:
                     pass  # someone else uses it now
         self.timings["stop"] = time.monotonic() - began
+        if not problems:
+            atexit.unregister(self._stop_at_exit)
         return problems
+
+    @classmethod
+    def reap_stale(cls, base: Path | str = "/tmp") -> dict[str, list[str]]:
+        """Tear down the labs under base whose owning process is gone (a pytest killed hard).
+        Labs whose owner still runs are left alone. Returns {lab root: problems}."""
+        reaped: dict[str, list[str]] = {}
+        for state_file in sorted(Path(base).glob("dsl-*/lab.json")):
+            try:
+                state = json.loads(state_file.read_text())
+                tag, owner, owner_start = state["tag"], int(state["owner"]), state["owner_start"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if _alive(owner) and _start_time(owner) == owner_start:
+                continue
+            lab = cls(root=state_file.parent, tag=tag)
+            lab._netns_made = [n for n in state.get("netns", []) if (NETNS_DIR / n).exists()]
+            for node in lab.nodes.values():
+                for pid in _all_pids():
+                    argv = _cmdline(pid)
+                    if argv and argv[0].endswith("dockerd") and str(node.data_root) in argv:
+                        node.mnt_ns = _ns_inode(f"/proc/{pid}/ns/mnt")
+            reaped[str(lab.root)] = lab.stop()
+        return reaped
 
     @staticmethod
     def _safe(problems: list[str], what: str, func: Callable[..., Any], *args: Any) -> None:
         try:
             func(*args)
-        except Exception as exc:  # noqa: BLE001 - collected, teardown goes on
+        except Exception as exc:
             problems.append(f"{what}: {exc}")
 
     def host_mounts(self) -> list[str]:
@@ -752,3 +847,25 @@ class SwarmLab:
             "mounts": self.host_mounts(),
             "files": [str(self.root)] if self.root.exists() else [],
         }
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["reap"]:
+        for root, problems in SwarmLab.reap_stale().items():
+            print(f"reaped {root}" + (f"; left: {'; '.join(problems)}" if problems else ""))
+    elif sys.argv[1:] == ["up"]:
+        lab = SwarmLab()
+        lab.start()
+        for node in lab.nodes.values():
+            print(f"{node.name}: DOCKER_HOST={node.docker_host} id={node.node_id} addr={node.address} labels={node.labels}")
+        print(f"up in {lab.timings['start']:.2f}s; Ctrl-C tears it down")
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            pass
+        print("left:", lab.stop() or "nothing")
+    else:
+        print("usage: python3 -m tests.support.swarmlab up | reap", file=sys.stderr)
+        sys.exit(2)

@@ -1,19 +1,18 @@
 """Plain-data builders for planner and render tests: desired bots and the containers the engine
-would show for them. No Docker; labels are built exactly as DockerEngine.create builds them."""
+would show for them. No Docker; labels are built by deployer.labels.bot_labels, as every backend's
+create builds them."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
-from deployer.hashing import canonical_json, container_spec, spec_hash
+from deployer.hashing import container_spec, spec_hash
+from deployer.labels import bot_labels
 from deployer.model import (
-    LABEL_BOT,
     LABEL_FLEET,
     LABEL_MANAGED,
     LABEL_SECRETS,
-    LABEL_SPEC,
-    LABEL_SPEC_HASH,
     BotSpec,
     FleetSpec,
     Healthcheck,
@@ -72,19 +71,10 @@ def change(b: BotSpec, **overrides: Any) -> BotSpec:
 
 def engine_labels(b: BotSpec, *, fleet: str = FLEET, secrets_dir: str | None = SECRETS_DIR,
                   fingerprints: dict[str, str] | None = None) -> dict[str, str]:
-    """The labels DockerEngine.create puts on a container made from `b` (the tool's own labels)."""
+    """The labels a backend puts on a unit made from `b` (deployer.labels.bot_labels)."""
     spec = container_spec(b, secrets_dir)
-    labels = dict(b.labels)
-    if fingerprints:
-        labels[LABEL_SECRETS] = fingerprint_label(fingerprints)
-    labels.update({
-        LABEL_MANAGED: "true",
-        LABEL_BOT: b.name,
-        LABEL_FLEET: fleet,
-        LABEL_SPEC_HASH: spec_hash(spec),
-        LABEL_SPEC: canonical_json(spec),
-    })
-    return labels
+    extra = {LABEL_SECRETS: fingerprint_label(fingerprints)} if fingerprints else None
+    return bot_labels(b, fleet=fleet, spec=spec, spec_hash=spec_hash(spec), extra=extra)
 
 
 def observed_from(

@@ -2,7 +2,7 @@
 that reports its wall time and peak RSS (os.wait4's rusage of that very child).
 
 Each case is a function (dir) -> (args, expectation); the files it needs are written under
-`dir`. Run alone for a quick look:  python3 tests/reliability/hostile_cases.py
+`dir`. Run alone for a quick look:  python3 -m tests.support.hostile_cases
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class Outcome:
 
 
 def run_measured(args: list[str], timeout: float = 120.0) -> Outcome:
-    """`deployer <args>` in a child process (tests/reliability/measured_cli.py): its wall time
+    """`deployer <args>` in a child process (tests/support/measured_cli.py): its wall time
     and its own peak RSS (VmHWM, written by the child at exit). Killed after `timeout`."""
     with tempfile.TemporaryDirectory() as tmp:
         out, err, peak = Path(tmp) / "out", Path(tmp) / "err", Path(tmp) / "peak"

@@ -1,7 +1,6 @@
 """Helpers for the plan/apply, secrets and no-leak tests against the real engine.
 
-Import as ``from fleetkit import ...`` (tests/engine/conftest.py puts this directory on
-sys.path). Everything here only ever touches the test's own fleet: bots are named
+Import as ``from tests.support.fleetkit import ...``. Everything here only ever touches the test's own fleet: bots are named
 ``<fleet_name>-<short>``, so their containers are ``botmaker-<fleet_name>-<short>`` and the
 ``fleet_name`` fixture removes them afterwards.
 
@@ -27,9 +26,14 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from engine_harness import BOT_UID, CONTAINER_PREFIX, FLEET_LABEL, MARKER_LABELS, STAND_IN_IMAGE, poll
 
-ASIDE_MARK = "_old_"
+from deployer.backends.docker.traits import DOCKER_TRAITS
+from deployer.lock import LOCK_PREFIX
+from deployer.stamps import RECORD_PREFIX
+from tests.support.engine_harness import BOT_UID, CONTAINER_PREFIX, FLEET_LABEL, MARKER_LABELS, STAND_IN_IMAGE, poll
+
+assert DOCKER_TRAITS.aside_mark is not None
+ASIDE_MARK: str = DOCKER_TRAITS.aside_mark  # the name mark of a container kept aside during a replace
 
 
 # --- names --------------------------------------------------------------------------------------
@@ -287,7 +291,7 @@ def aside_leftovers(client: Any, fleet: str) -> list[str]:
 
 # --- marker containers ----------------------------------------------------------------------------
 
-MARKER_PREFIXES = ("botmaker-lock.", "botmaker-record.")
+MARKER_PREFIXES = (LOCK_PREFIX, RECORD_PREFIX)
 
 
 def remove_markers(client: Any, fleet: str) -> None:

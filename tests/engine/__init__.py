@@ -1,0 +1,1 @@
+"""tests/engine as a package, so its modules import as tests.engine.<module>."""

@@ -1,0 +1,1 @@
+"""tests/gateway as a package, so its modules import as tests.gateway.<module>."""

@@ -1,0 +1,1 @@
+"""tests/reliability as a package, so its modules import as tests.reliability.<module>."""

@@ -1,0 +1,1 @@
+"""tests/unit as a package, so its modules import as tests.unit.<module>."""

@@ -1,0 +1,353 @@
+"""The apply flow (deployer.apply_flow.run_apply) against an in-memory engine: what it asks and
+shows, in which order, the one outcome it returns, the record and history it leaves, and that
+the fleet lock is gone afterwards whatever happened. The CLI's exit codes are a table of outcomes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from deployer.applier import ApplyReport, BotResult
+from deployer.apply_flow import (
+    ApplyHooks,
+    ApplyOutcome,
+    ApplyRequest,
+    ApplyStatus,
+    result_line,
+    run_apply,
+)
+from deployer.history import Entry, read_history
+from deployer.lock import LOCK_PREFIX, FleetLock, LockHeld
+from deployer.model import BotSpec, FleetSpec, Plan
+from deployer.planfile import SavedPlan, StalePlan, state_fingerprints
+from deployer.problems import DeployerError
+from deployer.render import plan_document
+from deployer.stamps import read_record, record_name, write_record
+from deployer.workflow import PlanSettings, plan_options, prepare
+from tests.support.fake_backend import FakeBackend as Fake
+
+FLEET = "flow"
+BAD_IMAGE = "bad:1"
+
+
+class Engine(Fake):  # type: ignore[misc, valid-type]
+    """The fake, plus the image lookup the observer makes and markers that can be told to fail."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fail_marker_create: set[str] = set()
+        self.fail_marker_remove: set[str] = set()
+
+    def image_info(self, ref: str) -> tuple[str | None, str | None]:
+        parent = getattr(super(), "image_info", None)
+        return parent(ref) if parent else (self.image_id(ref), None)
+
+    def create_marker(self, name: str, labels: dict[str, str]) -> str:
+        if name in self.fail_marker_create:
+            raise DeployerError(f"create {name}: engine said no")  # what every engine error is
+        return str(super().create_marker(name, labels))
+
+    def remove_marker(self, marker_id: str, name: str = "") -> None:
+        if name in self.fail_marker_remove:
+            raise DeployerError(f"remove {name}: engine said no")
+        super().remove_marker(marker_id, name)
+
+
+def fleet(*names: str, image: str = "app:1") -> FleetSpec:
+    return FleetSpec(name=FLEET, secrets_dir=None, bots=tuple(BotSpec(name=n, image=image) for n in names))
+
+
+def request(spec: FleetSpec, **kw: Any) -> ApplyRequest:
+    return ApplyRequest(fleet=spec, revision=kw.pop("revision", "rev1"), wait_timeout=5, **kw)
+
+
+class Said:
+    """Hooks that write down what they were told, in order, and answer `answer` when asked."""
+
+    def __init__(self, answer: bool = True, *, raise_in_confirm: BaseException | None = None):
+        self.events: list[tuple[str, Any]] = []
+        self.answer = answer
+        self.raise_in_confirm = raise_in_confirm
+
+    def hooks(self) -> ApplyHooks:
+        return ApplyHooks(notify=lambda text: self.events.append(("notify", text)),
+                          show=lambda prepared, notes: self.events.append(("show", list(notes))),
+                          confirm=self._confirm,
+                          progress=lambda bot, event, message: self.events.append(("progress", (bot, event))),
+                          applied=lambda report, result: self.events.append(("applied", result)))
+
+    def _confirm(self, plan: Plan) -> bool:
+        self.events.append(("confirm", plan.summary()["create"]))
+        if self.raise_in_confirm is not None:
+            raise self.raise_in_confirm
+        return self.answer
+
+    def kinds(self) -> list[str]:
+        return [kind for kind, _ in self.events]
+
+
+def lock_markers(engine: Engine) -> list[str]:
+    _, markers = engine.list_markers("botmaker.lock", FLEET)
+    return [m.name for m in markers if m.name.startswith(LOCK_PREFIX)]
+
+
+def bots_on(engine: Engine) -> list[str]:
+    return sorted(c.name for c in engine.list_containers(labels=["botmaker.managed=true", f"botmaker.fleet={FLEET}"]))
+
+
+def test_a_first_apply_shows_asks_applies_reports_records_and_unlocks() -> None:
+    engine, said = Engine(), Said()
+    outcome = run_apply(request(fleet("a", "b")), engine, said.hooks())
+    assert outcome.status is ApplyStatus.APPLIED and outcome.error is None and outcome.warnings == []
+    assert outcome.plan is not None and outcome.plan.summary()["create"] == 2
+    assert outcome.report is not None and [r.ok for r in outcome.report.results] == [True, True]
+    assert outcome.result == "2 succeeded, 0 failed"
+    kinds = said.kinds()
+    assert kinds[:2] == ["show", "confirm"] and kinds[-1] == "applied" and set(kinds[2:-1]) == {"progress"}
+    assert ("applied", "2 succeeded, 0 failed") in said.events
+    assert bots_on(engine) == ["botmaker-a", "botmaker-b"]
+    record = read_record(engine, FLEET)
+    assert record is not None and record["result"] == "2 succeeded, 0 failed" and record["revision"] == "rev1"
+    [entry] = read_history(engine, FLEET)
+    assert (entry.kind, entry.result, entry.rollback_to, entry.revision) == ("apply", "2 succeeded, 0 failed", None,
+                                                                            "rev1")
+    assert lock_markers(engine) == []
+
+
+def test_nothing_to_change_is_recorded_without_asking_and_adds_no_history() -> None:
+    engine = Engine()
+    run_apply(request(fleet("a")), engine)
+    said = Said()
+    outcome = run_apply(request(fleet("a"), revision="rev2"), engine, said.hooks())
+    assert outcome.status is ApplyStatus.NO_CHANGES and outcome.report is None and outcome.result == "no changes"
+    assert said.kinds() == ["show"]
+    record = read_record(engine, FLEET)
+    assert record is not None and (record["result"], record["revision"]) == ("no changes", "rev2")
+    assert len(read_history(engine, FLEET)) == 1
+    assert lock_markers(engine) == []
+
+
+def test_a_no_said_to_the_question_changes_nothing_and_records_nothing() -> None:
+    engine, said = Engine(), Said(answer=False)
+    outcome = run_apply(request(fleet("a")), engine, said.hooks())
+    assert outcome.status is ApplyStatus.CANCELLED and outcome.report is None
+    assert said.kinds() == ["show", "confirm"]
+    assert bots_on(engine) == [] and read_record(engine, FLEET) is None and lock_markers(engine) == []
+
+
+def test_a_plan_with_errors_is_shown_then_refused_without_asking() -> None:
+    engine = Engine()
+    run_apply(request(fleet("a", "b")), engine)
+    said = Said()
+    outcome = run_apply(request(fleet("a"), settings=PlanSettings(prune=True, max_removals=0)), engine, said.hooks())
+    assert outcome.status is ApplyStatus.REFUSED
+    assert outcome.plan is not None and outcome.plan.errors and "--max-removals 0" in outcome.plan.errors[0]
+    assert said.kinds() == ["show"]
+    assert bots_on(engine) == ["botmaker-a", "botmaker-b"] and lock_markers(engine) == []
+
+
+def test_a_held_lock_fails_the_run_before_anything_is_planned() -> None:
+    engine = Engine()
+    other = FleetLock(engine, FLEET, ttl=60, timeout=0)
+    other.acquire()
+    try:
+        said = Said()
+        outcome = run_apply(request(fleet("a")), engine, said.hooks())
+    finally:
+        other.release()
+    assert outcome.status is ApplyStatus.FAILED and isinstance(outcome.error, LockHeld)
+    assert outcome.prepared is None and said.kinds() == [] and bots_on(engine) == []
+
+
+def test_the_expired_lock_of_a_dead_run_is_taken_over_and_said_at_once() -> None:
+    engine = Engine()
+    now = [1000.0]
+    engine.clock = lambda: now[0]
+    dead = FleetLock(engine, FLEET, ttl=5)
+    dead.acquire()
+    dead._stop_heartbeat()  # SIGKILL: no more beats, no release
+    now[0] += 7
+    said = Said()
+    outcome = run_apply(request(fleet("a")), engine, said.hooks())
+    assert outcome.status is ApplyStatus.APPLIED and outcome.took_over
+    assert said.events[0] == ("notify", f"Took over the expired lock of {outcome.took_over}.")
+    assert lock_markers(engine) == []
+
+
+def test_an_interrupt_ends_in_the_outcome_and_the_lock_is_released() -> None:
+    engine, said = Engine(), Said(raise_in_confirm=KeyboardInterrupt())
+    outcome = run_apply(request(fleet("a")), engine, said.hooks())
+    assert outcome.status is ApplyStatus.INTERRUPTED and outcome.report is None
+    assert bots_on(engine) == [] and lock_markers(engine) == []
+
+
+def test_a_hook_that_raises_propagates_after_the_lock_is_released() -> None:
+    engine, said = Engine(), Said(raise_in_confirm=RuntimeError("the terminal went away"))
+    with pytest.raises(RuntimeError, match="the terminal went away"):
+        run_apply(request(fleet("a")), engine, said.hooks())
+    assert lock_markers(engine) == []
+
+
+def test_failed_bots_are_in_the_report_and_the_record() -> None:
+    engine = Engine(bad_images=frozenset({BAD_IMAGE}))
+    outcome = run_apply(request(fleet("a", "b", image=BAD_IMAGE), max_failures=1, parallelism=1), engine)
+    assert outcome.status is ApplyStatus.APPLIED and outcome.report is not None
+    assert len(outcome.report.failed) == 1 and [a.bot for a in outcome.report.not_started] == ["b"]
+    assert outcome.result == "0 succeeded, 1 failed, 1 not started"
+    record = read_record(engine, FLEET)
+    assert record is not None and record["result"] == outcome.result
+
+
+def test_a_record_that_cannot_be_written_after_an_apply_is_a_warning_then_the_lock_release_one() -> None:
+    engine = Engine()
+    engine.fail_marker_create.add(record_name(FLEET))
+    engine.fail_marker_remove.add(LOCK_PREFIX + FLEET)
+    outcome = run_apply(request(fleet("a")), engine)
+    assert outcome.status is ApplyStatus.APPLIED and outcome.error is None
+    unlock = f"run: deployer unlock {FLEET} --force"
+    assert outcome.warnings == [
+        f"could not write the fleet's last-applied record: create {record_name(FLEET)}: engine said no",
+        f"could not release the lock: remove {LOCK_PREFIX}{FLEET}: engine said no; {unlock}",
+    ]
+
+
+def test_a_record_that_cannot_be_written_for_no_changes_fails_the_run() -> None:
+    engine = Engine()
+    run_apply(request(fleet("a")), engine)
+    engine.fail_marker_create.add(record_name(FLEET))
+    outcome = run_apply(request(fleet("a")), engine)
+    assert outcome.status is ApplyStatus.FAILED and "engine said no" in str(outcome.error)
+    assert lock_markers(engine) == []
+
+
+def saved_plan_of(spec: FleetSpec, engine: Engine) -> SavedPlan:
+    options = plan_options(spec, None)
+    prepared = prepare(spec, options, engine, preflight=False)
+    return SavedPlan(FLEET, [], {}, {}, state_fingerprints(prepared.fleet, prepared.observed, prepared.options),
+                     plan_document(prepared.plan))
+
+
+def test_a_saved_plan_is_applied_as_saved_and_refused_once_the_engine_moved() -> None:
+    engine = Engine()
+    run_apply(request(fleet("a")), engine)
+    saved = saved_plan_of(fleet("a", "b"), engine)
+    run_apply(request(fleet("a", "c")), engine)  # someone else's apply in between
+    said = Said()
+    outcome = run_apply(request(fleet("a", "b"), saved=saved), engine, said.hooks())
+    assert outcome.status is ApplyStatus.FAILED and isinstance(outcome.error, StalePlan)
+    assert said.kinds() == []  # stale: not even shown
+    assert bots_on(engine) == ["botmaker-a", "botmaker-c"] and lock_markers(engine) == []
+
+    fresh = saved_plan_of(fleet("a", "b"), engine)
+    assert run_apply(request(fleet("a", "b"), saved=fresh), engine).status is ApplyStatus.APPLIED
+    assert "botmaker-b" in bots_on(engine)
+
+
+def test_a_rollback_is_recorded_as_one_and_the_next_apply_says_it_rolls_forward() -> None:
+    engine = Engine()
+    run_apply(request(fleet("a")), engine)
+    [first] = read_history(engine, FLEET)
+    run_apply(request(fleet("a", "b")), engine)
+    said = Said()
+    outcome = run_apply(ApplyRequest(fleet=fleet("a"), settings=PlanSettings(prune=True), rollback_of=first,
+                                     wait_timeout=5), engine, said.hooks())
+    assert outcome.status is ApplyStatus.APPLIED and outcome.result == "1 succeeded, 0 failed"
+    assert any("rollback to entry #1" in note for note in outcome.notes)
+    assert ("show", outcome.notes) in said.events
+    record = read_record(engine, FLEET)
+    assert record is not None and record["result"] == "rollback to #1: 1 succeeded, 0 failed"
+    assert record["revision"] == first.revision
+    newest = read_history(engine, FLEET)[0]
+    assert (newest.kind, newest.rollback_to) == ("rollback", 1)
+
+    forward = run_apply(request(fleet("a", "b")), engine)
+    by = f"(applied {record['applied_at']} by {record['applied_by']})"
+    assert forward.notes == [f"Note: fleet {FLEET} runs a rollback to #1 {by}; "
+                             + "this apply rolls it forward to the manifests."]
+
+
+def test_an_apply_over_an_ordinary_record_has_no_notes() -> None:
+    engine = Engine()
+    write_record(engine, FLEET, _stamp(), {}, "3 succeeded, 0 failed")
+    assert run_apply(request(fleet("a")), engine).notes == []
+
+
+def _stamp() -> Any:
+    from deployer.stamps import Stamp
+
+    return Stamp("r", "2026-01-01T00:00:00Z", "me@here")
+
+
+def test_the_result_line_names_what_did_not_happen() -> None:
+    report = ApplyReport(results=[BotResult("a", "create", True, ""), BotResult("b", "create", False, "x")],
+                         skipped=["c"], interrupted=True)
+    assert result_line(report) == ("1 succeeded, 1 failed, 1 skipped "
+                                   "(interrupted: actions not started are listed as failed)")
+
+
+# --- the CLI's exit codes, from outcomes ------------------------------------------------------------
+
+def _report(*, failed: bool = False, not_started: bool = False, interrupted: bool = False) -> ApplyReport:
+    from deployer.model import Action
+
+    return ApplyReport(results=[BotResult("a", "create", not failed, "")], interrupted=interrupted,
+                       not_started=[Action("b", "create")] if not_started else [])
+
+
+@pytest.mark.parametrize("outcome, code", [
+    (ApplyOutcome(ApplyStatus.APPLIED, report=_report()), 0),
+    (ApplyOutcome(ApplyStatus.APPLIED, report=_report(), warnings=["could not write the record"]), 0),
+    (ApplyOutcome(ApplyStatus.APPLIED, report=_report(failed=True)), 1),
+    (ApplyOutcome(ApplyStatus.APPLIED, report=_report(not_started=True)), 1),
+    (ApplyOutcome(ApplyStatus.APPLIED, report=_report(failed=True, interrupted=True)), 130),
+    (ApplyOutcome(ApplyStatus.NO_CHANGES), 0),
+    (ApplyOutcome(ApplyStatus.REFUSED), 1),
+    (ApplyOutcome(ApplyStatus.CANCELLED), 1),
+    (ApplyOutcome(ApplyStatus.FAILED), 1),
+    (ApplyOutcome(ApplyStatus.INTERRUPTED), 130),
+    (ApplyOutcome(ApplyStatus.INTERRUPTED, report=_report()), 130),
+])
+def test_exit_codes_of_outcomes(outcome: ApplyOutcome, code: int) -> None:
+    from deployer.cli import _exit_code
+
+    assert _exit_code(outcome) == code
+
+
+def test_a_rollback_request_stamps_the_entry_revision_not_git(monkeypatch: pytest.MonkeyPatch) -> None:
+    import deployer.stamps
+
+    monkeypatch.setattr(deployer.stamps, "git_revision", lambda paths: pytest.fail("asked git"))
+    engine = Engine()
+    entry = Entry(7, "abc123", "t", "me", "", "apply", "ok", {})
+    run_apply(ApplyRequest(fleet=fleet("a"), rollback_of=entry, wait_timeout=5), engine)
+    record = read_record(engine, FLEET)
+    assert record is not None and record["revision"] == "abc123" and record["result"].startswith("rollback to #7: ")
+
+
+def test_the_cli_says_the_error_then_the_warnings_after_the_release(capsys: pytest.CaptureFixture[str]) -> None:
+    from deployer.cli import _said
+    from deployer.problems import Problem
+    from deployer.workflow import InvalidSecrets
+
+    error = InvalidSecrets([Problem("secrets/a", 0, 0, "", "mode 0644: readable by others")])
+    code = _said(ApplyOutcome(ApplyStatus.FAILED, error=error, warnings=["could not release the lock: gone"]))
+    out, err = capsys.readouterr()
+    assert code == 1 and out == ""
+    assert err.splitlines() == ["secrets/a: mode 0644: readable by others", "1 error(s), 0 warning(s)",
+                                "error: 1 secret problem(s); nothing was changed",
+                                "warning: could not release the lock: gone"]
+
+
+@pytest.mark.parametrize("status, stream, line", [
+    (ApplyStatus.REFUSED, "err", "error: the plan has errors (above); nothing was changed"),
+    (ApplyStatus.CANCELLED, "out", "Apply cancelled; nothing was changed."),
+    (ApplyStatus.INTERRUPTED, "err", "Interrupted before any change was made; nothing was changed."),
+])
+def test_the_cli_says_how_an_apply_ended_without_changes(status: ApplyStatus, stream: str, line: str,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from deployer.cli import _said
+
+    _said(ApplyOutcome(status))
+    out, err = capsys.readouterr()
+    assert (out if stream == "out" else err) == line + "\n" and (err if stream == "out" else out) == ""

@@ -1,0 +1,50 @@
+"""The planner asks the backend's traits, not Docker: the same change is an in-place update on a
+backend that can make it in place and a replace on one that cannot, and aside copies are only
+recognised where the backend makes them."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from deployer.backends.base import Traits
+from deployer.backends.docker.traits import DOCKER_TRAITS
+from deployer.model import NOOP, REMOVE, REPLACE, UPDATE
+from deployer.planner import PlanOptions, plan
+from deployer.render import render_plan
+from tests.support.planner_cases import MIB, bot, change, fleet_of, observed_from, observed_of
+
+NO_IN_PLACE = Traits(in_place_fields=frozenset(), aside_mark=None, secret_delivery="engine-secrets",
+                     unit_noun="service")
+
+
+def test_memory_change_is_in_place_on_docker_and_a_replace_without_in_place_fields():
+    old = bot()
+    new = change(old, memory_bytes=1024 * MIB)
+    observed = observed_of(observed_from(old))
+    docker_plan = plan(fleet_of(new), observed, PlanOptions(secrets_dir="/srv/botmaker/secrets"))
+    other_plan = plan(fleet_of(new), observed, PlanOptions(secrets_dir="/srv/botmaker/secrets", traits=NO_IN_PLACE))
+    assert [a.action for a in docker_plan.actions] == [UPDATE]
+    assert [a.action for a in other_plan.actions] == [REPLACE]
+    assert other_plan.actions[0].reasons == ("memory changed",)
+    assert docker_plan.in_place_fields == DOCKER_TRAITS.in_place_fields
+    assert other_plan.in_place_fields == frozenset()
+    # the renderer marks what forces the replace by the plan's own traits
+    assert "memory: 536870912 -> 1073741824  # forces replacement" in render_plan(other_plan, color=False)
+
+
+def test_aside_copies_exist_only_where_the_backend_makes_them():
+    b = bot()
+    current = observed_from(b)
+    aside_name = f"{b.container_name}{DOCKER_TRAITS.aside_mark}0123456789ab"
+    aside = dataclasses.replace(observed_from(b, name=aside_name), state="exited")
+    observed = observed_of(current, aside)
+    docker_plan = plan(fleet_of(b), observed, PlanOptions(secrets_dir="/srv/botmaker/secrets"))
+    (action,) = docker_plan.actions
+    assert action.action == NOOP and action.leftovers == (aside.id,)
+    assert any("copies left by an interrupted apply" in r for r in action.reasons)
+    other = plan(fleet_of(b), observed, PlanOptions(secrets_dir="/srv/botmaker/secrets", traits=NO_IN_PLACE))
+    (action,) = other.actions
+    # without aside copies the same name is just an extra unit with this bot's labels
+    assert not any("interrupted apply" in r for r in action.reasons)
+    assert any("extra containers carry this bot's labels" in r for r in action.reasons)
+    assert REMOVE not in [a.action for a in other.actions]
