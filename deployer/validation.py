@@ -414,8 +414,8 @@ def _check_backend(merged: list[tuple[Document, dict[str, Any]]], fleet_doc: Doc
                          "generated config and state dir are written on one host's disk, which the swarm's nodes "
                          "do not share; set runtime: container (the gateway then reads its config from the image "
                          "or a volume)")
-        ports = spec.get("ports") if isinstance(spec.get("ports"), list) else []
-        for i, port in enumerate(ports):
+        ports = spec.get("ports")
+        for i, port in enumerate(ports if isinstance(ports, list) else []):
             if isinstance(port, dict) and port.get("hostIP", "127.0.0.1") not in WILDCARD_IPS:
                 at = ("ports", i, "hostIP") if "hostIP" in port else ("ports", i)
                 where.report(report, at, f"a swarm service cannot publish on host address "

@@ -15,7 +15,8 @@ import os
 import threading
 import time
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import docker
 import docker.errors
@@ -24,7 +25,17 @@ import requests
 from ...endpoint import Endpoint, resolve
 from ...model import LABEL_BOT, LABEL_FLEET, BotSpec, ObservedContainer
 from ...secrets import container_uid
-from ..base import EngineError, HelperResult, NameTaken, NotFound, RolledBack, Traits, UnitStatus, Unreachable, count_mutating
+from ..base import (
+    EngineError,
+    HelperResult,
+    NameTaken,
+    NotFound,
+    RolledBack,
+    Traits,
+    UnitStatus,
+    Unreachable,
+    count_mutating,
+)
 from ..docker.client import api_url, checked, explain, first_line, make_client, transport_failure
 from . import translate
 from .markers import SwarmMarkers
@@ -51,6 +62,7 @@ class SwarmEngine(SwarmMarkers, SwarmSecrets):
         # they are checked on this machine whatever the manager's address (files_local).
         self.endpoint = dataclasses.replace(endpoint or resolve(os.environ), files_local=True)
         self.calls: Counter[str] = Counter()
+        self.call_observers: list[Callable[[str, str], None]] = []  # told (kind, what) after every call
         self.update_timeout = update_timeout
         self.monitor_ns = int(float(os.environ.get("DEPLOYER_SWARM_UPDATE_MONITOR", "5")) * 1e9)
         self._nodes: dict[str, str] | None = None
@@ -58,7 +70,7 @@ class SwarmEngine(SwarmMarkers, SwarmSecrets):
 
     # -- plumbing ------------------------------------------------------------------------------
     @property
-    def api(self) -> docker.APIClient:  # type: ignore[override]
+    def api(self) -> docker.APIClient:
         with self._lock:
             if self._client is None:
                 try:
@@ -99,6 +111,9 @@ class SwarmEngine(SwarmMarkers, SwarmSecrets):
             if status == 409 and not isinstance(mapped, NameTaken):
                 mapped = NameTaken(str(mapped))
             raise mapped from None
+        finally:
+            for observe in self.call_observers:
+                observe(name, what)
 
     @property
     def mutating_calls(self) -> int:

@@ -14,9 +14,11 @@ deployer.secrets before any change) and sent only in the secret's create call.
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import stat
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import docker
 
@@ -90,7 +92,9 @@ class SwarmSecrets:
             if s["ID"] in used:
                 continue
             try:
-                self._call("secret_remove", f"remove secret {s['Spec']['Name']}", lambda sid=s["ID"]: self.api.remove_secret(sid))
+                secret_id = str(s["ID"])
+                self._call("secret_remove", f"remove secret {s['Spec']['Name']}",
+                           functools.partial(self.api.remove_secret, secret_id))
                 removed.append(s["Spec"]["Name"])
             except EngineError:
                 pass  # in use again (a concurrent update) or gone: the next collection decides

@@ -22,8 +22,16 @@ from ...encodings import cpus_from_nano
 from ...hashing import placement_spec
 from ...labels import bot_labels
 from ...model import (
-    LABEL_BOT, LABEL_FLEET, LABEL_MANAGED, LABEL_SECRETS, LABEL_SPEC, LABEL_SPEC_HASH, SECRETS_MOUNT, BotSpec,
-    ObservedContainer, parse_fingerprint_label,
+    LABEL_BOT,
+    LABEL_FLEET,
+    LABEL_MANAGED,
+    LABEL_SECRETS,
+    LABEL_SPEC,
+    LABEL_SPEC_HASH,
+    SECRETS_MOUNT,
+    BotSpec,
+    ObservedContainer,
+    parse_fingerprint_label,
 )
 from ..base import Marker, UnitStatus
 
