@@ -414,6 +414,12 @@ def _check_backend(merged: list[tuple[Document, dict[str, Any]]], fleet_doc: Doc
                          "generated config and state dir are written on one host's disk, which the swarm's nodes "
                          "do not share; set runtime: container (the gateway then reads its config from the image "
                          "or a volume)")
+        volumes = spec.get("volumes")
+        for i, vol in enumerate(volumes if isinstance(volumes, list) else []):
+            if isinstance(vol, dict) and isinstance(vol.get("source"), str) and vol["source"].startswith("/"):
+                where.report(report, ("volumes", i, "source"), f"bind source {vol['source']} must exist on every "
+                             "node the bot may run on (swarm creates no host directory: the task is rejected); "
+                             "pin the bot with spec.placement.constraints, or use a named volume", severity=WARNING)
         ports = spec.get("ports")
         for i, port in enumerate(ports if isinstance(ports, list) else []):
             if isinstance(port, dict) and port.get("hostIP", "127.0.0.1") not in WILDCARD_IPS:

@@ -88,3 +88,12 @@ def test_bad_backend_and_placement_are_schema_errors(tmp_path: Path, monkeypatch
     assert any("fleet.yaml:5:" in p and "spec.backend" in p for p in out)
     assert any("spec.placement.constraints[0]" in p for p in out)
     assert any("spec.placement.preferences[0].spread" in p for p in out)
+
+
+def test_a_bind_mount_on_swarm_is_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = problems(tmp_path, monkeypatch, "swarm", """
+        image: deployer-test/openclaw:1
+        runtime: container
+        volumes: [{source: /srv/b, target: /data}, {source: cache, target: /cache}]
+    """)
+    assert len(out) == 1 and "$.spec.volumes[0].source: warning: bind source /srv/b must exist on every node" in out[0]
