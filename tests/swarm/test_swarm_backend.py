@@ -311,3 +311,33 @@ def test_a_lost_worker_moves_its_bot_and_the_fleet_converges_after_it_returns(fl
     assert counts == {"a": 1, "b": 1}
     code, out = fleet.cli("plan", "--detailed-exitcode", fleet.path)
     assert code == 0 and "No changes" in out, out
+
+
+def test_the_manager_killed_mid_apply_is_a_clear_error_and_the_next_apply_converges(
+        fleet: SwarmFleet, swarm: SwarmLab) -> None:
+    import time
+
+    fleet.write({s: {"env": {"MODE": "one"}} for s in ("a", "b", "c", "d")})
+    assert fleet.apply()[0] == 0
+    fleet.write({s: {"env": {"MODE": "two"}} for s in ("a", "b", "c", "d")})  # four updates, one at a time
+    env = {**os.environ, **fleet.env()}
+    proc = subprocess.Popen([sys.executable, "-m", "deployer", "apply", "--yes", "--parallelism", "1",
+                             "--lock-ttl", "5", fleet.path], env=env, cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:  # kill the manager once the first update is done and the second under way
+        seen.append(line)
+        if line.startswith("[ok ]"):
+            break
+    swarm.kill_node("manager")
+    out = "".join(seen) + proc.stdout.read()
+    assert proc.wait(timeout=120) == 1, out
+    assert "cannot reach" in out and "Traceback" not in out, out
+    assert "Apply finished:" in out  # a report of what was and was not done
+    swarm.restart_node("manager")
+    time.sleep(1)
+    code, out = fleet.apply("--lock-timeout", "60")
+    assert code == 0, out
+    code, out = fleet.cli("plan", "--detailed-exitcode", fleet.path)
+    assert code == 0 and "No changes" in out, out
