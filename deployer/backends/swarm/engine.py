@@ -284,10 +284,9 @@ class SwarmEngine(SwarmMarkers, SwarmSecrets):
 
         self._update_spec(unit_id, f"update service {bot.container_name}", lambda stored: new)
         after = self._service(unit_id)
-        rolling = (translate.replicas(after["Spec"]) or 0) > 0 and (
-            (after["Spec"].get("TaskTemplate") != before["Spec"].get("TaskTemplate"))
-            or translate.replicas(before["Spec"]) != translate.replicas(after["Spec"]))
-        if rolling and (after["Spec"].get("TaskTemplate") != before["Spec"].get("TaskTemplate")):
+        # a new task template rolls out (waited for); a stopped bot's (0 replicas) starts no task
+        if (translate.replicas(after["Spec"]) or 0) > 0 and \
+                after["Spec"].get("TaskTemplate") != before["Spec"].get("TaskTemplate"):
             self._wait_update(unit_id, translate.update_started(before), bot)
         self.collect_secrets(fleet, bot.name)
         return unit_id
