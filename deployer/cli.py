@@ -129,16 +129,18 @@ def _load(paths: list[str]) -> Any:
     return fleet
 
 
-def _engine(max_pool_size: int = 16) -> Any:
+def _engine(max_pool_size: int = 16, backend: str | None = None) -> Any:
     """The backend for the engine chosen by --host / --context / the environment (docker CLI rules):
-    the one place the CLI builds one."""
+    the one place the CLI builds one. Its kind is the fleet's spec.backend, or DEPLOYER_BACKEND for
+    the commands that read no manifest (unlock, history, rollback)."""
     from .backends import open_backend
     from .endpoint import resolve
 
     ctx = click.get_current_context(silent=True)
     chosen = (ctx.find_root().obj if ctx is not None else None) or {}
     endpoint = _handle_errors(lambda: resolve(os.environ, host=chosen.get("host"), context=chosen.get("context")))
-    return open_backend("docker", max_pool_size=max_pool_size, endpoint=endpoint)
+    return open_backend(backend or os.environ.get("DEPLOYER_BACKEND") or "docker", max_pool_size=max_pool_size,
+                        endpoint=endpoint)
 
 
 def _engine_line(engine: Any) -> str:
@@ -152,7 +154,7 @@ def _prepare(paths: list[str], settings: PlanSettings, *, parallelism: int = 8, 
 
     fleet = fleet or _load(paths)
     options = settings.plan_options(fleet)
-    engine = engine or _engine(max(16, parallelism * 2))
+    engine = engine or _engine(max(16, parallelism * 2), fleet.backend)
     prepared = prepare(fleet, options, engine, refresh=settings.refresh, parallelism=parallelism,
                        preflight=settings.preflight, pull_for_preflight=settings.pull_for_preflight)
     for w in prepared.warnings:
@@ -299,7 +301,7 @@ def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism:
         _fail("refusing to apply without confirmation: no terminal to ask on; pass --yes to apply non-interactively")
 
     fleet = _load(list(paths))  # once: the lock needs the fleet's name, the plan the whole of it
-    engine = _engine(max(16, parallelism * 2))
+    engine = _engine(max(16, parallelism * 2), fleet.backend)
     _apply_and_exit(engine, ApplyRequest(
         fleet=fleet, settings=settings, paths=tuple(paths), revision=revision, saved=saved, parallelism=parallelism,
         wait_timeout=wait_timeout, stop_timeout=stop_timeout, max_failures=max_failures, canary=canary,

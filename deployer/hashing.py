@@ -72,7 +72,16 @@ def container_spec(bot: BotSpec, secrets_dir: str | None = None) -> dict[str, An
         spec["runtime"] = bot.runtime
     if bot.hostname is not None:
         spec["hostname"] = bot.hostname
+    if bot.placement_constraints or bot.placement_preferences:
+        # only when set: the hashes of bots without placement (every docker-backend bot) stay as they were
+        spec["placement"] = placement_spec(bot)
     return spec
+
+
+def placement_spec(bot: BotSpec) -> dict[str, Any]:
+    """The canonical placement: constraints as written (order kept: swarm keeps it), spreads in order."""
+    return {"constraints": list(bot.placement_constraints),
+            "preferences": [{"spread": d} for d in bot.placement_preferences]}
 
 
 def canonical_json(data: Any) -> str:

@@ -116,6 +116,10 @@ class BotSpec:
     gateway_cli: tuple[str, ...] = ("node", "dist/index.js")
     openclaw_config: str = "{}"  # canonical JSON of spec.openclaw, merged into the generated config
     hostname: str | None = None  # the container's hostname; None: Docker's default (the container ID)
+    # swarm backend only: where the bot's one task may run (constraint strings such as
+    # node.labels.region==eu) and spread preferences (descriptors such as node.labels.region)
+    placement_constraints: tuple[str, ...] = ()
+    placement_preferences: tuple[str, ...] = ()
 
     @property
     def is_openclaw(self) -> bool:
@@ -133,6 +137,7 @@ class FleetSpec:
     bots: tuple[BotSpec, ...] = ()
     state_dir: str | None = None  # <stateDir>/<bot>: each OpenClaw bot's state, never deleted
     config_dir: str | None = None  # <configDir>/<bot>/openclaw.json: generated, mounted read-only
+    backend: str = "docker"  # where the bots run: docker (one engine) or swarm (one service per bot)
 
 
 @dataclass(frozen=True)

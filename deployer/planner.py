@@ -311,6 +311,8 @@ def _drift(want: dict[str, Any], live: dict[str, Any], replace: list[Change], re
         checks.append(("hostname", want["hostname"], live.get("hostname")))
     if want["healthcheck"] is not None:  # without one in the manifest, the image's may apply
         checks.append(("healthcheck", want["healthcheck"], live["healthcheck"]))
+    if "placement" in live:  # a backend that places units (swarm): a constraint changed by hand is drift
+        checks.append(("placement", want.get("placement"), live["placement"]))
     for name, desired, actual in checks:
         if name not in already and desired != actual:
             replace.append(Change(name, actual, desired))

@@ -275,19 +275,25 @@ def _drift_text(plan: Plan) -> str:
 
 def _status_json(report: StatusReport) -> str:
     doc: dict[str, Any] = {"fleet": report.fleet, "last_apply": report.last_apply,
-                           "bots": [asdict(r) for r in report.rows]}
+                           # node: only where the backend spreads units over machines (swarm)
+                           "bots": [{k: v for k, v in asdict(r).items() if k != "node" or v} for r in report.rows]}
     if report.engine:
         doc["engine"] = report.engine
     return json.dumps(doc, indent=2)
 
 
 def _status_text(report: StatusReport) -> str:
-    header = ("BOT", "DESIRED", "ACTUAL", "HEALTH", "RESTARTS", "STARTED", "REVISION", "SYNC", "IMAGE")
-    table = [header] + [
+    header: tuple[str, ...] = ("BOT", "DESIRED", "ACTUAL", "HEALTH", "RESTARTS", "STARTED", "REVISION", "SYNC",
+                               "IMAGE")
+    table: list[tuple[str, ...]] = [header] + [
         (r.bot, r.desired_state, r.actual_state, r.health, str(r.restart_count), r.started_at, r.revision,
          "in sync" if r.in_sync else f"pending {r.pending}", r.image)
         for r in report.rows
     ]
+    if any(r.node for r in report.rows):  # a swarm: on which node each bot's task runs
+        table = [row[:3] + ("NODE" if i == 0 else report.rows[i - 1].node or "-",) + row[3:]
+                 for i, row in enumerate(table)]
+        header = table[0]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     lines = [f"Fleet {report.fleet}:"] + ([f"  engine: {report.engine}"] if report.engine else [])
     record = report.last_apply

@@ -22,6 +22,9 @@ SPEC_KEYS = frozenset({
 })
 
 
+OPTIONAL_KEYS = frozenset({"placement"})  # written only when set (swarm placement)
+
+
 class UnrestorableSpec(DeployerError):
     pass
 
@@ -36,7 +39,7 @@ def bot_from_spec(name: str, spec: dict[str, Any], *, state: str = "running", pu
         raise UnrestorableSpec(
             f"bot {name}: an OpenClaw bot cannot be rolled back yet (history keeps its container spec, not its "
             "generated config); revert its manifest in git and apply it")
-    unknown = set(spec) - SPEC_KEYS
+    unknown = set(spec) - SPEC_KEYS - OPTIONAL_KEYS
     missing = SPEC_KEYS - set(spec)
     if unknown or missing:
         raise UnrestorableSpec(
@@ -70,6 +73,8 @@ def bot_from_spec(name: str, spec: dict[str, Any], *, state: str = "running", pu
         ),
         network=spec["network"],
         source_file=source_file,
+        placement_constraints=tuple((spec.get("placement") or {}).get("constraints", ())),
+        placement_preferences=tuple(p["spread"] for p in (spec.get("placement") or {}).get("preferences", ())),
     )
 
 

@@ -26,6 +26,7 @@ class StatusRow:
     revision: str
     in_sync: bool
     pending: str  # the planned action when not in sync
+    node: str = ""  # where the unit runs, on a backend that spreads units over machines (swarm)
 
 
 @dataclass(frozen=True)
@@ -65,5 +66,6 @@ def status_rows(prepared: Prepared, engine: Backend) -> list[StatusRow]:
             revision=(st.labels.get(L_REVISION, "-")[:12] if st else "-"),
             in_sync=action is not None and not action.mutates,
             pending="" if action is None or not action.mutates else action.action,
+            node=st.node if st else "",
         ))
     return rows

@@ -161,6 +161,7 @@ def validate_documents(documents: list[Document], load_problems: list[Problem] |
         merged.append((doc, merged_spec))
         _check_merged(doc, fleet_doc, merged_spec, report)
     _check_cross_bot(merged, fleet_doc, report)
+    _check_backend(merged, fleet_doc, report)
 
     problems = report.problems
     if any(p.is_error for p in problems):
@@ -395,6 +396,40 @@ def _check_cross_bot(merged: list[tuple[Document, dict[str, Any]]], fleet_doc: D
                 below.setdefault(a, []).append(entry)
 
 
+def _check_backend(merged: list[tuple[Document, dict[str, Any]]], fleet_doc: Document | None,
+                   report: _Reporter) -> None:
+    """Fields one backend cannot honour, located as usual: placement on a single engine (a
+    warning), and on a swarm what a service cannot do (a host address to publish on, the
+    OpenClaw runtime whose generated config and state live on one host's disk)."""
+    backend = (_get(fleet_doc.data, ("spec", "backend")) if fleet_doc else None) or "docker"
+    for doc, spec in merged:
+        where = _Where(doc, fleet_doc)
+        if backend == "docker":
+            if spec.get("placement"):
+                where.report(report, ("placement",), "placement is used only by the swarm backend (the Fleet's "
+                             "spec.backend: swarm); on a single Docker engine it is ignored", severity=WARNING)
+            continue
+        if spec.get("runtime", RUNTIME_OPENCLAW) == RUNTIME_OPENCLAW:
+            where.report(report, ("runtime",), "runtime openclaw is not supported on the swarm backend yet: its "
+                         "generated config and state dir are written on one host's disk, which the swarm's nodes "
+                         "do not share; set runtime: container (the gateway then reads its config from the image "
+                         "or a volume)")
+        volumes = spec.get("volumes")
+        for i, vol in enumerate(volumes if isinstance(volumes, list) else []):
+            if isinstance(vol, dict) and isinstance(vol.get("source"), str) and vol["source"].startswith("/"):
+                where.report(report, ("volumes", i, "source"), f"bind source {vol['source']} must exist on every "
+                             "node the bot may run on (swarm creates no host directory: the task is rejected); "
+                             "pin the bot with spec.placement.constraints, or use a named volume", severity=WARNING)
+        ports = spec.get("ports")
+        for i, port in enumerate(ports if isinstance(ports, list) else []):
+            if isinstance(port, dict) and port.get("hostIP", "127.0.0.1") not in WILDCARD_IPS:
+                at = ("ports", i, "hostIP") if "hostIP" in port else ("ports", i)
+                where.report(report, at, f"a swarm service cannot publish on host address "
+                             f"{port.get('hostIP', '127.0.0.1')} (the default): it publishes on every address of the "
+                             "node it runs on (mode host); set hostIP: 0.0.0.0 and firewall the port on the nodes, or "
+                             "drop the port and reach the bot over an overlay network (spec.network)")
+
+
 def _ancestors(path: str) -> list[str]:
     """/a/b/c -> [/a/b, /a, /]"""
     out = []
@@ -414,7 +449,8 @@ def build_fleet(fleet_doc: Document | None, merged: list[tuple[Document, dict[st
     )
     return FleetSpec(name=name, secrets_dir=secrets_dir, bots=bots,
                      state_dir=_get(fleet_doc.data, ("spec", "stateDir")) if fleet_doc else None,
-                     config_dir=_get(fleet_doc.data, ("spec", "configDir")) if fleet_doc else None)
+                     config_dir=_get(fleet_doc.data, ("spec", "configDir")) if fleet_doc else None,
+                     backend=(_get(fleet_doc.data, ("spec", "backend")) if fleet_doc else None) or "docker")
 
 
 def build_bot(doc: Document, spec: dict[str, Any]) -> BotSpec:
@@ -463,6 +499,8 @@ def build_bot(doc: Document, spec: dict[str, Any]) -> BotSpec:
         gateway_bind=gateway.get("bind"),
         gateway_cli=tuple(gateway.get("cli", ("node", "dist/index.js"))),
         openclaw_config=canonical_json(spec.get("openclaw") or {}),
+        placement_constraints=tuple((spec.get("placement") or {}).get("constraints", ())),
+        placement_preferences=tuple(p["spread"] for p in (spec.get("placement") or {}).get("preferences", ())),
     )
 
 

@@ -95,7 +95,8 @@ def prepare(fleet: FleetSpec, options: PlanOptions, engine: Backend, *, refresh:
     secrets = check_fleet_secrets(fleet, options.secrets_dir, image_users=observed.image_users, gather=on_engine)
     if secrets.errors:
         raise InvalidSecrets(secrets.problems)
-    options = dataclasses.replace(options, secret_fingerprints=secrets.fingerprints)
+    options = dataclasses.replace(options, secret_fingerprints=secrets.fingerprints,
+                                  traits=getattr(engine, "traits", options.traits))  # the planner asks the backend's
     the_plan = plan(fleet, observed, options)
     warnings = list(secrets.problems)
     if preflight and not the_plan.errors:

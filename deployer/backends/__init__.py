@@ -1,5 +1,5 @@
 """Backends: where a fleet's bots run. `base` is the docker-free contract every backend meets;
-`docker` is the single-host engine. The factory imports a backend only when it is asked for, so
+`docker` is the single-host engine, `swarm` a Docker Swarm (one service per bot). The factory imports a backend only when it is asked for, so
 commands that never touch an engine (validate, --help) never import the docker SDK."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from ..endpoint import Endpoint
     from .base import Backend
 
-BACKEND_KINDS = ("docker",)
+BACKEND_KINDS = ("docker", "swarm")
 
 
 def open_backend(kind: str = "docker", *, endpoint: Endpoint | None = None, max_pool_size: int = 16,
@@ -20,4 +20,8 @@ def open_backend(kind: str = "docker", *, endpoint: Endpoint | None = None, max_
         from .docker.engine import DockerEngine
 
         return DockerEngine(endpoint=endpoint, max_pool_size=max_pool_size, timeout=timeout)
+    if kind == "swarm":
+        from .swarm.engine import SwarmEngine
+
+        return SwarmEngine(endpoint=endpoint, max_pool_size=max_pool_size, timeout=timeout)
     raise ValueError(f"unknown backend {kind!r} (known: {', '.join(BACKEND_KINDS)})")

@@ -98,6 +98,10 @@ class UnitStatus:
     restart_policy: str
     restart_max_retries: int
     live: dict[str, Any]
+    # where the unit runs when the backend spreads units over machines (a swarm node), else ""
+    node: str = ""
+    # the engine's last word on why the unit is not running (a swarm task's error), else ""
+    error: str = ""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ The real engine:
     privated         a private dockerd in its own network namespace, for engine-fault tests
     gatewaykit       facts about the real OpenClaw gateway image
     swarmlab         a 3-node Docker Swarm in namespaces (also `python3 -m tests.support.swarmlab up|reap`)
+    swarmkit         a swarm fleet's manifests, the CLI in process against the test swarm, cleanup by label
 
 Scripts run as subprocesses by path (they import only deployer):
     crash_apply      the CLI, counting mutating engine calls and SIGKILLing itself after the k-th

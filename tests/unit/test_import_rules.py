@@ -12,7 +12,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "deployer"
-BACKEND = {"deployer.backends.docker.client", "deployer.backends.docker.markers", "deployer.backends.docker.engine"}
+BACKEND = {"deployer.backends.docker.client", "deployer.backends.docker.markers", "deployer.backends.docker.engine",
+           "deployer.backends.swarm.engine", "deployer.backends.swarm.markers", "deployer.backends.swarm.secrets"}
 IMPURE = {"os", "subprocess", "socket", "shutil", "pathlib", "threading", "docker", "requests", "urllib", "http"}
 
 

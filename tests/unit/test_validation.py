@@ -83,8 +83,8 @@ SCHEMA_CASES = [
         """)},
         [
             "bot.yaml:7:3: $.spec.colour: unknown field 'colour'; allowed: image, pullPolicy, provider, "
-            "channels, secrets, env, command, user, ports, volumes, resources, restart, state, healthcheck, network, "
-            "runtime, gateway, openclaw",
+            "channels, secrets, env, command, user, ports, volumes, resources, restart, state, healthcheck, placement, "
+            "network, runtime, gateway, openclaw",
         ],
         id="unknown-field-lists-allowed",
     ),
