@@ -32,18 +32,29 @@ def explain(exc: Exception, what: str, where: str | None = None) -> EngineError:
             return EngineError(f"{what}: host port already in use ({detail})")
         if "bind source path does not exist" in low or "invalid mount config" in low:
             return EngineError(f"{what}: bad bind source ({detail})")
-        if status == 409 and "is already in use" in low:
+        if status == 409 and ("is already in use" in low or "already exists" in low):  # containers; configs
             return NameTaken(f"{what}: name already taken by another container ({detail})")
         if status == 404:
             return NotFound(f"{what}: not found ({detail})")
         return EngineError(f"{what}: {detail or exc}")
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
-        return explain(docker.errors.create_api_error_from_http_exception(exc), what, where)
+        return explain(as_api_error(exc), what, where)
     if isinstance(exc, docker.errors.DockerException):
         return Unreachable(f"{what}: cannot reach the Docker engine at {where} ({first_line(exc)})")
     if isinstance(exc, (ConnectionError, OSError)):
         return Unreachable(f"{what}: cannot reach the Docker engine at {where} ({first_line(exc)})")
     return EngineError(f"{what}: {first_line(exc)}")
+
+
+def as_api_error(exc: requests.HTTPError) -> Exception:
+    """An HTTPError of a raw requests call (update, the Date-header list, swarm's raw posts) as
+    the SDK's APIError, whose explanation is the engine's message. The SDK's converter raises the
+    APIError rather than returning it."""
+    try:
+        docker.errors.create_api_error_from_http_exception(exc)
+    except docker.errors.APIError as api_error:
+        return api_error
+    return exc
 
 
 def first_line(exc: Exception) -> str:

@@ -20,7 +20,6 @@ from typing import Any
 
 import docker
 import docker.errors
-import requests
 
 from ...endpoint import Endpoint, resolve
 from ...model import LABEL_BOT, LABEL_FLEET, BotSpec, ObservedContainer
@@ -28,7 +27,6 @@ from ...secrets import container_uid
 from ..base import (
     EngineError,
     HelperResult,
-    NameTaken,
     NotFound,
     RolledBack,
     Traits,
@@ -105,12 +103,7 @@ class SwarmEngine(SwarmMarkers, SwarmSecrets):
         try:
             return fn()
         except Exception as exc:  # noqa: BLE001 - mapped to one line
-            exc = _as_api_error(exc)
-            mapped = explain(exc, what, self.endpoint.describe())
-            status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
-            if status == 409 and not isinstance(mapped, NameTaken):
-                mapped = NameTaken(str(mapped))
-            raise mapped from None
+            raise explain(exc, what, self.endpoint.describe()) from None
         finally:
             for observe in self.call_observers:
                 observe(name, what)
@@ -376,17 +369,6 @@ class SwarmEngine(SwarmMarkers, SwarmSecrets):
                 return st
             time.sleep(delay)
             delay = min(delay * 1.5, 0.5)
-
-
-def _as_api_error(exc: Exception) -> Exception:
-    """A requests HTTPError (from a raw call) as the SDK's APIError: the SDK's converter raises
-    the APIError instead of returning it, so client.explain cannot be handed the HTTPError."""
-    if isinstance(exc, requests.HTTPError) and exc.response is not None:
-        try:
-            docker.errors.create_api_error_from_http_exception(exc)
-        except docker.errors.APIError as api_error:
-            return api_error
-    return exc
 
 
 def _settled(svc: dict[str, Any], tasks: list[dict[str, Any]]) -> bool:
