@@ -147,7 +147,7 @@ def test_one_error_exits_one(tmp_path):
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
         "bot.yaml:7:3: $.spec.colour: unknown field 'colour'; allowed: image, pullPolicy, provider, channels, "
-        "secrets, env, command, user, ports, volumes, resources, restart, state, healthcheck, network, "
+        "secrets, env, command, user, ports, volumes, resources, restart, state, healthcheck, placement, network, "
         "runtime, gateway, openclaw",
         "1 error(s), 0 warning(s)",
     ]
