@@ -380,9 +380,8 @@ class Applier:
         if st.status in ("exited", "dead") or st.restart_count > 0 or st.status == "restarting":
             # never quote a secret the container printed (the CLI output ends up in CI logs)
             logs = self.engine.logs_tail(container_id, 10)
-            endpoint = getattr(self.engine, "endpoint", None)
             secrets_dir = self.options.plan_options.secrets_dir
-            if endpoint is not None and not endpoint.files_local and secrets_dir:
+            if not self.engine.endpoint.files_local and secrets_dir:
                 # the values are on the engine's host, not here: redact there, or quote nothing
                 from .remote_secrets import redact_on_engine
 

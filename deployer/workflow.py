@@ -74,8 +74,8 @@ def prepare(fleet: FleetSpec, options: PlanOptions, engine: Backend, *, refresh:
     change), plan, and run the gateway's own checks for the OpenClaw bots the plan changes."""
     from .observe import gather
 
-    endpoint = getattr(engine, "endpoint", None)
-    if endpoint is not None and not endpoint.files_local:
+    endpoint = engine.endpoint
+    if not endpoint.files_local:
         remote = [b.name for b in fleet.bots if b.is_openclaw]
         if remote:
             # the generated configs and state dirs are written on this machine's disk, which the
@@ -88,7 +88,7 @@ def prepare(fleet: FleetSpec, options: PlanOptions, engine: Backend, *, refresh:
     observed = gather(engine, fleet, options, refresh=refresh, parallelism=parallelism)
     observed = dataclasses.replace(observed, configs=read_configs(fleet))
     on_engine = None
-    if endpoint is not None and not endpoint.files_local:  # the files are on the engine's host, not here
+    if not endpoint.files_local:  # the files are on the engine's host, not here
         from .remote_secrets import engine_gatherer
 
         on_engine = engine_gatherer(engine, fleet, observed)
@@ -96,7 +96,7 @@ def prepare(fleet: FleetSpec, options: PlanOptions, engine: Backend, *, refresh:
     if secrets.errors:
         raise InvalidSecrets(secrets.problems)
     options = dataclasses.replace(options, secret_fingerprints=secrets.fingerprints,
-                                  traits=getattr(engine, "traits", options.traits))  # the planner asks the backend's
+                                  traits=engine.traits)  # the planner asks the backend's, never Docker's
     the_plan = plan(fleet, observed, options)
     warnings = list(secrets.problems)
     if preflight and not the_plan.errors:

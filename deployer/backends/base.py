@@ -111,7 +111,13 @@ class HelperResult:
     stderr: str
 
 
-class Described(Protocol):
+class EndpointInfo(Protocol):
+    """Where a backend talks to (deployer.endpoint.Endpoint): named in messages, and whether the
+    paths of its bots' files (secrets, state, configs) are this machine's own."""
+
+    @property
+    def files_local(self) -> bool: ...
+
     def describe(self) -> str: ...
 
 
@@ -205,9 +211,11 @@ class Backend(UnitReader, UnitWriter, MarkerStore, HostRunner, Protocol):
     (tests and benches assert "0 mutating calls" on it)."""
 
     traits: Traits
-    endpoint: Any  # endpoint.Endpoint: describe() names it in messages
     calls: Counter[str]
     call_observers: list[Callable[[str, str], None]]  # told (kind, what) after every engine call
+
+    @property
+    def endpoint(self) -> EndpointInfo: ...
 
     @property
     def mutating_calls(self) -> int: ...

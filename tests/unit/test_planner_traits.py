@@ -48,3 +48,23 @@ def test_aside_copies_exist_only_where_the_backend_makes_them():
     assert not any("interrupted apply" in r for r in action.reasons)
     assert any("extra containers carry this bot's labels" in r for r in action.reasons)
     assert REMOVE not in [a.action for a in other.actions]
+
+
+def test_prepare_plans_with_the_backends_own_traits():
+    """The planner gets the traits from the backend that observed the fleet, not Docker's by
+    default: on a backend without in-place fields, a memory change plans a replace."""
+    from deployer.applier import Applier, ApplyOptions
+    from deployer.model import FleetSpec
+    from deployer.workflow import prepare
+    from tests.support.fake_backend import FakeBackend
+
+    for traits, expected in ((DOCKER_TRAITS, UPDATE), (NO_IN_PLACE, REPLACE)):
+        engine = FakeBackend(traits=traits)
+        first = FleetSpec(name="tr", secrets_dir=None, bots=(bot("ana", image="app:1", secrets=(), volumes=(),
+                                                                 ports=(), healthcheck=None, memory_bytes=256 * MIB),))
+        report = Applier(engine, "tr", ApplyOptions(settle=0)).apply(prepare(first, PlanOptions(), engine).plan)
+        assert not report.failed, report
+        second = dataclasses.replace(first, bots=(change(first.bots[0], memory_bytes=512 * MIB),))
+        prepared = prepare(second, PlanOptions(), engine)
+        assert [a.action for a in prepared.plan.actions] == [expected], traits
+        assert prepared.options.traits is traits

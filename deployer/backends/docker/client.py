@@ -4,6 +4,7 @@ client) and the one place docker errors become `EngineError`s of the contract, o
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import docker
@@ -46,15 +47,21 @@ def explain(exc: Exception, what: str, where: str | None = None) -> EngineError:
     return EngineError(f"{what}: {first_line(exc)}")
 
 
-def as_api_error(exc: requests.HTTPError) -> Exception:
-    """An HTTPError of a raw requests call (update, the Date-header list, swarm's raw posts) as
-    the SDK's APIError, whose explanation is the engine's message. The SDK's converter raises the
-    APIError rather than returning it."""
-    try:
-        docker.errors.create_api_error_from_http_exception(exc)
-    except docker.errors.APIError as api_error:
-        return api_error
-    return exc
+def as_api_error(exc: requests.HTTPError) -> docker.errors.APIError:
+    """An HTTPError of a raw call as the SDK's APIError, explained by the engine's own message
+    (the body's "message", else its text): whatever the body is (JSON, HTML, empty)."""
+    res = exc.response
+    explanation = ""
+    if res is not None:
+        try:
+            body = res.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            explanation = str(body.get("message") or "")
+        else:
+            explanation = (res.text or "").strip()
+    return docker.errors.APIError(str(exc), response=res, explanation=explanation or None)
 
 
 def first_line(exc: Exception) -> str:
@@ -153,13 +160,23 @@ def _server_api_version(adapter: requests.adapters.HTTPAdapter, timeout: int) ->
     return str(res.json()["ApiVersion"])
 
 
-def api_url(api: docker.APIClient, path: str) -> str:
-    """The versioned URL of an Engine API path, for the two calls the SDK does not wrap as we
-    need them (update with NanoCpus, a list whose Date header we read): built from the client's
-    public base_url and api_version, sent with requests' own public methods."""
-    return f"{api.base_url}/v{api.api_version}{path}"
+def proxy_environment(endpoint: Endpoint) -> Callable[[list[str]], list[str]]:
+    """What the SDK's create_container did to every container's Env: the docker CLI's proxies
+    (config.json `proxies`, for this daemon's host or `default`) prepended, so a bot behind a
+    proxy keeps its egress; variables the bot sets itself come later and win."""
+    from docker.utils.config import load_general_config
+    from docker.utils.proxy import ProxyConfig
+
+    proxies = load_general_config().get("proxies") or {}
+    chosen = proxies.get(endpoint.host) or proxies.get("default") or {}
+    return ProxyConfig.from_dict(chosen).inject_proxy_environment
 
 
-def checked(res: requests.Response) -> requests.Response:
-    res.raise_for_status()  # an HTTPError, mapped by explain() like the SDK's own APIError
+def raw(api: docker.APIClient, method: str, path: str, **kwargs: Any) -> requests.Response:
+    """One Engine API request the SDK does not wrap as we need it (update with NanoCpus, a list
+    whose Date header we read, swarm's spec-preserving posts): sent with requests' public
+    interface on the client's base_url and api_version, with the client's timeout (a stalled
+    engine must not hang the lock), raising HTTPError for explain() to map."""
+    res = api.request(method, f"{api.base_url}/v{api.api_version}{path}", timeout=api.timeout, **kwargs)
+    res.raise_for_status()
     return res

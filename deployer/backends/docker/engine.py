@@ -21,7 +21,7 @@ from ...endpoint import Endpoint, resolve
 from ...model import BotSpec, ObservedContainer
 from ..base import MUTATING, EngineError, HelperResult, NotFound, Traits, UnitStatus, Unreachable, count_mutating
 from . import translate
-from .client import api_url, checked, explain, first_line, make_client, transport_failure
+from .client import explain, first_line, make_client, proxy_environment, raw, transport_failure
 from .markers import MARKER_IMAGE, DockerMarkers
 from .traits import DOCKER_TRAITS
 
@@ -43,6 +43,7 @@ class DockerEngine(DockerMarkers):
         # told (kind, what) after every call, whether it failed or not: how the crash tests kill
         # an apply after its n-th mutating call and the bench counts calls, without patching us
         self.call_observers: list[Callable[[str, str], None]] = []
+        self._proxy_env: Callable[[list[str]], list[str]] | None = None
 
     # -- plumbing ------------------------------------------------------------------------------
     @property
@@ -73,6 +74,12 @@ class DockerEngine(DockerMarkers):
         finally:
             for observe in self.call_observers:
                 observe(name, what)
+
+    def _with_proxy_env(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self._proxy_env is None:
+            self._proxy_env = proxy_environment(self.endpoint)
+        env = self._proxy_env(list(body.get("Env") or []))
+        return {**body, "Env": env} if env else body
 
     @property
     def mutating_calls(self) -> int:
@@ -128,8 +135,9 @@ class DockerEngine(DockerMarkers):
                  labels: dict[str, str], timeout: float) -> tuple[int, str]:
         """Run a throwaway container to completion with no network and a read-only root:
         (exit code, its output). It is removed whatever happens."""
-        body = translate.oneshot_body(image, command=command, entrypoint=entrypoint, user=user, env=env,
-                                      binds=binds, tmpfs=tmpfs, labels=labels)
+        body = self._with_proxy_env(translate.oneshot_body(
+            image, command=command, entrypoint=entrypoint, user=user, env=env, binds=binds, tmpfs=tmpfs,
+            labels=labels))
         created = self._call("oneshot_create", f"create {name}",
                              lambda: self.api.create_container_from_config(body, name=name))
         cid = created["Id"]
@@ -159,7 +167,8 @@ class DockerEngine(DockerMarkers):
         import uuid
 
         name = f"botmaker-helper-{uuid.uuid4().hex[:12]}"
-        body = translate.helper_body(image, argv, binds=binds, env=env, cap_add=cap_add, labels=labels)
+        body = self._with_proxy_env(translate.helper_body(image, argv, binds=binds, env=env, cap_add=cap_add,
+                                                          labels=labels))
         created = self._call("helper", f"{what}: create helper container of {image}",
                              lambda: self.api.create_container_from_config(body, name=name))
         cid = created["Id"]
@@ -185,8 +194,8 @@ class DockerEngine(DockerMarkers):
 
     def create(self, bot: BotSpec, *, fleet: str, spec: dict[str, Any], spec_hash: str,
                secrets_dir: str | None, extra_labels: dict[str, str] | None = None) -> str:
-        body = translate.create_body(bot, fleet=fleet, spec=spec, spec_hash=spec_hash, secrets_dir=secrets_dir,
-                                     extra_labels=extra_labels)
+        body = self._with_proxy_env(translate.create_body(
+            bot, fleet=fleet, spec=spec, spec_hash=spec_hash, secrets_dir=secrets_dir, extra_labels=extra_labels))
         result = self._call("create", f"create {bot.container_name}",
                             lambda: self.api.create_container_from_config(body, name=bot.container_name))
         return str(result["Id"])
@@ -210,8 +219,8 @@ class DockerEngine(DockerMarkers):
         has no nano_cpus argument, so the body is sent as the Engine API defines it, through the
         client's public requests interface."""
         body = translate.update_body(bot)
-        url = api_url(self.api, f"/containers/{container_id}/update")
-        self._call("update", f"update {name or container_id[:12]}", lambda: checked(self.api.post(url, json=body)))
+        path = f"/containers/{container_id}/update"
+        self._call("update", f"update {name or container_id[:12]}", lambda: raw(self.api, "POST", path, json=body))
 
     def wait_ready(self, container_id: str, *, timeout: float, settle: float, healthcheck: bool) -> UnitStatus:
         """Poll until the container runs (and is healthy when it has a healthcheck). Call it right

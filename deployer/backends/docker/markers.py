@@ -15,7 +15,7 @@ from typing import Any
 import docker
 
 from ..base import EngineError, Marker, NotFound
-from .client import api_url, checked
+from .client import raw
 from .translate import marker_from_row
 
 MARKER_IMAGE = "botmaker/marker:1"  # an empty image, imported offline, for never-started marker containers
@@ -57,7 +57,7 @@ class DockerMarkers:
         params = {"all": 1, "filters": json.dumps({"label": [f"{label}={value}"]})}
         sent = time.monotonic()
         res = self._call("list", f"list {label} markers",
-                         lambda: checked(self.api.get(api_url(self.api, "/containers/json"), params=params)))
+                         lambda: raw(self.api, "GET", "/containers/json", params=params))
         try:
             # the Date header is written after the list was taken: minus the round trip, it is no
             # later than the moment of the list, so a marker's age is never overestimated

@@ -34,7 +34,7 @@ from ..base import (
     Unreachable,
     count_mutating,
 )
-from ..docker.client import api_url, checked, explain, first_line, make_client, transport_failure
+from ..docker.client import explain, first_line, make_client, raw, transport_failure
 from . import translate
 from .markers import SwarmMarkers
 from .secrets import SwarmSecrets
@@ -113,7 +113,7 @@ class SwarmEngine(SwarmMarkers, SwarmSecrets):
         return count_mutating(self.calls)
 
     def _post(self, kind: str, what: str, path: str, body: dict[str, Any], params: dict[str, Any] | None = None) -> Any:
-        return self._call(kind, what, lambda: checked(self.api.post(api_url(self.api, path), json=body, params=params)))
+        return self._call(kind, what, lambda: raw(self.api, "POST", path, json=body, params=params))
 
     def _service(self, unit_id: str) -> dict[str, Any]:
         return dict(self._call("inspect", f"inspect service {unit_id[:12]}",

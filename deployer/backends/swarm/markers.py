@@ -15,7 +15,7 @@ from typing import Any
 import docker
 
 from ..base import Marker, NotFound
-from ..docker.client import api_url, checked
+from ..docker.client import raw
 from . import translate
 
 
@@ -31,7 +31,7 @@ class SwarmMarkers:
         body = {"Name": translate.marker_config_name(name), "Labels": translate.marker_labels(name, labels),
                 "Data": _b64(translate.MARKER_DATA)}
         res = self._call("marker_create", f"create marker {name}",
-                         lambda: checked(self.api.post(api_url(self.api, "/configs/create"), json=body)))
+                         lambda: raw(self.api, "POST", "/configs/create", json=body))
         return str(res.json()["ID"])
 
     def remove_marker(self, marker_id: str, name: str = "") -> None:
@@ -55,7 +55,7 @@ class SwarmMarkers:
         params = {"filters": json.dumps({"label": [f"{label}={value}"]})}
         sent = time.monotonic()
         res = self._call("list", f"list {label} markers",
-                         lambda: checked(self.api.get(api_url(self.api, "/configs"), params=params)))
+                         lambda: raw(self.api, "GET", "/configs", params=params))
         try:
             now = email.utils.parsedate_to_datetime(res.headers["Date"]).timestamp() - (time.monotonic() - sent)
         except (KeyError, TypeError, ValueError):

@@ -25,7 +25,7 @@ import docker
 from ...model import LABEL_BOT, LABEL_FLEET, LABEL_MANAGED, LABEL_SECRETS, BotSpec, parse_fingerprint_label
 from ...secrets import MAX_SECRET_BYTES
 from ..base import EngineError, NameTaken
-from ..docker.client import api_url, checked
+from ..docker.client import raw
 from . import translate
 
 
@@ -69,7 +69,7 @@ class SwarmSecrets:
             translate.SECRET_NAME_LABEL: name, translate.SECRET_PRINT_LABEL: fingerprint[:translate.SHORT_PRINT]}}
         try:
             res = self._call("secret_create", f"create secret {object_name}",
-                             lambda: checked(self.api.post(api_url(self.api, "/secrets/create"), json=body)))
+                             lambda: raw(self.api, "POST", "/secrets/create", json=body))
         except NameTaken:  # a concurrent run made the same version: same name, same content
             for s in self.bot_secrets(fleet, bot.name):
                 if s["Spec"]["Name"] == object_name:
