@@ -282,6 +282,11 @@ def _check_spec_semantics(doc: Document, base: JsonPath, report: _Reporter) -> N
                            f"bind source {source!r} is not a normalised path (no '..', '.' or '//')")
             if isinstance(target, str) and (target.rstrip("/") == SECRETS_MOUNT or target.startswith(SECRETS_MOUNT + "/")):
                 report.add(doc, base + ("volumes", i, "target"), f"{SECRETS_MOUNT} is reserved for the bot's secrets")
+    if spec.get("network") == "host" and isinstance(spec.get("ports"), list) and spec["ports"]:
+        # the SDK used to refuse this before sending it; the engine would drop the ports silently
+        report.add(doc, base + ("network",),
+                   "network host shares the host's network, so ports cannot be published: the bot listens on "
+                   "the host's ports directly; drop spec.ports or use a bridge network")
     restart = spec.get("restart")
     if isinstance(restart, dict) and "maxRetries" in restart and restart.get("policy") != "on-failure":
         report.add(doc, base + ("restart", "maxRetries"), "maxRetries only applies to the on-failure policy")

@@ -975,3 +975,21 @@ def test_partial_map_completed_by_fleet_defaults_is_valid(tmp_path):
     assert [p.format() for p in result.problems] == [
         f"{tmp_path}/m.yaml:20:11: $.spec.ports[0]: 'hostPort' is a required property"
     ]
+
+
+def test_host_network_with_published_ports_is_refused(tmp_path, monkeypatch):
+    result = validate(tmp_path, monkeypatch, {"bot.yaml": bot(spec=f"""
+        image: {IMAGE}
+        network: host
+        ports:
+          - containerPort: 18789
+            hostPort: 28789
+        """)})
+    assert formatted(result) == [
+        "bot.yaml:7:12: $.spec.network: network host shares the host's network, so ports cannot be published: "
+        "the bot listens on the host's ports directly; drop spec.ports or use a bridge network"]
+    (tmp_path / "ok").mkdir()
+    assert not formatted(validate(tmp_path / "ok", monkeypatch, {"bot.yaml": bot(spec=f"""
+        image: {IMAGE}
+        network: host
+        """)}))
