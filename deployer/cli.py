@@ -21,6 +21,7 @@ from .render import formats
 if TYPE_CHECKING:  # types only: these modules are imported by the commands that need them
     from .applier import ApplyReport
     from .apply_flow import ApplyOutcome, ApplyRequest
+    from .backends.base import Backend
     from .workflow import PlanSettings, Prepared
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -129,21 +130,30 @@ def _load(paths: list[str]) -> Any:
     return fleet
 
 
-def _engine(max_pool_size: int = 16, backend: str | None = None) -> Any:
+def _engine(max_pool_size: int = 16, backend: str | None = None) -> Backend:
     """The backend for the engine chosen by --host / --context / the environment (docker CLI rules):
     the one place the CLI builds one. Its kind is the fleet's spec.backend, or DEPLOYER_BACKEND for
     the commands that read no manifest (unlock, history, rollback)."""
-    from .backends import open_backend
     from .endpoint import resolve
 
     ctx = click.get_current_context(silent=True)
     chosen = (ctx.find_root().obj if ctx is not None else None) or {}
     endpoint = _handle_errors(lambda: resolve(os.environ, host=chosen.get("host"), context=chosen.get("context")))
-    return open_backend(backend or os.environ.get("DEPLOYER_BACKEND") or "docker", max_pool_size=max_pool_size,
-                        endpoint=endpoint)
+    kind = backend or os.environ.get("DEPLOYER_BACKEND") or "docker"
+    where = "" if backend else " (DEPLOYER_BACKEND)"
+    return _handle_errors(lambda: _open(kind, where, max_pool_size, endpoint))
 
 
-def _engine_line(engine: Any) -> str:
+def _open(kind: str, where: str, max_pool_size: int, endpoint: Any) -> Backend:
+    from .backends import UnknownBackend, open_backend
+
+    try:
+        return open_backend(kind, max_pool_size=max_pool_size, endpoint=endpoint)
+    except UnknownBackend as exc:
+        raise UnknownBackend(f"{exc}{where}") from None
+
+
+def _engine_line(engine: Backend) -> str:
     return f"engine: {engine.endpoint.describe()}"
 
 
@@ -309,7 +319,7 @@ def apply(paths: tuple[str, ...], plan_file: str | None, yes: bool, parallelism:
     ), ask=not yes and saved is None, no_color=no_color)
 
 
-def _apply_and_exit(engine: Any, request: ApplyRequest, *, ask: bool, no_color: bool) -> NoReturn:
+def _apply_and_exit(engine: Backend, request: ApplyRequest, *, ask: bool, no_color: bool) -> NoReturn:
     """Run the apply flow with the terminal as its hooks; say how it ended and exit with its code."""
     from .apply_flow import ApplyHooks, run_apply
 

@@ -26,11 +26,14 @@ import hmac
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .model import LABEL_FLEET, FleetSpec, Observed
 from .problems import DeployerError
 from .secrets import EXCLUSIVE_TOKENS, KEY_FILE, PathFacts, SecretsFacts
+
+if TYPE_CHECKING:
+    from .backends.base import Backend
 
 HELPER_IMAGE_ENV = "DEPLOYER_HELPER_IMAGE"
 MOUNT = "/s"
@@ -132,7 +135,7 @@ class RemoteSecretsError(DeployerError):
     pass
 
 
-def helper_image(engine: Any, fleet: FleetSpec, observed: Observed) -> str:
+def helper_image(engine: Backend, fleet: FleetSpec, observed: Observed) -> str:
     """DEPLOYER_HELPER_IMAGE (pulled when the host lacks it), else a bot image the host has."""
     chosen = os.environ.get(HELPER_IMAGE_ENV)
     if chosen:
@@ -148,7 +151,7 @@ def helper_image(engine: Any, fleet: FleetSpec, observed: Observed) -> str:
         "shell (busybox or coreutils)")
 
 
-def engine_gatherer(engine: Any, fleet: FleetSpec, observed: Observed) -> Callable[..., SecretsFacts]:
+def engine_gatherer(engine: Backend, fleet: FleetSpec, observed: Observed) -> Callable[..., SecretsFacts]:
     """A secrets.Gatherer that reads the facts on the engine's host through a helper container."""
 
     def gather(root: Path, wanted: dict[str, tuple[str, ...]], create_key: bool, token_key: bytes) -> SecretsFacts:
@@ -169,7 +172,7 @@ def engine_gatherer(engine: Any, fleet: FleetSpec, observed: Observed) -> Callab
     return gather
 
 
-def _run_facts(engine: Any, image: str, root: Path, wanted: dict[str, tuple[str, ...]], token_key: bytes,
+def _run_facts(engine: Backend, image: str, root: Path, wanted: dict[str, tuple[str, ...]], token_key: bytes,
                fleet: str = "") -> SecretsFacts:
     want = " ".join(f"{bot}/{','.join(names)}" for bot, names in sorted(wanted.items()))
     result = engine.run_helper(image, ["/bin/sh", "-c", FACTS_SCRIPT], binds=[(str(root), MOUNT, True)],
@@ -220,7 +223,7 @@ def parse_facts(text: str, root: Path) -> SecretsFacts:
     return facts
 
 
-def redact_on_engine(engine: Any, text: str, image: str, bot_dir: str) -> str | None:
+def redact_on_engine(engine: Backend, text: str, image: str, bot_dir: str) -> str | None:
     """`text` with every secret value of `bot_dir` (a directory on the engine's host) replaced
     by [secret], or None when the helper cannot run. The values never leave the host: the helper
     reports (length, HMAC under a throwaway key) per value, and every window of `text` of such a

@@ -6,11 +6,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..problems import DeployerError
+
 if TYPE_CHECKING:
     from ..endpoint import Endpoint
     from .base import Backend
 
 BACKEND_KINDS = ("docker", "swarm")
+
+
+class UnknownBackend(DeployerError):
+    pass
 
 
 def open_backend(kind: str = "docker", *, endpoint: Endpoint | None = None, max_pool_size: int = 16,
@@ -24,4 +30,4 @@ def open_backend(kind: str = "docker", *, endpoint: Endpoint | None = None, max_
         from .swarm.engine import SwarmEngine
 
         return SwarmEngine(endpoint=endpoint, max_pool_size=max_pool_size, timeout=timeout)
-    raise ValueError(f"unknown backend {kind!r} (known: {', '.join(BACKEND_KINDS)})")
+    raise UnknownBackend(f"unknown backend {kind!r} (known: {', '.join(BACKEND_KINDS)})")

@@ -8,7 +8,7 @@ import os
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..hashing import secrets_source
 from ..hostfiles import ensure_dir, write_atomic
@@ -20,6 +20,9 @@ from .config import CONFIG_FILE, CONFIG_MOUNT, DEFAULT_UID, config_bytes, render
 from .container import host_dir
 from .preflight import TIMEOUT, preflight_run, verdict
 
+if TYPE_CHECKING:
+    from ..backends.base import Backend
+
 LABEL_PREFLIGHT = "botmaker.preflight"  # on the throwaway containers (never botmaker.managed)
 
 
@@ -30,7 +33,7 @@ def needs_preflight(action: Action) -> bool:
     return action.action in (CREATE, REPLACE) or (action.action == UPDATE and action.write_config)
 
 
-def run_preflights(plan: Plan, fleet: str, observed: Observed, options: PlanOptions, engine: Any, *,
+def run_preflights(plan: Plan, fleet: str, observed: Observed, options: PlanOptions, engine: Backend, *,
                    parallelism: int = 4, pull: bool = False) -> tuple[Plan, list[str]]:
     targets = [a for a in plan.actions if needs_preflight(a)]
     if not targets:
@@ -49,7 +52,7 @@ def run_preflights(plan: Plan, fleet: str, observed: Observed, options: PlanOpti
     return plan, notes
 
 
-def _one(action: Action, fleet: str, observed: Observed, options: PlanOptions, engine: Any,
+def _one(action: Action, fleet: str, observed: Observed, options: PlanOptions, engine: Backend,
          pull: bool) -> tuple[list[str], str | None]:
     bot = action.desired
     assert bot is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import os
 import subprocess
 import sys
 import textwrap
@@ -268,3 +269,11 @@ def test_validate_and_help_do_not_import_docker(args, code):
     )
     assert "Traceback" not in result.stderr, result.stderr
     assert result.stdout.splitlines()[-1] == f"NO-DOCKER {code}"
+
+
+def test_an_unknown_backend_is_one_line_naming_where_it_came_from():
+    result = subprocess.run([sys.executable, "-m", "deployer", "unlock", "some-fleet"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60, env={**os.environ, "DEPLOYER_BACKEND": "swarmm"})
+    assert result.returncode == 1
+    assert result.stderr == "error: unknown backend 'swarmm' (known: docker, swarm) (DEPLOYER_BACKEND)\n"
+    assert "Traceback" not in result.stdout + result.stderr
