@@ -194,7 +194,7 @@ def oneshot_body(image: str, *, command: list[str], entrypoint: list[str] | None
         "Healthcheck": {"Test": ["NONE"]},  # no probe of a gateway that is never started
         "HostConfig": {
             "Mounts": [{"Target": t, "Source": s, "Type": "bind", "ReadOnly": ro} for s, t, ro in binds],
-            "Tmpfs": tmpfs, "ReadonlyRootfs": True, "NetworkMode": "none", "AutoRemove": False,
+            "Tmpfs": tmpfs, "ReadonlyRootfs": True, "NetworkMode": "none",  # never auto-removed: we read its logs
         },
     }
     if entrypoint is not None:
