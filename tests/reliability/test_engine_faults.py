@@ -147,7 +147,9 @@ def test_engine_killed_mid_apply_then_apply_converges(tmp_path, private_engine):
 
 def test_status_shows_restarts_of_a_crash_looping_bot(tmp_path, fleet_name, docker_client):
     m = Manifests(tmp_path, fleet_name, None)
-    m.write({"loop": {"image": STAND_IN_IMAGE, "command": ["sh", "-c", "sleep 1; exit 1"], "restart": "always"}})
+    # it dies well inside the 1 s settle window: "sleep 1" raced the window's end (CI saw an
+    # inspect land just before the exit, and the bot counted as started)
+    m.write({"loop": {"image": STAND_IN_IMAGE, "command": ["sh", "-c", "sleep 0.3; exit 1"], "restart": "always"}})
 
     code, out = run_cli("apply", "--yes", "--wait-timeout", "20", m.path)
     assert code == 1, out  # it does not stay up: the apply says so
