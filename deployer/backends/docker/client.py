@@ -4,6 +4,8 @@ client) and the one place docker errors become `EngineError`s of the contract, o
 from __future__ import annotations
 
 import os
+import threading
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -170,6 +172,27 @@ def proxy_environment(endpoint: Endpoint) -> Callable[[list[str]], list[str]]:
     proxies = load_general_config().get("proxies") or {}
     chosen = proxies.get(endpoint.host) or proxies.get("default") or {}
     return ProxyConfig.from_dict(chosen).inject_proxy_environment
+
+
+class CountedCalls:
+    """Every engine call of a backend: counted by kind, mapped to one EngineError line by
+    explain(), and told to the call observers (whether it failed or not)."""
+
+    calls: Counter[str]
+    call_observers: list[Callable[[str, str], None]]
+    endpoint: Endpoint
+    _lock: threading.Lock
+
+    def _counted(self, name: str, what: str, fn: Callable[[], Any]) -> Any:
+        with self._lock:
+            self.calls[name] += 1
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - mapped to one line
+            raise explain(exc, what, self.endpoint.describe()) from None
+        finally:
+            for observe in self.call_observers:
+                observe(name, what)
 
 
 def raw(api: docker.APIClient, method: str, path: str, **kwargs: Any) -> requests.Response:

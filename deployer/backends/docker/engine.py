@@ -21,14 +21,14 @@ from ...endpoint import Endpoint, resolve
 from ...model import BotSpec, ObservedContainer
 from ..base import MUTATING, EngineError, HelperResult, NotFound, Traits, UnitStatus, Unreachable, count_mutating
 from . import translate
-from .client import explain, first_line, make_client, proxy_environment, raw, transport_failure
+from .client import CountedCalls, first_line, make_client, proxy_environment, raw, transport_failure
 from .markers import MARKER_IMAGE, DockerMarkers
 from .traits import DOCKER_TRAITS
 
 __all__ = ["DockerEngine", "MARKER_IMAGE", "MUTATING"]
 
 
-class DockerEngine(DockerMarkers):
+class DockerEngine(CountedCalls, DockerMarkers):
     """The single-host backend. Thread-safe for the calls the applier makes in parallel."""
 
     traits: Traits = DOCKER_TRAITS
@@ -65,15 +65,7 @@ class DockerEngine(DockerMarkers):
             return self._client
 
     def _call(self, name: str, what: str, fn: Callable[[], Any]) -> Any:
-        with self._lock:
-            self.calls[name] += 1
-        try:
-            return fn()
-        except Exception as exc:  # noqa: BLE001 - mapped to one line
-            raise explain(exc, what, self.endpoint.describe()) from None
-        finally:
-            for observe in self.call_observers:
-                observe(name, what)
+        return self._counted(name, what, fn)
 
     def _with_proxy_env(self, body: dict[str, Any]) -> dict[str, Any]:
         if self._proxy_env is None:

@@ -34,7 +34,7 @@ from ..base import (
     Unreachable,
     count_mutating,
 )
-from ..docker.client import explain, first_line, make_client, raw, transport_failure
+from ..docker.client import CountedCalls, first_line, make_client, raw, transport_failure
 from . import translate
 from .markers import SwarmMarkers
 from .secrets import SwarmSecrets
@@ -45,7 +45,7 @@ __all__ = ["SwarmEngine"]
 DEFAULT_UID = 1000  # the stand-in's and OpenClaw's `node` user, when neither the bot nor the image says
 
 
-class SwarmEngine(SwarmMarkers, SwarmSecrets):
+class SwarmEngine(CountedCalls, SwarmMarkers, SwarmSecrets):
     """The swarm backend. Thread-safe for the calls the applier makes in parallel."""
 
     traits: Traits = SWARM_TRAITS
@@ -98,15 +98,7 @@ class SwarmEngine(SwarmMarkers, SwarmSecrets):
     def _call(self, name: str, what: str, fn: Callable[[], Any]) -> Any:
         api = self.api  # connect (and check it is a manager) outside the count of this call
         del api
-        with self._lock:
-            self.calls[name] += 1
-        try:
-            return fn()
-        except Exception as exc:  # noqa: BLE001 - mapped to one line
-            raise explain(exc, what, self.endpoint.describe()) from None
-        finally:
-            for observe in self.call_observers:
-                observe(name, what)
+        return self._counted(name, what, fn)
 
     @property
     def mutating_calls(self) -> int:

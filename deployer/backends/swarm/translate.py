@@ -34,6 +34,7 @@ from ...model import (
     parse_fingerprint_label,
 )
 from ..base import Marker, UnitStatus
+from ..docker.translate import healthcheck  # the Engine API encodes it alike for a container and a task
 
 NAME_MAX = 64  # swarm's limit for config and secret names ([a-zA-Z0-9-_.], alphanumeric at both ends)
 MARKER_LABEL = "botmaker.marker"  # on every marker config
@@ -93,18 +94,6 @@ def restart_policy(bot: BotSpec) -> dict[str, Any]:
     if bot.restart_policy == "on-failure":
         policy["MaxAttempts"] = bot.restart_max_retries
     return policy
-
-
-def healthcheck(bot: BotSpec) -> dict[str, Any] | None:
-    if bot.healthcheck is None:
-        return None
-    hc = bot.healthcheck
-    out: dict[str, Any] = {"Test": list(hc.test)}
-    for key, value in (("Interval", hc.interval_ns), ("Timeout", hc.timeout_ns), ("Retries", hc.retries),
-                       ("StartPeriod", hc.start_period_ns)):
-        if value:
-            out[key] = value
-    return out
 
 
 def unit_labels(bot: BotSpec) -> dict[str, str]:
