@@ -73,4 +73,9 @@ def main(sizes: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [1, 30])
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python3 -m bench.swarm_apply", description=__doc__.split("\n\n")[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[1, 30], metavar="N",
+                        help="fleet sizes to measure, one after the other (default: 1 30)")
+    main(parser.parse_args().sizes)
