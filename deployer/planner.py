@@ -78,12 +78,13 @@ def plan(fleet: FleetSpec, observed: Observed, options: PlanOptions = PlanOption
 
     actions: list[Action] = []
     errors: list[str] = []
+    noun = options.traits.unit_noun  # "container", "service": what one bot runs as
     for bot in sorted(fleet.bots, key=lambda b: b.name):
         foreign = observed.foreign_by_name.get(bot.container_name)
         if foreign is not None and bot.name in options.adopt and foreign.fleet in (None, ""):
             actions.append(Action(
                 bot.name, REPLACE,
-                (f"adopt: container {bot.container_name} ({foreign.id[:12]}) is not managed by fleet "
+                (f"adopt: {noun} {bot.container_name} ({foreign.id[:12]}) is not managed by fleet "
                  f"{observed.fleet}; it is replaced by one that is",),
                 (Change("owner", _owner(foreign), f"fleet {observed.fleet}"),),
                 container_id=foreign.id, desired=bot,
@@ -95,7 +96,7 @@ def plan(fleet: FleetSpec, observed: Observed, options: PlanOptions = PlanOption
             hint = ("it belongs to another fleet and cannot be adopted" if foreign.fleet
                     else f"remove or rename it by hand, or take it over with --adopt {bot.name}")
             errors.append(
-                f"bot {bot.name}: container {bot.container_name} ({foreign.id[:12]}) already exists and belongs to "
+                f"bot {bot.name}: {noun} {bot.container_name} ({foreign.id[:12]}) already exists and belongs to "
                 f"{_owner(foreign)}; deployer will not touch it: {hint}"
             )
             by_bot.pop(bot.name, None)  # the bot is declared: its own copies are not orphans
@@ -104,8 +105,8 @@ def plan(fleet: FleetSpec, observed: Observed, options: PlanOptions = PlanOption
 
     for bot_name in sorted(by_bot):
         for c in sorted(by_bot[bot_name], key=lambda c: c.name):
-            reasons = [f"container {c.name} belongs to fleet {observed.fleet} but no manifest declares bot {bot_name!r}"
-                       if bot_name else f"container {c.name} carries fleet {observed.fleet}'s labels but no bot-id"]
+            reasons = [f"{noun} {c.name} belongs to fleet {observed.fleet} but no manifest declares bot {bot_name!r}"
+                       if bot_name else f"{noun} {c.name} carries fleet {observed.fleet}'s labels but no bot-id"]
             protected = c.labels.get(LABEL_PROTECT) == "true"
             recorded = _recorded_spec(c) or {}
             if recorded.get("runtime") == "openclaw":
@@ -149,8 +150,9 @@ def _prune_guards(fleet: FleetSpec, actions: list[Action], options: PlanOptions)
 
 def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Observed, options: PlanOptions) -> Action:
     want = desired_spec(bot, options)
+    noun = options.traits.unit_noun
     if not containers:
-        created: tuple[str, ...] = ("no container",)
+        created: tuple[str, ...] = (f"no {noun}",)
         state = _state_dir(bot)
         if state:
             created += (f"state dir {state} is created if missing and never deleted (not even by --prune)",)
@@ -176,13 +178,13 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
         replace_changes.extend(Change(f"secret {name}", "(fingerprint)", "(new fingerprint)") for name in rotated)
     if current.name != bot.container_name:
         how = "by an interrupted apply" if _is_aside(current.name, options.traits) else "(renamed by hand?)"
-        reasons.insert(0, f"container is named {current.name} {how}, not {bot.container_name}")
+        reasons.insert(0, f"{noun} is named {current.name} {how}, not {bot.container_name}")
         replace_changes.insert(0, Change("name", current.name, bot.container_name))
     extras = [c.name for c in containers if c is not current and not _is_aside(c.name, options.traits) and c not in kept]
     if extras:
-        reasons.append(f"extra containers carry this bot's labels but were not created by this apply: {', '.join(extras)}")
+        reasons.append(f"extra {noun}s carry this bot's labels but were not created by this apply: {', '.join(extras)}")
     if kept:
-        reasons.append(f"extra containers carry this bot's labels but are protected ({LABEL_PROTECT}=true) "
+        reasons.append(f"extra {noun}s carry this bot's labels but are protected ({LABEL_PROTECT}=true) "
                        f"and never removed: {', '.join(c.name for c in kept)}")
     if replace_changes:
         return Action(action=REPLACE, reasons=tuple(reasons), changes=tuple(replace_changes + update_changes),
@@ -193,18 +195,18 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
             reasons.insert(0, "the gateway reloads its config (no restart)")
         # docker update neither starts nor stops a container; the state change rides along
         if bot.state == "running" and not current.running:
-            reasons.append(f"container is {current.state}, manifest says running")
+            reasons.append(f"{noun} is {current.state}, manifest says running")
             update_changes.append(Change("state", current.state, "running"))
         elif bot.state == "stopped" and current.running:
-            reasons.append(f"container is {current.state}, manifest says stopped")
+            reasons.append(f"{noun} is {current.state}, manifest says stopped")
             update_changes.append(Change("state", current.state, "stopped"))
         return Action(action=UPDATE, reasons=tuple(reasons), changes=tuple(update_changes), **base)
     # `reasons` can only hold the extra-containers note here; keep it, they are removed as leftovers
     if bot.state == "running" and not current.running:
-        return Action(action=START, reasons=(f"container is {current.state}, manifest says running", *reasons),
+        return Action(action=START, reasons=(f"{noun} is {current.state}, manifest says running", *reasons),
                       changes=(Change("state", current.state, "running"),), **base)
     if bot.state == "stopped" and current.running:
-        return Action(action=STOP, reasons=(f"container is {current.state}, manifest says stopped", *reasons),
+        return Action(action=STOP, reasons=(f"{noun} is {current.state}, manifest says stopped", *reasons),
                       changes=(Change("state", current.state, "stopped"),), **base)
     asides = [c.name for c in containers if c.id in leftovers and _is_aside(c.name, options.traits)]
     reasons_noop = (f"copies left by an interrupted apply will be removed: {', '.join(asides)}",) if asides else ()
@@ -224,7 +226,7 @@ def _diff(bot: BotSpec, want: dict[str, Any], current: ObservedContainer, observ
         recorded = _recorded_spec(current)
     if recorded is None:
         replace.append(Change("spec", "(not recorded)", "(manifest)"))
-        reasons.append("container carries no readable botmaker.spec label")
+        reasons.append(f"{traits.unit_noun} carries no readable botmaker.spec label")
         return replace, update, reasons
     if recorded is not want or current.inspected:
         for field_name in want:

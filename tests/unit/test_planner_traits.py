@@ -46,7 +46,7 @@ def test_aside_copies_exist_only_where_the_backend_makes_them():
     (action,) = other.actions
     # without aside copies the same name is just an extra unit with this bot's labels
     assert not any("interrupted apply" in r for r in action.reasons)
-    assert any("extra containers carry this bot's labels" in r for r in action.reasons)
+    assert any("extra services carry this bot's labels" in r for r in action.reasons)  # in the backend's words
     assert REMOVE not in [a.action for a in other.actions]
 
 
