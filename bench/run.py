@@ -98,7 +98,10 @@ import yaml
 if not __package__:
     raise SystemExit("run the bench from the repository root as a module: python3 -m bench.run [options]")
 
+from deployer.history import L_HISTORY  # noqa: E402
+from deployer.lock import L_LOCK  # noqa: E402
 from deployer.model import LABEL_BOT, LABEL_FLEET, LABEL_MANAGED, LABEL_SPEC, LABEL_SPEC_HASH  # noqa: E402
+from deployer.stamps import L_RECORD  # noqa: E402
 from tests.support.engine_harness import BOT_UID, STAND_IN_IMAGE  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -630,16 +633,18 @@ class Engine:
                     log(f"could not remove network {name}: {exc}")
 
     def markers(self, extra_label: str | None = None) -> list[dict[str, Any]]:
-        """Marker containers apply leaves for a fleet (the fleet lock botmaker-lock.<fleet>, the
-        last-applied record botmaker-record.<fleet>): named botmaker-<something>.<our fleet>."""
+        """Marker containers apply leaves for a fleet: the fleet lock botmaker-lock.<fleet> (and its
+        heartbeats), the last-applied record botmaker-record.<fleet>, the history entries
+        botmaker-history.<fleet>.<n>; told apart by the fleet their own label names."""
         fleets = set(self.fleets)
         if extra_label and extra_label.startswith(f"{LABEL_FLEET}="):
             fleets &= {extra_label.split("=", 1)[1]}
         out = []
         for r in self.api.containers(all=True, filters={"name": f"bench-{self.run}"}):
             name = (r.get("Names") or ["/"])[0].lstrip("/")
-            head, dot, tail = name.rpartition(".")
-            if dot and tail in fleets and head.startswith("botmaker-") and RUN_LABEL not in (r.get("Labels") or {}):
+            labels = r.get("Labels") or {}
+            owner = labels.get(L_LOCK) or labels.get(L_RECORD) or labels.get(L_HISTORY)
+            if name.startswith("botmaker-") and owner in fleets and RUN_LABEL not in labels:
                 out.append(r)
         return out
 
