@@ -3,8 +3,10 @@ client) and the one place docker errors become `EngineError`s of the contract, o
 
 from __future__ import annotations
 
+import email.utils
 import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -193,6 +195,32 @@ class CountedCalls:
         finally:
             for observe in self.call_observers:
                 observe(name, what)
+
+
+def connect(endpoint: Endpoint, *, timeout: int, max_pool_size: int, engine: str = "the Docker engine",
+            hint: str = "is dockerd running and DOCKER_HOST (or the docker context) right?",
+            ask_info: bool = False) -> tuple[docker.APIClient, dict[str, Any] | None]:
+    """The client for an endpoint (and, with ask_info, the engine's /info, which a swarm backend
+    reads to check it talks to a manager), or Unreachable in one line: every failure here means
+    the engine could not be reached."""
+    try:
+        client = make_client(endpoint, timeout=timeout, max_pool_size=max_pool_size)
+        return client, (client.info() if ask_info else None)
+    except Exception as exc:  # noqa: BLE001 - every failure here means "unreachable"
+        transport = transport_failure(exc, endpoint.host)
+        if transport is not None:
+            raise Unreachable(f"cannot reach {engine} at {endpoint.describe()}: {transport}") from None
+        raise Unreachable(f"cannot reach {engine} at {endpoint.describe()} ({first_line(exc)}); {hint}") from None
+
+
+def engine_clock(res: requests.Response, sent: float) -> float:
+    """The engine's clock at the moment of a list, from its answer's Date header (written after the
+    list was taken: minus the round trip it is no later than that moment, so a marker's age is
+    never overestimated); this machine's clock when the header is missing."""
+    try:
+        return email.utils.parsedate_to_datetime(res.headers["Date"]).timestamp() - (time.monotonic() - sent)
+    except (KeyError, TypeError, ValueError):
+        return time.time() - (time.monotonic() - sent)
 
 
 def raw(api: docker.APIClient, method: str, path: str, **kwargs: Any) -> requests.Response:

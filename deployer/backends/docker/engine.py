@@ -19,9 +19,9 @@ import docker
 from ...encodings import split_image_ref
 from ...endpoint import Endpoint, resolve
 from ...model import BotSpec, ObservedContainer
-from ..base import MUTATING, EngineError, HelperResult, NotFound, Traits, UnitStatus, Unreachable, count_mutating
+from ..base import MUTATING, EngineError, HelperResult, NotFound, Traits, UnitStatus, count_mutating
 from . import translate
-from .client import CountedCalls, first_line, make_client, proxy_environment, raw, transport_failure
+from .client import CountedCalls, connect, proxy_environment, raw
 from .markers import MARKER_IMAGE, DockerMarkers
 from .traits import DOCKER_TRAITS
 
@@ -50,18 +50,7 @@ class DockerEngine(CountedCalls, DockerMarkers):
     def api(self) -> docker.APIClient:
         with self._lock:
             if self._client is None:
-                try:
-                    self._client = make_client(self.endpoint, timeout=self._timeout,
-                                               max_pool_size=self._max_pool_size)
-                except Exception as exc:  # noqa: BLE001 - every failure here means "unreachable"
-                    transport = transport_failure(exc, self.endpoint.host)
-                    if transport is not None:
-                        raise Unreachable(f"cannot reach the Docker engine at {self.endpoint.describe()}: "
-                                          f"{transport}") from None
-                    raise Unreachable(
-                        f"cannot reach the Docker engine at {self.endpoint.describe()} ({first_line(exc)}); "
-                        "is dockerd running and DOCKER_HOST (or the docker context) right?"
-                    ) from None
+                self._client, _ = connect(self.endpoint, timeout=self._timeout, max_pool_size=self._max_pool_size)
             return self._client
 
     def _call(self, name: str, what: str, fn: Callable[[], Any]) -> Any:

@@ -4,7 +4,6 @@ Container names are unique, so a create is atomic: a second one gets NameTaken (
 
 from __future__ import annotations
 
-import email.utils
 import io
 import json
 import tarfile
@@ -15,7 +14,7 @@ from typing import Any
 import docker
 
 from ..base import EngineError, Marker, NotFound
-from .client import raw
+from .client import engine_clock, raw
 from .translate import marker_from_row
 
 MARKER_IMAGE = "botmaker/marker:1"  # an empty image, imported offline, for never-started marker containers
@@ -58,13 +57,7 @@ class DockerMarkers:
         sent = time.monotonic()
         res = self._call("list", f"list {label} markers",
                          lambda: raw(self.api, "GET", "/containers/json", params=params))
-        try:
-            # the Date header is written after the list was taken: minus the round trip, it is no
-            # later than the moment of the list, so a marker's age is never overestimated
-            now = email.utils.parsedate_to_datetime(res.headers["Date"]).timestamp() - (time.monotonic() - sent)
-        except (KeyError, TypeError, ValueError):
-            now = time.time() - (time.monotonic() - sent)
-        return now, [marker_from_row(r) for r in res.json()]
+        return engine_clock(res, sent), [marker_from_row(r) for r in res.json()]
 
     def _ensure_marker_image(self) -> None:
         try:

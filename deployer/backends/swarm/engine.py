@@ -31,10 +31,9 @@ from ..base import (
     RolledBack,
     Traits,
     UnitStatus,
-    Unreachable,
     count_mutating,
 )
-from ..docker.client import CountedCalls, first_line, make_client, raw, transport_failure
+from ..docker.client import CountedCalls, connect, raw
 from . import translate
 from .markers import SwarmMarkers
 from .secrets import SwarmSecrets
@@ -71,18 +70,11 @@ class SwarmEngine(CountedCalls, SwarmMarkers, SwarmSecrets):
     def api(self) -> docker.APIClient:
         with self._lock:
             if self._client is None:
-                try:
-                    client = make_client(self.endpoint, timeout=self._timeout, max_pool_size=self._max_pool_size)
-                    info = client.info()
-                except Exception as exc:  # noqa: BLE001 - every failure here means "unreachable"
-                    transport = transport_failure(exc, self.endpoint.host)
-                    if transport is not None:
-                        raise Unreachable(f"cannot reach the swarm manager at {self.endpoint.describe()}: "
-                                          f"{transport}") from None
-                    raise Unreachable(
-                        f"cannot reach the swarm manager at {self.endpoint.describe()} ({first_line(exc)}); "
-                        "is dockerd running and DOCKER_HOST (or --host) right?") from None
+                client, info = connect(self.endpoint, timeout=self._timeout, max_pool_size=self._max_pool_size,
+                                       engine="the swarm manager", ask_info=True,
+                                       hint="is dockerd running and DOCKER_HOST (or --host) right?")
                 self.calls["info"] += 1
+                assert info is not None
                 swarm = info.get("Swarm") or {}
                 if swarm.get("LocalNodeState") != "active":
                     raise EngineError(

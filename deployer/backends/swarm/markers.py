@@ -6,7 +6,6 @@ both the manager's clock, so lock ages are measured on one clock."""
 
 from __future__ import annotations
 
-import email.utils
 import json
 import time
 from collections.abc import Callable
@@ -15,7 +14,7 @@ from typing import Any
 import docker
 
 from ..base import Marker, NotFound
-from ..docker.client import raw
+from ..docker.client import engine_clock, raw
 from . import translate
 
 
@@ -56,11 +55,7 @@ class SwarmMarkers:
         sent = time.monotonic()
         res = self._call("list", f"list {label} markers",
                          lambda: raw(self.api, "GET", "/configs", params=params))
-        try:
-            now = email.utils.parsedate_to_datetime(res.headers["Date"]).timestamp() - (time.monotonic() - sent)
-        except (KeyError, TypeError, ValueError):
-            now = time.time() - (time.monotonic() - sent)
-        return now, [translate.marker_from_config(r) for r in res.json() or []]
+        return engine_clock(res, sent), [translate.marker_from_config(r) for r in res.json() or []]
 
 
 def _b64(data: bytes) -> str:
