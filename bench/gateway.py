@@ -23,9 +23,9 @@ from pathlib import Path
 
 import yaml
 
-from deployer.history import HISTORY_PREFIX
-from deployer.lock import LOCK_PREFIX
-from deployer.stamps import RECORD_PREFIX
+from deployer.runtime.history import HISTORY_PREFIX
+from deployer.runtime.lock import LOCK_PREFIX
+from deployer.runtime.stamps import RECORD_PREFIX
 from tests.support.engine_harness import FLEET_LABEL
 from tests.support.gatewaykit import OPENCLAW_IMAGE
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from deployer.applier import Applier, ApplyOptions
-from deployer.hashing import container_spec, spec_hash
-from deployer.model import CREATE, REPLACE, Action, BotSpec, Plan
+from deployer.core.model import CREATE, REPLACE, Action, BotSpec, Plan
+from deployer.core.spec import container_spec, spec_hash
+from deployer.runtime.applier import Applier, ApplyOptions
 from tests.support.fake_backend import FakeBackend
 
 BAD = ("sh", "-c", "exit 3")

@@ -31,7 +31,7 @@ from pathlib import Path
 import docker
 import yaml
 
-from deployer.lock import L_LOCK
+from deployer.runtime.lock import L_LOCK
 from tests.support.engine_harness import FLEET_LABEL, MARKER_LABELS, STAND_IN_IMAGE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,7 +130,7 @@ def bench_takeover(client: docker.DockerClient, tmp: Path, rounds: int = 3) -> N
     import threading
 
     from deployer.backends.docker.engine import DockerEngine
-    from deployer.lock import FleetLock
+    from deployer.runtime.lock import FleetLock
 
     for r in range(rounds):
         fleet = f"bench14-take-{secrets.token_hex(3)}"

@@ -98,10 +98,10 @@ import yaml
 if not __package__:
     raise SystemExit("run the bench from the repository root as a module: python3 -m bench.run [options]")
 
-from deployer.history import L_HISTORY  # noqa: E402
-from deployer.lock import L_LOCK  # noqa: E402
-from deployer.model import LABEL_BOT, LABEL_FLEET, LABEL_MANAGED, LABEL_SPEC, LABEL_SPEC_HASH  # noqa: E402
-from deployer.stamps import L_RECORD  # noqa: E402
+from deployer.core.vocabulary import LABEL_BOT, LABEL_FLEET, LABEL_MANAGED, LABEL_SPEC, LABEL_SPEC_HASH
+from deployer.runtime.history import L_HISTORY
+from deployer.runtime.lock import L_LOCK
+from deployer.runtime.stamps import L_RECORD
 from tests.support.engine_harness import BOT_UID, STAND_IN_IMAGE  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -371,7 +371,7 @@ print(len(rows))
 CLI_CHILD = r"""
 import json, sys
 settle = sys.argv[1]
-import deployer.applier as A
+import deployer.runtime.applier as A
 import deployer.backends as B
 import deployer.backends.docker.engine  # imported up front, as before
 engines = []
@@ -438,7 +438,7 @@ sys.stderr.write("BENCH_PHASES " + json.dumps(phases) + "\n")
 PHASES_CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter()
-import deployer.cli, deployer.workflow as W, deployer.observe as O, deployer.render as R
+import deployer.cli, deployer.flows.prepare as W, deployer.runtime.observe as O, deployer.cli.render as R
 import deployer.backends.docker.engine
 phases = {"imports (click, deployer, docker SDK, jsonschema-rs)": 0.0}
 def timed(label, fn):
@@ -472,7 +472,7 @@ sys.exit(code)
 APPLY_PHASES_CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter()
-import deployer.cli, deployer.workflow as W, deployer.applier as A, deployer.lock as L, deployer.stamps as S
+import deployer.cli, deployer.flows.prepare as W, deployer.runtime.applier as A, deployer.runtime.lock as L, deployer.runtime.stamps as S
 import deployer.backends.docker.engine
 phases = {"imports": time.perf_counter() - t0}
 def timed(label, fn):
@@ -518,15 +518,16 @@ def fmt_phases(phases: dict[str, float]) -> str:
 # inspect is the engine's own (argv[4]).
 RECORD_CHILD = r"""
 import dataclasses, hashlib, json, sys
-from deployer.applier import Applier, ApplyOptions
+from deployer.runtime.applier import Applier, ApplyOptions
 from deployer.backends.docker.engine import DockerEngine
-from deployer.secrets import check_fleet_secrets
-from deployer.workflow import load_fleet, plan_options
+from deployer.secrets.checks import check_fleet_secrets
+from deployer.flows.prepare import load_fleet, plan_options
+from deployer.backends.docker.traits import DOCKER_TRAITS
 manifests, out, template_file, image_file = sys.argv[1:5]
 template = json.load(open(template_file))
 image = json.load(open(image_file))
 fleet, _ = load_fleet([manifests])
-options = plan_options(fleet, None)
+options = plan_options(fleet, None, traits=DOCKER_TRAITS)
 secrets = check_fleet_secrets(fleet, options.secrets_dir, image_users={})
 assert not secrets.errors, secrets.problems[:3]
 options = dataclasses.replace(options, secret_fingerprints=secrets.fingerprints)
@@ -701,9 +702,9 @@ def plan_calls(dir_: Path) -> dict[str, int]:
 # --- items --------------------------------------------------------------------------------------
 
 def item1_validate(res: Results, ff: FleetFiles, k: int) -> None:
-    from deployer.fastpath import load_and_validate
-    from deployer.manifest import load_paths
-    from deployer.validation import validate_documents
+    from deployer.manifests.fastpath import load_and_validate
+    from deployer.manifests.load import load_paths
+    from deployer.manifests.validation import validate_documents
 
     files = sorted(ff.dir.glob("*.yaml"))
 

@@ -35,14 +35,14 @@ def timed_apply(fleet: SwarmFleet, env: dict[str, str], *extra: str) -> tuple[fl
 
 
 def noop_mutations(fleet: SwarmFleet) -> int:
-    from deployer.applier import Applier, ApplyOptions
     from deployer.backends import open_backend
-    from deployer.endpoint import resolve
-    from deployer.workflow import load_fleet, plan_options, prepare
+    from deployer.backends.endpoint import resolve
+    from deployer.flows.prepare import load_fleet, plan_options, prepare
+    from deployer.runtime.applier import Applier, ApplyOptions
 
     loaded, _ = load_fleet([fleet.path])
     engine = open_backend("swarm", endpoint=resolve({"DOCKER_HOST": fleet.docker_host}))
-    prepared = prepare(loaded, plan_options(loaded, None), engine, preflight=False)
+    prepared = prepare(loaded, plan_options(loaded, None, traits=engine.traits), engine, preflight=False)
     Applier(engine, loaded.name, ApplyOptions(plan_options=prepared.options)).apply(prepared.plan)
     return engine.mutating_calls
 

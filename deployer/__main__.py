@@ -1,3 +1,3 @@
-from .cli import main
+from deployer.cli.commands import main
 
 main()

@@ -6,28 +6,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..problems import DeployerError
+from deployer.errors import UnknownBackend
 
 if TYPE_CHECKING:
-    from ..endpoint import Endpoint
-    from .base import Backend
+    from deployer.backends.base import Backend
+    from deployer.backends.endpoint import Endpoint
 
 BACKEND_KINDS = ("docker", "swarm")
-
-
-class UnknownBackend(DeployerError):
-    pass
 
 
 def open_backend(kind: str = "docker", *, endpoint: Endpoint | None = None, max_pool_size: int = 16,
                  timeout: int = 120) -> Backend:
     """The one place a backend is chosen and built (lazily: it connects on its first call)."""
     if kind == "docker":
-        from .docker.engine import DockerEngine
+        from deployer.backends.docker.engine import DockerEngine
 
         return DockerEngine(endpoint=endpoint, max_pool_size=max_pool_size, timeout=timeout)
     if kind == "swarm":
-        from .swarm.engine import SwarmEngine
+        from deployer.backends.swarm.engine import SwarmEngine
 
         return SwarmEngine(endpoint=endpoint, max_pool_size=max_pool_size, timeout=timeout)
     raise UnknownBackend(f"unknown backend {kind!r} (known: {', '.join(BACKEND_KINDS)})")

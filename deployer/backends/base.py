@@ -18,53 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from ..model import BotSpec, ObservedContainer
-from ..problems import DeployerError
+from deployer.core.model import BotSpec, ObservedContainer
+from deployer.core.traits import Traits
 
 # Calls that change bot units. Marker calls (lock, record) are counted apart as marker_create /
 # marker_remove, and preflight or helper runs as oneshot_* / helper.
 MUTATING = frozenset({"pull", "create", "start", "stop", "update", "rename", "remove"})
-
-
-class EngineError(DeployerError):
-    """One engine call failed; the message is one line fit for an operator."""
-
-
-class NotFound(EngineError):
-    """The unit, marker or image asked for does not exist (404)."""
-
-
-class NameTaken(EngineError):
-    """A create failed because the name is held (409): the atomic primitive behind the lock."""
-
-
-class Unreachable(EngineError):
-    """The engine could not be reached at all (socket, ssh, TLS): nothing was done."""
-
-
-class RolledBack(EngineError):
-    """An update failed and the engine itself put the unit back on its previous spec."""
-
-
-@dataclass(frozen=True)
-class Traits:
-    """What differs between backends, as data the planner and applier read.
-
-    in_place_fields: canonical spec fields a unit can change without being recreated (on a
-        single host: what `docker update` changes).
-    aside_mark: the name mark of the old unit kept aside during a replace, so that it can be
-        restored on rollback; None when the backend has no aside copy: then a replace is one
-        engine-side update (InEngineReplace.replace_unit) that stops the old task first and
-        rolls back by itself (a swarm service update with order stop-first).
-    secret_delivery: how a bot's secret files reach it: "bind-dir" (a host directory mounted at
-        /run/secrets) or "engine-secrets" (the engine's own secret objects).
-    unit_noun: what one bot's unit is called in messages ("container", "service").
-    """
-
-    in_place_fields: frozenset[str]
-    aside_mark: str | None
-    secret_delivery: str
-    unit_noun: str = "container"
 
 
 @dataclass(frozen=True)

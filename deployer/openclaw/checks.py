@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..problems import ERROR, WARNING
-from .config import BUNDLED_CHANNELS, CHANNELS, CONFIG_MOUNT, GATEWAY_ENV, GATEWAY_TOKEN, STATE_MOUNT
+from deployer.core.problems import ERROR, WARNING
+from deployer.openclaw.config import BUNDLED_CHANNELS, CHANNELS, CONFIG_MOUNT, GATEWAY_ENV, GATEWAY_TOKEN, STATE_MOUNT
 
 Report = Callable[[tuple[str | int, ...], str, str], None]  # (path under spec, message, severity)
 
@@ -154,7 +154,7 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 def _memory(spec: dict[str, Any]) -> int | None:
-    from ..validation import parse_memory
+    from deployer.core.encodings import parse_memory
 
     value = _dict(spec.get("resources")).get("memory")
     if isinstance(value, (int, str)) and not isinstance(value, bool):

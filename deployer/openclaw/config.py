@@ -11,7 +11,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from ..model import SECRETS_MOUNT, BotSpec, merge_maps
+from deployer.core.model import BotSpec, merge_maps
+from deployer.core.vocabulary import SECRETS_MOUNT
 
 CONFIG_MOUNT = "/etc/openclaw"  # the bot's config directory, mounted read-only
 CONFIG_FILE = "openclaw.json"

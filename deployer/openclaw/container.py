@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..model import BotSpec, FleetSpec, Healthcheck, Volume
-from ..problems import Problem
-from .config import CONFIG_FILE, CONFIG_MOUNT, GATEWAY_ENV, STATE_MOUNT
+from deployer.core.model import BotSpec, FleetSpec, Healthcheck, Volume
+from deployer.core.problems import Problem
+from deployer.openclaw.config import CONFIG_FILE, CONFIG_MOUNT, GATEWAY_ENV, STATE_MOUNT
 
 SECOND = 1_000_000_000
 

@@ -12,8 +12,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..model import SECRETS_MOUNT, BotSpec
-from .config import CONFIG_MOUNT, STATE_MOUNT
+from deployer.core.model import BotSpec
+from deployer.core.vocabulary import SECRETS_MOUNT
+from deployer.openclaw.config import CONFIG_MOUNT, STATE_MOUNT
 
 MARK = "DEPLOYER-PREFLIGHT "
 # Runs in the image's working directory; argv[1] is the CLI as JSON (spec.gateway.cli).

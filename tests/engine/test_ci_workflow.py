@@ -24,14 +24,14 @@ from tests.support.engine_harness import STAND_IN_IMAGE, fleet_containers, make_
 from tests.support.fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
     # noqa: F401 - cleanup_markers is an autouse fixture
     ASIDE_MARK,
+    FAST,
+    Manifests,
     apply_ok,
     assert_clean,
     bot,
     cleanup_markers,
     env_of,
-    FAST,
     get_container,
-    Manifests,
     run_cli,
     write_secret,
 )
@@ -424,7 +424,7 @@ def test_killed_apply_lock_expires_and_is_taken_over(tmp_path, fleet_name, secre
 
 def test_unlock(tmp_path, fleet_name, docker_client):
     from deployer.backends.docker.engine import DockerEngine
-    from deployer.lock import FleetLock
+    from deployer.runtime.lock import FleetLock
 
     code, out = run_cli("unlock", fleet_name)
     assert code == 0 and f"fleet {fleet_name} is not locked" in out, out

@@ -10,6 +10,7 @@ import json
 import secrets as pysecrets
 
 import pytest
+
 from tests.support.engine_harness import STAND_IN_IMAGE
 from tests.support.fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
     Manifests,

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from tests.support.engine_harness import STAND_IN_IMAGE
 from tests.support.fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
+    FAST,
     # noqa: F401 - cleanup_markers is an autouse fixture
     Manifests,
     apply_ok,
@@ -19,7 +21,6 @@ from tests.support.fleetkit import (  # noqa: F401 - cleanup_markers is an autou
     cleanup_markers,
     container_exists,
     env_of,
-    FAST,
     fleet_container_list,
     fleet_container_names,
     get_container,
@@ -29,15 +30,6 @@ from tests.support.fleetkit import (  # noqa: F401 - cleanup_markers is an autou
     temp_tag,
     wait_status,
 )
-
-
-
-
-
-
-
-
-
 
 
 def test_create_fleet_from_nothing(tmp_path, fleet_name, secrets_dir, docker_client):

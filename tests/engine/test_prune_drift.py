@@ -21,15 +21,16 @@ from typing import Any
 
 import pytest
 import yaml
+
 from tests.support.engine_harness import STAND_IN_IMAGE, make_fleet_name, remove_fleet
 from tests.support.fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
+    FAST,
     # noqa: F401 - cleanup_markers is an autouse fixture
     Manifests,
     apply_ok,
     assert_clean,
     bot,
     cleanup_markers,
-    FAST,
     get_container,
     plan_json,
     remove_markers,
@@ -37,8 +38,6 @@ from tests.support.fleetkit import (  # noqa: F401 - cleanup_markers is an autou
     temp_tag,
     wait_status,
 )
-
-
 
 # --- local helpers ------------------------------------------------------------------------------
 

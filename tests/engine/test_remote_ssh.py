@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+
 from tests.support.engine_harness import STAND_IN_IMAGE_V2
 from tests.support.fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
     FAST,
@@ -200,8 +201,8 @@ def test_helper_gathers_the_same_facts_as_local_os_calls(tmp_path, fleet_name, s
     """The remote gatherer, run against this machine's engine, sees what lstat sees here: the same
     modes, owners and link counts, and byte-identical HMAC fingerprints (HMAC-SHA256 in sh)."""
     from deployer.backends.docker.engine import DockerEngine
-    from deployer.remote_secrets import _run_facts
-    from deployer.secrets import gather_local
+    from deployer.runtime.remote_secrets import _run_facts
+    from deployer.secrets.checks import gather_local
 
     write_secret(secrets_dir, "a", "TELEGRAM_BOT_TOKEN", f"  {canary}\n")
     write_secret(secrets_dir, "a", "OPEN", f"{canary}-2", mode=0o644)
@@ -241,7 +242,7 @@ def test_a_local_runners_lock_holds_off_an_ssh_runner(tmp_path, fleet_name, secr
     """The lock is a marker container on the engine: a run through the local socket and a run
     over ssh to the same engine exclude each other, and the ssh run changes nothing."""
     from deployer.backends.docker.engine import DockerEngine
-    from deployer.lock import FleetLock
+    from deployer.runtime.lock import FleetLock
 
     m = Manifests(tmp_path, fleet_name, secrets_dir)
     m.write({"a": cbot()})

@@ -11,8 +11,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from tests.support.fleetkit import FAST, Manifests, cleanup_markers, fleet_container_list, run_cli_streams  # noqa: F401
+
 from tests.support.engine_harness import poll
+from tests.support.fleetkit import FAST, Manifests, cleanup_markers, fleet_container_list, run_cli_streams  # noqa: F401
 from tests.support.remotekit import TLSForwarder, cbot, cert_dir, issue, make_ca
 
 

@@ -160,7 +160,8 @@ def test_sigkilled_holder_is_taken_over_after_one_ttl(tmp_path, fleet_name, dock
 
 def test_two_takers_of_a_dead_holders_lock_exactly_one_wins(fleet_name, docker_client):
     from deployer.backends.docker.engine import DockerEngine
-    from deployer.lock import FleetLock, LockHeld
+    from deployer.errors import LockHeld
+    from deployer.runtime.lock import FleetLock
 
     for round_ in range(2):
         dead = FleetLock(DockerEngine(), fleet_name, ttl=5)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from tests.support.fleetkit import run_cli
 from tests.support.gatewaykit import CLI, OPENCLAW_IMAGE
 

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 
-from deployer.cli import main
+from deployer.cli.commands import main
 from tests.support.hostile_cases import CASES, run_measured
 from tests.support.hostile_corpus import hostile_file
 
@@ -83,7 +83,7 @@ def test_nul_in_a_path():
     """argv cannot carry a NUL byte (exec takes C strings), so only the library sees one; through
     CliRunner click's Path type raises ValueError before the command runs (noted, not reachable
     from a shell)."""
-    from deployer.manifest import load_paths
+    from deployer.manifests.load import load_paths
 
     documents, problems = load_paths(["bad\0name.yaml", "../\0/etc"])
     assert documents == []

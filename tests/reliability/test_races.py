@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.engine_harness import STAND_IN_IMAGE
 from tests.support.fleetkit import Manifests, cleanup_markers  # noqa: F401 - cleanup_markers is an autouse fixture
-from tests.support.reliakit import fleet_containers, finish, reset_fleet, run_deployer, start_deployer
+from tests.support.reliakit import finish, fleet_containers, reset_fleet, run_deployer, start_deployer
 
 pytestmark = pytest.mark.slow
 

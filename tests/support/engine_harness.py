@@ -12,11 +12,11 @@ from typing import Any, Callable
 
 import pytest
 
-from deployer.history import L_HISTORY
-from deployer.lock import L_LOCK
-from deployer.model import CONTAINER_PREFIX, LABEL_FLEET
+from deployer.core.vocabulary import CONTAINER_PREFIX, LABEL_FLEET
 from deployer.openclaw.config import DEFAULT_UID
-from deployer.stamps import L_RECORD
+from deployer.runtime.history import L_HISTORY
+from deployer.runtime.lock import L_LOCK
+from deployer.runtime.stamps import L_RECORD
 
 STAND_IN_REPO = "deployer-test/openclaw"
 STAND_IN_IMAGE = f"{STAND_IN_REPO}:1"

@@ -28,8 +28,8 @@ import yaml
 from click.testing import CliRunner
 
 from deployer.backends.docker.traits import DOCKER_TRAITS
-from deployer.lock import LOCK_PREFIX
-from deployer.stamps import RECORD_PREFIX
+from deployer.runtime.lock import LOCK_PREFIX
+from deployer.runtime.stamps import RECORD_PREFIX
 from tests.support.engine_harness import BOT_UID, CONTAINER_PREFIX, FLEET_LABEL, MARKER_LABELS, STAND_IN_IMAGE, poll
 
 assert DOCKER_TRAITS.aside_mark is not None
@@ -124,7 +124,7 @@ def run_cli_streams(*args: str, env: Mapping[str, str] | None = None,
     An exception other than SystemExit is a crash: its traceback is appended to the combined
     output (so assertions on "Traceback" and on output content see it).
     """
-    from deployer.cli import main
+    from deployer.cli.commands import main
 
     runner = CliRunner()
     result = runner.invoke(main, list(args), env=dict(env) if env else None, input=input,
@@ -187,8 +187,8 @@ FAST_APPLY = {"settle": 0.5, "wait_timeout": 20}
 
 
 def load_fleet(path: str):  # -> FleetSpec
-    from deployer.manifest import load_paths
-    from deployer.validation import validate_documents
+    from deployer.manifests.load import load_paths
+    from deployer.manifests.validation import validate_documents
 
     documents, load_problems = load_paths([path])
     result = validate_documents(documents, load_problems)
@@ -199,12 +199,12 @@ def load_fleet(path: str):  # -> FleetSpec
 def make_plan(path: str, engine: Any = None, *, prune: bool = False):
     """Mirror of cli._make_plan: (fleet, options, engine, plan). Raises on secret errors."""
     from deployer.backends.docker.engine import DockerEngine
-    from deployer.observe import gather
-    from deployer.planner import PlanOptions, plan
-    from deployer.secrets import check_fleet_secrets
+    from deployer.plan.planner import PlanOptions, plan
+    from deployer.runtime.observe import gather
+    from deployer.secrets.checks import check_fleet_secrets
 
     fleet = load_fleet(path)
-    options = PlanOptions(secrets_dir=os.environ.get("DEPLOYER_SECRETS_DIR") or fleet.secrets_dir, prune=prune)
+    options = PlanOptions(traits=DOCKER_TRAITS, secrets_dir=os.environ.get("DEPLOYER_SECRETS_DIR") or fleet.secrets_dir, prune=prune)
     engine = engine or DockerEngine()
     observed = gather(engine, fleet, options)
     secrets = check_fleet_secrets(fleet, options.secrets_dir, image_users=observed.image_users)
@@ -214,7 +214,7 @@ def make_plan(path: str, engine: Any = None, *, prune: bool = False):
 
 
 def apply_plan(engine: Any, fleet: Any, options: Any, the_plan: Any, **overrides: Any):
-    from deployer.applier import Applier, ApplyOptions
+    from deployer.runtime.applier import Applier, ApplyOptions
 
     opts = ApplyOptions(**{**FAST_APPLY, "parallelism": 8, **overrides, "plan_options": options})
     return Applier(engine, fleet.name, opts).apply(the_plan)

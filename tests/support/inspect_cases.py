@@ -34,9 +34,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from deployer.hashing import spec_hash
-from deployer.model import LABEL_SPEC, LABEL_SPEC_HASH, BotSpec, Healthcheck, Port, Volume
-from deployer.planner import PlanOptions, desired_spec
+from deployer.backends.docker.traits import DOCKER_TRAITS
+from deployer.core.model import BotSpec, Healthcheck, Port, Volume
+from deployer.core.spec import spec_hash
+from deployer.core.vocabulary import LABEL_SPEC, LABEL_SPEC_HASH
+from deployer.plan.planner import PlanOptions, desired_spec
 from tests.support.engine_harness import BOT_UID, STAND_IN_IMAGE
 
 DATA = Path(__file__).resolve().parent.parent / "unit" / "data" / "inspect"
@@ -159,7 +161,7 @@ def record(out_dir: Path = DATA) -> list[Path]:
     import docker
 
     from deployer.backends.docker.engine import MARKER_IMAGE, DockerEngine
-    from deployer.lock import L_LOCK
+    from deployer.runtime.lock import L_LOCK
 
     token = f"rec{secrets.token_hex(3)}"
     root = tempfile.mkdtemp(prefix="deployer-inspect-")
@@ -178,7 +180,7 @@ def record(out_dir: Path = DATA) -> list[Path]:
                 path = Path(secrets_dir) / bot.name
                 path.mkdir(parents=True, mode=0o700)
                 os.chown(path, BOT_UID, BOT_UID)
-            spec = desired_spec(bot, PlanOptions(secrets_dir=secrets_dir))
+            spec = desired_spec(bot, PlanOptions(traits=DOCKER_TRAITS, secrets_dir=secrets_dir))
             ids[case] = engine.create(bot, fleet=FLEET, spec=spec, spec_hash=spec_hash(spec),
                                       secrets_dir=secrets_dir, extra_labels={TEST_LABEL: token})
             if STATES[case] != "created":

@@ -1,5 +1,5 @@
 """Plain-data builders for planner and render tests: desired bots and the containers the engine
-would show for them. No Docker; labels are built by deployer.labels.bot_labels, as every backend's
+would show for them. No Docker; labels are built by deployer.core.labels.bot_labels, as every backend's
 create builds them."""
 
 from __future__ import annotations
@@ -7,12 +7,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from deployer.hashing import container_spec, spec_hash
-from deployer.labels import bot_labels
-from deployer.model import (
-    LABEL_FLEET,
-    LABEL_MANAGED,
-    LABEL_SECRETS,
+from deployer.core.labels import bot_labels
+from deployer.core.model import (
     BotSpec,
     FleetSpec,
     Healthcheck,
@@ -20,8 +16,10 @@ from deployer.model import (
     ObservedContainer,
     Port,
     Volume,
+    fingerprint_label,
 )
-from deployer.secrets import fingerprint_label
+from deployer.core.spec import container_spec, spec_hash
+from deployer.core.vocabulary import LABEL_FLEET, LABEL_MANAGED, LABEL_SECRETS
 
 FLEET = "demo"
 SECRETS_DIR = "/srv/botmaker/secrets"
@@ -71,7 +69,7 @@ def change(b: BotSpec, **overrides: Any) -> BotSpec:
 
 def engine_labels(b: BotSpec, *, fleet: str = FLEET, secrets_dir: str | None = SECRETS_DIR,
                   fingerprints: dict[str, str] | None = None) -> dict[str, str]:
-    """The labels a backend puts on a unit made from `b` (deployer.labels.bot_labels)."""
+    """The labels a backend puts on a unit made from `b` (deployer.core.labels.bot_labels)."""
     spec = container_spec(b, secrets_dir)
     extra = {LABEL_SECRETS: fingerprint_label(fingerprints)} if fingerprints else None
     return bot_labels(b, fleet=fleet, spec=spec, spec_hash=spec_hash(spec), extra=extra)

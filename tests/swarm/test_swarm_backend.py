@@ -73,14 +73,14 @@ def test_create_spread_no_op_and_one_stop_first_update(fleet: SwarmFleet, swarm:
     assert {s: spec_of(swarm_manager, fleet.service(s))["Version"]["Index"] for s in ("a", "b", "c")} == versions
 
     # ... counted on the backend: 0 mutating calls, no secret or marker beyond the record
-    from deployer.applier import Applier, ApplyOptions
     from deployer.backends import open_backend
-    from deployer.endpoint import resolve
-    from deployer.workflow import load_fleet, plan_options, prepare
+    from deployer.backends.endpoint import resolve
+    from deployer.flows.prepare import load_fleet, plan_options, prepare
+    from deployer.runtime.applier import Applier, ApplyOptions
 
     loaded, _ = load_fleet([fleet.path])
     engine = open_backend("swarm", endpoint=resolve({"DOCKER_HOST": fleet.docker_host}))
-    prepared = prepare(loaded, plan_options(loaded, None), engine, preflight=False)
+    prepared = prepare(loaded, plan_options(loaded, None, traits=engine.traits), engine, preflight=False)
     report = Applier(engine, loaded.name, ApplyOptions(plan_options=prepared.options)).apply(prepared.plan)
     assert not prepared.plan.has_changes and report.results == []
     assert engine.mutating_calls == 0 and engine.calls["secret_create"] == 0, engine.calls
@@ -249,8 +249,8 @@ def test_an_image_no_node_has_fails_at_once(fleet: SwarmFleet, swarm_manager: An
 
 def test_concurrent_applies_exclude_each_other_through_the_cluster_lock(fleet: SwarmFleet, swarm_manager: Any) -> None:
     from deployer.backends import open_backend
-    from deployer.endpoint import resolve
-    from deployer.lock import FleetLock
+    from deployer.backends.endpoint import resolve
+    from deployer.runtime.lock import FleetLock
 
     fleet.write({"a": {}})
     holder = FleetLock(open_backend("swarm", endpoint=resolve({"DOCKER_HOST": fleet.docker_host})), fleet.name, ttl=30)

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from deployer.applier import Applier, ApplyOptions, ApplyReport
-from deployer.backends.base import MUTATING, EngineError, NameTaken, Traits
+from deployer.backends.base import MUTATING
 from deployer.backends.docker.traits import DOCKER_TRAITS
-from deployer.hashing import container_spec, spec_hash
-from deployer.model import CREATE, NOOP, REMOVE, REPLACE, START, STOP, UPDATE, Action, BotSpec, Change, Plan
+from deployer.core.model import CREATE, NOOP, REMOVE, REPLACE, START, STOP, UPDATE, Action, BotSpec, Change, Plan
+from deployer.core.spec import container_spec, spec_hash
+from deployer.core.traits import Traits
+from deployer.errors import EngineError, NameTaken
+from deployer.runtime.applier import Applier, ApplyOptions, ApplyReport
 from tests.support.fake_backend import Call, FakeBackend
 
 BAD = ("sh", "-c", "exit 3")
@@ -294,12 +296,12 @@ def test_the_log_records_calls_in_order():
 # --- the whole loop on the fake: observe -> plan -> apply -> observe ---------------------------------
 
 def plan_on(engine: FakeBackend, *bots: BotSpec, refresh: bool = False) -> Plan:
-    from deployer.model import FleetSpec
-    from deployer.observe import gather
-    from deployer.planner import PlanOptions, plan
+    from deployer.core.model import FleetSpec
+    from deployer.plan.planner import PlanOptions, plan
+    from deployer.runtime.observe import gather
 
     fleet = FleetSpec(name=FLEET, bots=bots)
-    return plan(fleet, gather(engine, fleet, PlanOptions(), refresh=refresh), PlanOptions())
+    return plan(fleet, gather(engine, fleet, PlanOptions(traits=DOCKER_TRAITS), refresh=refresh), PlanOptions(traits=DOCKER_TRAITS))
 
 
 def test_apply_then_plan_again_on_the_fake_has_nothing_to_do():

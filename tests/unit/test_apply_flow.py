@@ -1,4 +1,4 @@
-"""The apply flow (deployer.apply_flow.run_apply) against an in-memory engine: what it asks and
+"""The apply flow (deployer.flows.apply.run_apply) against an in-memory engine: what it asks and
 shows, in which order, the one outcome it returns, the record and history it leaves, and that
 the fleet lock is gone afterwards whatever happened. The CLI's exit codes are a table of outcomes."""
 
@@ -8,23 +8,17 @@ from typing import Any
 
 import pytest
 
-from deployer.applier import ApplyReport, BotResult
-from deployer.apply_flow import (
-    ApplyHooks,
-    ApplyOutcome,
-    ApplyRequest,
-    ApplyStatus,
-    result_line,
-    run_apply,
-)
-from deployer.history import Entry, read_history
-from deployer.lock import LOCK_PREFIX, FleetLock, LockHeld
-from deployer.model import BotSpec, FleetSpec, Plan
-from deployer.planfile import SavedPlan, StalePlan, state_fingerprints
-from deployer.problems import DeployerError
-from deployer.render import plan_document
-from deployer.stamps import read_record, record_name, write_record
-from deployer.workflow import PlanSettings, plan_options, prepare
+from deployer.backends.docker.traits import DOCKER_TRAITS
+from deployer.core.model import BotSpec, FleetSpec, Plan
+from deployer.errors import DeployerError, LockHeld, StalePlan
+from deployer.flows.apply import ApplyHooks, ApplyOutcome, ApplyRequest, ApplyStatus, result_line, run_apply
+from deployer.flows.planfile import SavedPlan, state_fingerprints
+from deployer.flows.prepare import PlanSettings, plan_options, prepare
+from deployer.plan.document import plan_document
+from deployer.runtime.applier import ApplyReport, BotResult
+from deployer.runtime.history import Entry, read_history
+from deployer.runtime.lock import LOCK_PREFIX, FleetLock
+from deployer.runtime.stamps import read_record, record_name, write_record
 from tests.support.fake_backend import FakeBackend as Fake
 
 FLEET = "flow"
@@ -222,7 +216,7 @@ def test_a_record_that_cannot_be_written_for_no_changes_fails_the_run() -> None:
 
 
 def saved_plan_of(spec: FleetSpec, engine: Engine) -> SavedPlan:
-    options = plan_options(spec, None)
+    options = plan_options(spec, None, traits=DOCKER_TRAITS)
     prepared = prepare(spec, options, engine, preflight=False)
     return SavedPlan(FLEET, [], {}, {}, state_fingerprints(prepared.fleet, prepared.observed, prepared.options),
                      plan_document(prepared.plan))
@@ -274,7 +268,7 @@ def test_an_apply_over_an_ordinary_record_has_no_notes() -> None:
 
 
 def _stamp() -> Any:
-    from deployer.stamps import Stamp
+    from deployer.runtime.stamps import Stamp
 
     return Stamp("r", "2026-01-01T00:00:00Z", "me@here")
 
@@ -289,7 +283,7 @@ def test_the_result_line_names_what_did_not_happen() -> None:
 # --- the CLI's exit codes, from outcomes ------------------------------------------------------------
 
 def _report(*, failed: bool = False, not_started: bool = False, interrupted: bool = False) -> ApplyReport:
-    from deployer.model import Action
+    from deployer.core.model import Action
 
     return ApplyReport(results=[BotResult("a", "create", not failed, "")], interrupted=interrupted,
                        not_started=[Action("b", "create")] if not_started else [])
@@ -309,15 +303,15 @@ def _report(*, failed: bool = False, not_started: bool = False, interrupted: boo
     (ApplyOutcome(ApplyStatus.INTERRUPTED, report=_report()), 130),
 ])
 def test_exit_codes_of_outcomes(outcome: ApplyOutcome, code: int) -> None:
-    from deployer.cli import _exit_code
+    from deployer.cli.commands import _exit_code
 
     assert _exit_code(outcome) == code
 
 
 def test_a_rollback_request_stamps_the_entry_revision_not_git(monkeypatch: pytest.MonkeyPatch) -> None:
-    import deployer.stamps
+    import deployer.runtime.stamps
 
-    monkeypatch.setattr(deployer.stamps, "git_revision", lambda paths: pytest.fail("asked git"))
+    monkeypatch.setattr(deployer.runtime.stamps, "git_revision", lambda paths: pytest.fail("asked git"))
     engine = Engine()
     entry = Entry(7, "abc123", "t", "me", "", "apply", "ok", {})
     run_apply(ApplyRequest(fleet=fleet("a"), rollback_of=entry, wait_timeout=5), engine)
@@ -326,9 +320,9 @@ def test_a_rollback_request_stamps_the_entry_revision_not_git(monkeypatch: pytes
 
 
 def test_the_cli_says_the_error_then_the_warnings_after_the_release(capsys: pytest.CaptureFixture[str]) -> None:
-    from deployer.cli import _said
-    from deployer.problems import Problem
-    from deployer.workflow import InvalidSecrets
+    from deployer.cli.commands import _said
+    from deployer.core.problems import Problem
+    from deployer.errors import InvalidSecrets
 
     error = InvalidSecrets([Problem("secrets/a", 0, 0, "", "mode 0644: readable by others")])
     code = _said(ApplyOutcome(ApplyStatus.FAILED, error=error, warnings=["could not release the lock: gone"]))
@@ -346,7 +340,7 @@ def test_the_cli_says_the_error_then_the_warnings_after_the_release(capsys: pyte
 ])
 def test_the_cli_says_how_an_apply_ended_without_changes(status: ApplyStatus, stream: str, line: str,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    from deployer.cli import _said
+    from deployer.cli.commands import _said
 
     _said(ApplyOutcome(status))
     out, err = capsys.readouterr()
@@ -354,7 +348,7 @@ def test_the_cli_says_how_an_apply_ended_without_changes(status: ApplyStatus, st
 
 
 def test_an_interrupt_after_the_apply_ran_does_not_claim_nothing_changed(capsys: pytest.CaptureFixture[str]) -> None:
-    from deployer.cli import _said
+    from deployer.cli.commands import _said
 
     code = _said(ApplyOutcome(ApplyStatus.INTERRUPTED, report=_report()))
     out, err = capsys.readouterr()

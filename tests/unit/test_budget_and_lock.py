@@ -7,13 +7,22 @@ import time
 
 import pytest
 
-from deployer.applier import Applier, ApplyOptions
 from deployer.backends.base import Marker
-from deployer.hashing import container_spec, spec_hash
-from deployer.lock import (
-    L_BEAT_OF, L_EXPIRES, L_TOKEN, L_TTL, FleetLock, LockHeld, beat_interval, beat_name, holder_state, lock_name,
+from deployer.core.model import REMOVE, REPLACE, Action, BotSpec, Plan
+from deployer.core.spec import container_spec, spec_hash
+from deployer.errors import LockHeld
+from deployer.runtime.applier import Applier, ApplyOptions
+from deployer.runtime.lock import (
+    L_BEAT_OF,
+    L_EXPIRES,
+    L_TOKEN,
+    L_TTL,
+    FleetLock,
+    beat_interval,
+    beat_name,
+    holder_state,
+    lock_name,
 )
-from deployer.model import REMOVE, REPLACE, Action, BotSpec, Plan
 from tests.support.fake_backend import FakeBackend
 
 BAD = ("sh", "-c", "exit 3")

@@ -14,9 +14,10 @@ from docker.types import Healthcheck as SDKHealthcheck
 from docker.types import Mount
 
 from deployer.backends.docker.translate import create_body, helper_body, oneshot_body, restart_policy
-from deployer.hashing import container_spec, secrets_source, spec_hash
-from deployer.labels import bot_labels
-from deployer.model import SECRETS_MOUNT, BotSpec, Healthcheck
+from deployer.core.labels import bot_labels
+from deployer.core.model import BotSpec, Healthcheck
+from deployer.core.spec import container_spec, secrets_source, spec_hash
+from deployer.core.vocabulary import SECRETS_MOUNT
 from tests.support.inspect_cases import cases
 from tests.support.planner_cases import bot
 

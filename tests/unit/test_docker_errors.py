@@ -9,9 +9,9 @@ import json
 import pytest
 import requests
 
-from deployer.backends.base import EngineError, NameTaken, NotFound, Unreachable
 from deployer.backends.docker.client import explain, proxy_environment, raw
-from deployer.endpoint import resolve
+from deployer.backends.endpoint import resolve
+from deployer.errors import EngineError, NameTaken, NotFound, Unreachable
 
 
 def http_error(status: int, message: str | None = None, *, body: bytes | None = None) -> requests.HTTPError:

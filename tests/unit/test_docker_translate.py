@@ -22,10 +22,10 @@ from deployer.backends.docker.translate import (
     status_from_inspect,
     update_body,
 )
-from deployer.hashing import container_spec, spec_hash
-from deployer.labels import bot_labels
-from deployer.model import BotSpec, ObservedContainer
-from deployer.planner import _drift
+from deployer.core.labels import bot_labels
+from deployer.core.model import BotSpec, ObservedContainer
+from deployer.core.spec import container_spec, spec_hash
+from deployer.plan.planner import _drift
 from tests.support.engine_harness import STAND_IN_IMAGE
 from tests.support.inspect_cases import FLEET, MARKER, ROOT, cases, fake_id, load, load_row
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from deployer.encodings import (
+from deployer.core.encodings import (
     cpus_from_nano,
     image_tag,
     nano_from_cpus,
@@ -15,9 +15,10 @@ from deployer.encodings import (
     restart_string,
     split_image_ref,
 )
-from deployer.hashing import container_spec, spec_hash
-from deployer.labels import bot_labels, ownership_filters
-from deployer.model import LABEL_BOT, LABEL_FLEET, LABEL_MANAGED, LABEL_SPEC, LABEL_SPEC_HASH, BotSpec
+from deployer.core.labels import bot_labels, ownership_filters
+from deployer.core.model import BotSpec
+from deployer.core.spec import container_spec, spec_hash
+from deployer.core.vocabulary import LABEL_BOT, LABEL_FLEET, LABEL_MANAGED, LABEL_SPEC, LABEL_SPEC_HASH
 
 
 @pytest.mark.parametrize("policy, retries, text", [

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from deployer.endpoint import DEFAULT_HOST, EndpointError, context_id, is_this_machine, resolve
-from deployer.remote_secrets import parse_facts, redact_windows
-from deployer.sshconn import SSHTarget, explain_ssh
+from deployer.backends.endpoint import DEFAULT_HOST, context_id, is_this_machine, resolve
+from deployer.backends.sshconn import SSHTarget, explain_ssh
+from deployer.errors import EndpointError
+from deployer.runtime.remote_secrets import parse_facts, redact_windows
 
 
 def store(cfg: Path, name: str, host: str, *, tls: bool = False, skip: bool = False) -> Path:

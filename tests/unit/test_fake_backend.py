@@ -11,22 +11,20 @@ import pytest
 from deployer.backends.base import (
     MUTATING,
     Backend,
-    EngineError,
     HostRunner,
     InEngineReplace,
     MarkerStore,
-    NameTaken,
-    NotFound,
-    RolledBack,
-    Traits,
     UnitReader,
     UnitStatus,
     UnitWriter,
 )
 from deployer.backends.docker.engine import DockerEngine
 from deployer.backends.docker.traits import DOCKER_TRAITS
-from deployer.hashing import container_spec, spec_hash
-from deployer.model import LABEL_BOT, LABEL_FLEET, LABEL_MANAGED, LABEL_SPEC_HASH, BotSpec
+from deployer.core.model import BotSpec
+from deployer.core.spec import container_spec, spec_hash
+from deployer.core.traits import Traits
+from deployer.core.vocabulary import LABEL_BOT, LABEL_FLEET, LABEL_MANAGED, LABEL_SPEC_HASH
+from deployer.errors import EngineError, NameTaken, NotFound, RolledBack
 from tests.support.fake_backend import FakeBackend
 
 PROTOCOLS = (UnitReader, UnitWriter, MarkerStore, HostRunner)

@@ -21,16 +21,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deployer import fastpath, manifest
-from deployer.manifest import (
-    load_bytes,
-    load_bytes_plain,
-    load_file,
-    load_file_plain,
-    load_paths,
-)
-from deployer.validation import SCHEMA_DIR, _validators, validate_documents
-
+from deployer.manifests import fastpath
+from deployer.manifests import load as manifest
+from deployer.manifests.load import load_bytes, load_bytes_plain, load_file, load_file_plain, load_paths
+from deployer.manifests.validation import SCHEMA_DIR, _validators, validate_documents
 from tests.support import hostile_corpus as hostile  # the strategies of the hostile-input corpus
 from tests.unit.test_validation import HEADER_CASES, IMAGE, SCHEMA_CASES, bot
 

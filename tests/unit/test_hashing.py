@@ -9,10 +9,10 @@ import re
 import pytest
 
 from deployer.backends.docker.traits import DOCKER_TRAITS
-from deployer.hashing import SPEC_VERSION, canonical_json, container_spec, spec_hash
+from deployer.core.spec import SPEC_VERSION, canonical_json, container_spec, spec_hash
 
 IN_PLACE_FIELDS = DOCKER_TRAITS.in_place_fields
-from deployer.model import Healthcheck, Port, Volume
+from deployer.core.model import Healthcheck, Port, Volume
 from tests.support.planner_cases import SECRETS_DIR, bot, change
 
 B = bot("support")

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from deployer.hashing import container_spec, spec_hash
-from deployer.history import (
-    CHUNK, L_DATA, MAX_DATA, BotRecord, Entry, HistoryError, decode_labels, encode_labels, find_entry,
+from deployer.core.model import BotSpec, Port, Volume
+from deployer.core.spec import container_spec, spec_hash
+from deployer.errors import HistoryError
+from deployer.runtime.history import (
+    CHUNK,
+    L_DATA,
+    MAX_DATA,
+    BotRecord,
+    Entry,
+    decode_labels,
+    encode_labels,
+    find_entry,
 )
-from deployer.model import BotSpec, Port, Volume
 
 
 def record(i: int, *, distinct: bool = True) -> tuple[str, BotRecord]:
@@ -54,7 +62,7 @@ def test_1000_bots_fit_in_chunked_labels():
 
 
 def test_too_big_keeps_hashes_and_image_ids_but_cannot_be_restored(monkeypatch):
-    import deployer.history as history
+    import deployer.runtime.history as history
 
     monkeypatch.setattr(history, "MAX_DATA", 500)
     bots = dict(record(i) for i in range(20))

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deployer import manifest
-from deployer.manifest import Document, Location, find_manifest_files, load_bytes, load_file, load_paths
+from deployer.manifests import load as manifest
+from deployer.manifests.load import Document, Location, find_manifest_files, load_bytes, load_file, load_paths
 
 
 def load_text(text: str, name: str = "m.yaml") -> tuple[list[Document], list[str]]:
@@ -406,7 +406,7 @@ def test_load_paths_collects_documents_and_problems_from_every_file(tmp_path):
 
 
 def test_directory_walk_skips_hidden_dirs_and_deployerignore(tmp_path):
-    from deployer.manifest import find_manifest_files
+    from deployer.manifests.load import find_manifest_files
 
     (tmp_path / ".github" / "workflows").mkdir(parents=True)
     (tmp_path / ".github" / "workflows" / "ci.yml").write_text("on: push\n")

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from deployer.manifest import load_paths
-from deployer.model import BotSpec, Port
+from deployer.core.model import BotSpec, Port
+from deployer.manifests.load import load_paths
+from deployer.manifests.validation import validate_documents
 from deployer.openclaw.config import (
     config_bytes,
     config_changes,
@@ -25,7 +26,6 @@ from deployer.openclaw.config import (
     reload_class,
     render_config,
 )
-from deployer.validation import validate_documents
 
 DATA = Path(__file__).resolve().parent / "data" / "openclaw"
 IMAGE = "ghcr.io/openclaw/openclaw:2026.2.26"

@@ -10,10 +10,9 @@ import threading
 
 import pytest
 
-from deployer.hashing import container_spec, spec_hash
-from deployer.model import BotSpec, FleetSpec, Healthcheck, Volume
+from deployer.core.model import BotSpec, FleetSpec, Healthcheck, Volume
+from deployer.core.spec import container_spec, spec_hash
 from deployer.openclaw.container import config_path, expand_fleet, host_dir, with_gateway
-
 from tests.support.planner_cases import SECRETS_DIR, bot, change
 
 STATE = "/srv/botmaker/state"

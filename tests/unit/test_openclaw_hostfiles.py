@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from deployer.hostfiles import HostFileError, ensure_dir, read_file, write_atomic
-from deployer.model import FleetSpec
-from deployer.problems import DeployerError
-from deployer.secret_files import set_secret
-from deployer.secrets import MAX_SECRET_BYTES, check_fleet_secrets, container_uid
-
+from deployer.core.model import FleetSpec, container_uid
+from deployer.core.vocabulary import MAX_SECRET_BYTES
+from deployer.errors import DeployerError, HostFileError
+from deployer.flows.secret_set import set_secret
+from deployer.runtime.hostfiles import ensure_dir, read_file, write_atomic
+from deployer.secrets.checks import check_fleet_secrets
 from tests.support.planner_cases import IMAGE, bot
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown files")

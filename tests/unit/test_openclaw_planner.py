@@ -13,18 +13,31 @@ from typing import Any
 
 import pytest
 
-from deployer.model import CREATE, NOOP, ORPHAN, REMOVE, REPLACE, UPDATE, Action, BotSpec, Change, FleetSpec, Plan
+from deployer.backends.docker.traits import DOCKER_TRAITS
+from deployer.cli.render import forces_replacement, render_plan, verb
+from deployer.core.model import (
+    CREATE,
+    NOOP,
+    ORPHAN,
+    REMOVE,
+    REPLACE,
+    UPDATE,
+    Action,
+    BotSpec,
+    Change,
+    FleetSpec,
+    Plan,
+)
 from deployer.openclaw.config import config_bytes, render_config
 from deployer.openclaw.container import with_gateway
-from deployer.planner import PlanOptions, plan
-from deployer.render import forces_replacement, plan_document, render_plan, verb
-
+from deployer.plan.document import plan_document
+from deployer.plan.planner import PlanOptions, plan
 from tests.support.planner_cases import FLEET, HEALTHCHECK, SECRETS_DIR, bot, fleet_of, observed_from, observed_of
 
 STATE = "/srv/botmaker/state"
 CONFIG = "/srv/botmaker/config"
 DIRS = FleetSpec(name=FLEET, secrets_dir=SECRETS_DIR, state_dir=STATE, config_dir=CONFIG)
-OPTS = PlanOptions(secrets_dir=SECRETS_DIR)
+OPTS = PlanOptions(traits=DOCKER_TRAITS, secrets_dir=SECRETS_DIR)
 GIB = 1024**3
 RELOADS = "the gateway reloads its config (no restart)"
 MODEL = "config agents.defaults.model.primary"
@@ -223,7 +236,7 @@ ORPHAN_NOTE = "an OpenClaw bot: its state dir and generated config stay on the h
 def test_orphaned_openclaw_bot_keeps_its_state_dir(prune: bool, kind: str) -> None:
     old, plain = gw("old-bot"), bot("old-plain")
     p = plan(fleet_of(B), observed_of(observed_from(B), observed_from(old), observed_from(plain)),
-             PlanOptions(secrets_dir=SECRETS_DIR, prune=prune))
+             PlanOptions(traits=DOCKER_TRAITS, secrets_dir=SECRETS_DIR, prune=prune))
     by_bot = {a.bot: a for a in p.actions}
     assert by_bot["old-bot"].action == kind
     assert by_bot["old-bot"].reasons == (

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from deployer.model import BotSpec, FleetSpec, Port
+from deployer.core.model import BotSpec, FleetSpec, Port
 from deployer.openclaw.container import with_gateway
 from deployer.openclaw.preflight import MARK, SCRIPT, preflight_run, verdict
 

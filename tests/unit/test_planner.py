@@ -8,14 +8,10 @@ from typing import Any
 
 import pytest
 
-from deployer.hashing import container_spec, spec_hash
-from deployer.model import (
+from deployer.backends.docker.traits import DOCKER_TRAITS
+from deployer.cli.render import render_plan
+from deployer.core.model import (
     CREATE,
-    Healthcheck,
-    Port,
-    Volume,
-    LABEL_SPEC,
-    LABEL_SPEC_HASH,
     NOOP,
     ORPHAN,
     REMOVE,
@@ -24,10 +20,14 @@ from deployer.model import (
     STOP,
     UPDATE,
     Change,
+    Healthcheck,
     Plan,
+    Port,
+    Volume,
 )
-from deployer.planner import PlanOptions, needs_inspect, plan
-from deployer.render import render_plan
+from deployer.core.spec import container_spec, spec_hash
+from deployer.core.vocabulary import LABEL_SPEC, LABEL_SPEC_HASH
+from deployer.plan.planner import PlanOptions, needs_inspect, plan
 from tests.support.planner_cases import (
     FLEET,
     IMAGE,
@@ -44,7 +44,7 @@ from tests.support.planner_cases import (
     observed_of,
 )
 
-OPTS = PlanOptions(secrets_dir=SECRETS_DIR)
+OPTS = PlanOptions(traits=DOCKER_TRAITS, secrets_dir=SECRETS_DIR)
 B = bot("support")
 MOUNT = f"{SECRETS_DIR}/support:/run/secrets:ro"
 ALIAS = "botmaker-support_old_0123456789ab"
@@ -386,7 +386,7 @@ ORPHAN_AND_CONFLICT_CASES = [
         id="orphan-pruned",
         desired=(B,),
         containers=(observed_from(B), observed_from(bot("gone"), id="g1")),
-        options=PlanOptions(secrets_dir=SECRETS_DIR, prune=True),
+        options=PlanOptions(traits=DOCKER_TRAITS, secrets_dir=SECRETS_DIR, prune=True),
         expect=(Expect("support", NOOP), Expect("gone", REMOVE, container_id="g1")),
     ),
     Case(
@@ -476,7 +476,7 @@ GUARD_CASES = [
         id="adopt-unmanaged-name-holder",
         desired=(B,),
         foreign_by_name={"botmaker-support": foreign("botmaker-support", id="f" * 64)},
-        options=PlanOptions(secrets_dir=SECRETS_DIR, adopt=frozenset({"support"})),
+        options=PlanOptions(traits=DOCKER_TRAITS, secrets_dir=SECRETS_DIR, adopt=frozenset({"support"})),
         expect=(Expect("support", REPLACE, container_id="f" * 64,
                        changes=(Change("owner", "nobody (not created by deployer)", f"fleet {FLEET}"),)),),
     ),
@@ -484,14 +484,14 @@ GUARD_CASES = [
         id="adopt-refused-for-other-fleet",
         desired=(B,),
         foreign_by_name={"botmaker-support": foreign("botmaker-support", fleet="prod", managed=True)},
-        options=PlanOptions(secrets_dir=SECRETS_DIR, adopt=frozenset({"support"})),
+        options=PlanOptions(traits=DOCKER_TRAITS, secrets_dir=SECRETS_DIR, adopt=frozenset({"support"})),
         errors=("bot support", "fleet prod", "cannot be adopted"),
     ),
     Case(
         id="protected-orphan-not-pruned",
         desired=(B,),
         containers=(observed_from(B), observed_from(bot("keep"), id="k1", labels={"botmaker.protect": "true"})),
-        options=PlanOptions(secrets_dir=SECRETS_DIR, prune=True),
+        options=PlanOptions(traits=DOCKER_TRAITS, secrets_dir=SECRETS_DIR, prune=True),
         expect=(Expect("support", NOOP), Expect("keep", ORPHAN, container_id="k1",
                                                 reason_contains=("protected (botmaker.protect=true): never removed",))),
     ),
@@ -499,7 +499,7 @@ GUARD_CASES = [
         id="prune-refused-with-zero-bots",
         desired=(),
         containers=(observed_from(bot("a"), id="a1"),),
-        options=PlanOptions(prune=True),
+        options=PlanOptions(traits=DOCKER_TRAITS, prune=True),
         expect=(Expect("a", REMOVE),),
         errors=("refusing to prune with a manifest set of zero bots", f"fleet {FLEET} (1)", "--allow-empty"),
     ),
@@ -507,14 +507,14 @@ GUARD_CASES = [
         id="prune-zero-bots-allowed",
         desired=(),
         containers=(observed_from(bot("a"), id="a1"),),
-        options=PlanOptions(prune=True, allow_empty=True),
+        options=PlanOptions(traits=DOCKER_TRAITS, prune=True, allow_empty=True),
         expect=(Expect("a", REMOVE),),
     ),
     Case(
         id="prune-max-removals",
         desired=(B,),
         containers=(observed_from(B), observed_from(bot("x"), id="x1"), observed_from(bot("y"), id="y1")),
-        options=PlanOptions(secrets_dir=SECRETS_DIR, prune=True, max_removals=1),
+        options=PlanOptions(traits=DOCKER_TRAITS, secrets_dir=SECRETS_DIR, prune=True, max_removals=1),
         expect=(Expect("support", NOOP), Expect("x", REMOVE), Expect("y", REMOVE)),
         errors=("refusing to remove 2 containers: more than --max-removals 1",),
     ),
@@ -562,7 +562,7 @@ SECRET_CASES = [
         id="secret-rotated",
         desired=(B,),
         containers=(observed_from(B, fingerprints={"ANTHROPIC_API_KEY": "aaa", "TELEGRAM_BOT_TOKEN": "old"}),),
-        options=PlanOptions(secrets_dir=SECRETS_DIR, secret_fingerprints={
+        options=PlanOptions(traits=DOCKER_TRAITS, secrets_dir=SECRETS_DIR, secret_fingerprints={
             "support": {"ANTHROPIC_API_KEY": "aaa", "TELEGRAM_BOT_TOKEN": "new"}}),
         expect=(Expect("support", REPLACE,
                        changes=(Change("secret TELEGRAM_BOT_TOKEN", "(fingerprint)", "(new fingerprint)"),),
@@ -572,7 +572,7 @@ SECRET_CASES = [
         id="secret-both-rotated-sorted",
         desired=(B,),
         containers=(observed_from(B, fingerprints={"ANTHROPIC_API_KEY": "a1", "TELEGRAM_BOT_TOKEN": "t1"}),),
-        options=PlanOptions(secrets_dir=SECRETS_DIR, secret_fingerprints={
+        options=PlanOptions(traits=DOCKER_TRAITS, secrets_dir=SECRETS_DIR, secret_fingerprints={
             "support": {"TELEGRAM_BOT_TOKEN": "t2", "ANTHROPIC_API_KEY": "a2"}}),
         expect=(Expect("support", REPLACE, reasons=(
             "secret ANTHROPIC_API_KEY changed (the gateway reads it at start)",
@@ -583,7 +583,7 @@ SECRET_CASES = [
         id="secret-same-fingerprints",
         desired=(B,),
         containers=(observed_from(B, fingerprints={"ANTHROPIC_API_KEY": "aaa", "TELEGRAM_BOT_TOKEN": "ttt"}),),
-        options=PlanOptions(secrets_dir=SECRETS_DIR, secret_fingerprints={
+        options=PlanOptions(traits=DOCKER_TRAITS, secrets_dir=SECRETS_DIR, secret_fingerprints={
             "support": {"ANTHROPIC_API_KEY": "aaa", "TELEGRAM_BOT_TOKEN": "ttt"}}),
         expect=(Expect("support", NOOP, changes=()),),
     ),
@@ -591,14 +591,14 @@ SECRET_CASES = [
         id="secret-no-recorded-label",
         desired=(B,),
         containers=(observed_from(B),),
-        options=PlanOptions(secrets_dir=SECRETS_DIR, secret_fingerprints={"support": {"TELEGRAM_BOT_TOKEN": "ttt"}}),
+        options=PlanOptions(traits=DOCKER_TRAITS, secrets_dir=SECRETS_DIR, secret_fingerprints={"support": {"TELEGRAM_BOT_TOKEN": "ttt"}}),
         expect=(Expect("support", NOOP),),
     ),
     Case(
         id="secret-rotated-while-stopped-replaces",
         desired=(B,),
         containers=(observed_from(B, state="exited", fingerprints={"TELEGRAM_BOT_TOKEN": "old"}),),
-        options=PlanOptions(secrets_dir=SECRETS_DIR, secret_fingerprints={"support": {"TELEGRAM_BOT_TOKEN": "new"}}),
+        options=PlanOptions(traits=DOCKER_TRAITS, secrets_dir=SECRETS_DIR, secret_fingerprints={"support": {"TELEGRAM_BOT_TOKEN": "new"}}),
         expect=(Expect("support", REPLACE),),
     ),
 ]
@@ -682,7 +682,7 @@ def test_foreign_container_with_our_aside_copy_is_not_called_an_orphan() -> None
         fleet_of(B),
         observed_of(observed_from(B, name=ALIAS, id="old1"),
                     foreign_by_name={"botmaker-support": foreign("botmaker-support")}),
-        PlanOptions(secrets_dir=SECRETS_DIR, prune=True),
+        PlanOptions(traits=DOCKER_TRAITS, secrets_dir=SECRETS_DIR, prune=True),
     )
     assert result.actions == ()
     assert len(result.errors) == 1
@@ -726,7 +726,7 @@ def test_summary_counts_and_has_changes() -> None:
     assert result.summary() == {"create": 1, "replace": 1, "update": 1, "start": 1, "stop": 1, "remove": 0,
                                 "orphans": 1}
     assert result.has_changes
-    pruned = plan(fleet, observed, PlanOptions(secrets_dir=SECRETS_DIR, prune=True))
+    pruned = plan(fleet, observed, PlanOptions(traits=DOCKER_TRAITS, secrets_dir=SECRETS_DIR, prune=True))
     assert pruned.summary()["remove"] == 1
     assert pruned.summary()["orphans"] == 0
 
@@ -743,7 +743,7 @@ def test_orphans_alone_are_not_changes() -> None:
     result = plan(fleet_of(), observed_of(observed_from(bot("gone"))), OPTS)
     assert [a.action for a in result.actions] == [ORPHAN]
     assert not result.has_changes
-    assert plan(fleet_of(), observed_of(observed_from(bot("gone"))), PlanOptions(prune=True)).has_changes
+    assert plan(fleet_of(), observed_of(observed_from(bot("gone"))), PlanOptions(traits=DOCKER_TRAITS, prune=True)).has_changes
 
 
 def test_foreign_managed_count_is_passed_through() -> None:
@@ -789,7 +789,7 @@ def test_needs_inspect_uses_the_secrets_dir() -> None:
     # the secrets mount is part of the spec: another secrets dir is another hash
     c = observed_from(B, secrets_dir="/elsewhere")
     assert needs_inspect(fleet_of(B), (c,), OPTS) == [c.id]
-    assert needs_inspect(fleet_of(B), (c,), PlanOptions(secrets_dir="/elsewhere")) == []
+    assert needs_inspect(fleet_of(B), (c,), PlanOptions(traits=DOCKER_TRAITS, secrets_dir="/elsewhere")) == []
 
 
 def test_observed_from_matches_hash() -> None:

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from deployer.model import Action, Change, Plan
-from deployer.planner import PlanOptions, plan
-from deployer.render import plan_document, render_plan
+from deployer.backends.docker.traits import DOCKER_TRAITS
+from deployer.cli.render import render_plan
+from deployer.core.model import Action, Change, Plan
+from deployer.plan.document import plan_document
+from deployer.plan.planner import PlanOptions, plan
 from tests.support.planner_cases import MIB, SECRETS_DIR, bot, change, fleet_of, foreign, observed_from, observed_of
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "plan.schema.json"
-OPTS = PlanOptions(secrets_dir=SECRETS_DIR)
+OPTS = PlanOptions(traits=DOCKER_TRAITS, secrets_dir=SECRETS_DIR)
 
 
 def one_of_each() -> Plan:
@@ -113,7 +115,7 @@ def test_text_orphans_removals_errors_and_foreign() -> None:
     assert "No changes." not in orphaned  # errors are not "no changes"
 
     pruned = render_plan(plan(fleet_of(support), observed_of(observed_from(support), observed_from(gone)),
-                              PlanOptions(secrets_dir=SECRETS_DIR, prune=True)))
+                              PlanOptions(traits=DOCKER_TRAITS, secrets_dir=SECRETS_DIR, prune=True)))
     assert "    - bot gone will be removed" in pruned
     assert "Plan: 0 to create, 0 to replace, 0 to update, 0 to start, 0 to stop, 1 to remove." in pruned
 
@@ -121,7 +123,7 @@ def test_text_orphans_removals_errors_and_foreign() -> None:
 def test_text_secret_rotation_shows_no_values() -> None:
     b = bot("support")
     p = plan(fleet_of(b), observed_of(observed_from(b, fingerprints={"TELEGRAM_BOT_TOKEN": "0ld"})),
-             PlanOptions(secrets_dir=SECRETS_DIR, secret_fingerprints={"support": {"TELEGRAM_BOT_TOKEN": "n3w"}}))
+             PlanOptions(traits=DOCKER_TRAITS, secrets_dir=SECRETS_DIR, secret_fingerprints={"support": {"TELEGRAM_BOT_TOKEN": "n3w"}}))
     text = render_plan(p)
     assert '        secret TELEGRAM_BOT_TOKEN: "(fingerprint)" -> "(new fingerprint)"  # forces replacement' in text
     assert "0ld" not in text and "n3w" not in text
@@ -181,7 +183,7 @@ def _plans() -> dict[str, Plan]:
                         foreign_by_name={"botmaker-ops": foreign("botmaker-ops")}, foreign_managed_count=1),
             OPTS,
         ),
-        "pruned": plan(fleet_of(support), observed_of(observed_from(gone)), PlanOptions(prune=True)),
+        "pruned": plan(fleet_of(support), observed_of(observed_from(gone)), PlanOptions(traits=DOCKER_TRAITS, prune=True)),
     }
 
 

@@ -8,10 +8,8 @@ import json
 import click
 import pytest
 
-from deployer import render
-from deployer.model import Action, BotSpec, Change, Plan
-from deployer.problems import WARNING, Problem
-from deployer.render import (
+from deployer.cli import render
+from deployer.cli.render import (
     REPORTERS,
     Reporter,
     UnknownFormat,
@@ -24,7 +22,9 @@ from deployer.render import (
     render_status,
     reporter,
 )
-from deployer.status import StatusReport, StatusRow
+from deployer.core.model import Action, BotSpec, Change, Plan
+from deployer.core.problems import WARNING, Problem
+from deployer.flows.status import StatusReport, StatusRow
 
 
 def test_the_registry_holds_one_reporter_per_format_text_first() -> None:
@@ -52,7 +52,7 @@ def test_an_unknown_kind_is_a_programming_error() -> None:
     ("validate", "problems"), ("plan", "plan"), ("drift", "drift"), ("status", "status"),
 ])
 def test_the_cli_offers_exactly_the_registry_formats(command: str, kind: str) -> None:
-    from deployer.cli import main
+    from deployer.cli.commands import main
 
     option = next(p for p in main.commands[command].params if p.name == "fmt")
     assert isinstance(option.type, click.Choice)

@@ -10,9 +10,7 @@ import io
 import click
 import pytest
 
-from deployer.model import Action, BotSpec, Change, Plan
-from deployer.problems import WARNING, Problem
-from deployer.render import (
+from deployer.cli.render import (
     MARKDOWN_VALUE_LIMIT,
     render_plan,
     render_plan_github,
@@ -20,6 +18,8 @@ from deployer.render import (
     render_problems,
     use_color,
 )
+from deployer.core.model import Action, BotSpec, Change, Plan
+from deployer.core.problems import WARNING, Problem
 
 IMAGE_OLD = "ghcr.io/openclaw/openclaw:2026.2.19"
 IMAGE_NEW = "ghcr.io/openclaw/openclaw:2026.2.26"

@@ -9,17 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from deployer.model import FleetSpec
-from deployer.problems import ERROR, WARNING
-from deployer.secrets import (
-    KEY_FILE,
-    SecretsReport,
-    check_fleet_secrets,
-    fingerprint,
-    fingerprint_label,
-    parse_fingerprint_label,
-    parse_uid,
-)
+from deployer.core.model import FleetSpec, fingerprint_label, parse_fingerprint_label, parse_uid
+from deployer.core.problems import ERROR, WARNING
+from deployer.secrets.checks import KEY_FILE, SecretsReport, check_fleet_secrets, fingerprint
 from tests.support.planner_cases import IMAGE, bot
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown secret files")
@@ -429,7 +421,7 @@ def test_canary_never_leaks(root: Path) -> None:
 # --- redaction of quoted log lines ----------------------------------------------------------------
 
 def test_redact_replaces_secret_values_in_log_text(root: Path, good: Path) -> None:
-    from deployer.secrets import redact
+    from deployer.secrets.checks import redact
 
     (good / "EXTRA_MOUNTED").write_text("line-one-value\nline-two-" + "x" * 8 + "\n")  # mounted, so redacted too
     log = f"GET https://api.telegram.org/bot123:{CANARY}/getUpdates 401; key=sk-ant-{CANARY}; line-one-value"
@@ -441,7 +433,7 @@ def test_redact_replaces_secret_values_in_log_text(root: Path, good: Path) -> No
 
 
 def test_redact_does_not_follow_symlinks(root: Path, good: Path) -> None:
-    from deployer.secrets import redact
+    from deployer.secrets.checks import redact
 
     (good / TOKEN).unlink()
     (good / TOKEN).symlink_to("/etc/hostname")
@@ -464,7 +456,7 @@ def _every_kind_of_bad_file(root: Path) -> FleetSpec:
 def test_listing_and_path_lookups_give_the_same_problems(root, monkeypatch):
     """Files are checked through one listing of the bot's directory and opened relative to it;
     where the directory cannot be listed they are looked up by path. Same messages either way."""
-    import deployer.secrets as S
+    import deployer.secrets.checks as S
 
     the_fleet = _every_kind_of_bad_file(root)
     by_listing = check_fleet_secrets(the_fleet, str(root), create_key=False)
@@ -480,7 +472,7 @@ def test_listing_and_path_lookups_give_the_same_problems(root, monkeypatch):
 def test_each_secret_is_read_by_one_open_fstat_read(root, monkeypatch):
     """No file is resolved by path more than once: one listing per bot directory, then per
     secret an open relative to it, an fstat and a read (no lstat, stat or realpath)."""
-    import deployer.secrets as S
+    import deployer.secrets.checks as S
 
     write_secrets(root, "support", {KEY: "v1", TOKEN: "v2"})
     calls: list[str] = []

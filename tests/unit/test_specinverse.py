@@ -6,9 +6,10 @@ import dataclasses
 
 import pytest
 
-from deployer.hashing import container_spec, spec_hash
-from deployer.model import BotSpec, Healthcheck, Port, Volume
-from deployer.specinverse import SPEC_KEYS, UnrestorableSpec, bot_from_spec, secrets_dir_of
+from deployer.core.model import BotSpec, Healthcheck, Port, Volume
+from deployer.core.spec import container_spec, spec_hash
+from deployer.core.spec_inverse import SPEC_KEYS, bot_from_spec, secrets_dir_of
+from deployer.errors import UnrestorableSpec
 
 FULL = BotSpec(
     name="alpha",

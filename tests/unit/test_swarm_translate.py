@@ -13,9 +13,10 @@ import pytest
 
 from deployer.backends.swarm import translate
 from deployer.backends.swarm.traits import SWARM_TRAITS
-from deployer.hashing import container_spec, spec_hash
-from deployer.model import LABEL_SECRETS, BotSpec, Port, Volume, fingerprint_label
-from deployer.planner import _drift
+from deployer.core.model import BotSpec, Port, Volume, fingerprint_label
+from deployer.core.spec import container_spec, spec_hash
+from deployer.core.vocabulary import LABEL_SECRETS
+from deployer.plan.planner import _drift
 
 DATA = Path(__file__).parent / "data" / "swarm"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from deployer.fastpath import load_and_validate
-from deployer.manifest import load_paths
-from deployer.validation import validate_documents
+from deployer.manifests.fastpath import load_and_validate
+from deployer.manifests.load import load_paths
+from deployer.manifests.validation import validate_documents
 
 FLEET = """
 apiVersion: botmaker/v1

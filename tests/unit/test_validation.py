@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from deployer.manifest import load_paths
-from deployer.model import BotSpec, Healthcheck, Port, Volume
-from deployer.problems import ERROR, WARNING
-from deployer.validation import (
+from deployer.core.model import BotSpec, Healthcheck, Port, Volume
+from deployer.core.problems import ERROR, WARNING
+from deployer.manifests.load import load_paths
+from deployer.manifests.validation import (
     CHANNEL_SECRETS,
     PROVIDER_SECRETS,
     ValidationResult,
@@ -961,8 +961,8 @@ def test_restart_no_is_the_policy_not_a_boolean(tmp_path, monkeypatch):
 
 def test_partial_map_completed_by_fleet_defaults_is_valid(tmp_path):
     """Maps merge key by key: a bot may set only some keys of a map the defaults complete."""
-    from deployer.manifest import load_paths
-    from deployer.validation import validate_documents
+    from deployer.manifests.load import load_paths
+    from deployer.manifests.validation import validate_documents
 
     (tmp_path / "m.yaml").write_text(
         "apiVersion: botmaker/v1\nkind: Fleet\nmetadata: {name: f}\nspec:\n  defaults:\n"

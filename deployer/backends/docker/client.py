@@ -16,8 +16,8 @@ import docker.errors
 import requests
 import requests.adapters
 
-from ...endpoint import Endpoint
-from ..base import EngineError, NameTaken, NotFound, Unreachable
+from deployer.backends.endpoint import Endpoint
+from deployer.errors import EngineError, NameTaken, NotFound, Unreachable
 
 
 def docker_host() -> str:
@@ -77,7 +77,7 @@ def transport_failure(exc: BaseException, where: str = "") -> str | None:
     """The one line for an ssh or TLS failure buried in requests/urllib3 wrappers, else None."""
     import ssl
 
-    from ...sshconn import SSHFailure
+    from deployer.backends.sshconn import SSHFailure
 
     seen: set[int] = set()
     todo: list[BaseException] = [exc]
@@ -145,7 +145,7 @@ class _SSHAPIClient(docker.APIClient):
     """docker.APIClient over sshconn.SSHAdapter (the SDK's ssh:// needs paramiko even to shell out)."""
 
     def __init__(self, url: str, *, timeout: int, max_pool_size: int):
-        from ...sshconn import SSHAdapter
+        from deployer.backends.sshconn import SSHAdapter
 
         adapter = SSHAdapter(url, timeout=timeout, max_pool_size=max_pool_size)
         # The base class is given a placeholder address it never dials and the server's API

@@ -16,14 +16,16 @@ from typing import Any
 
 import docker
 
-from ...encodings import split_image_ref
-from ...endpoint import Endpoint, resolve
-from ...model import BotSpec, ObservedContainer
-from ..base import MUTATING, EngineError, HelperResult, NotFound, Traits, UnitStatus, count_mutating
-from . import translate
-from .client import CountedCalls, connect, proxy_environment, raw
-from .markers import MARKER_IMAGE, DockerMarkers
-from .traits import DOCKER_TRAITS
+from deployer.backends.base import MUTATING, HelperResult, UnitStatus, count_mutating
+from deployer.backends.docker import translate
+from deployer.backends.docker.client import CountedCalls, connect, proxy_environment, raw
+from deployer.backends.docker.markers import MARKER_IMAGE, DockerMarkers
+from deployer.backends.docker.traits import DOCKER_TRAITS
+from deployer.backends.endpoint import Endpoint, resolve
+from deployer.core.encodings import split_image_ref
+from deployer.core.model import BotSpec, ObservedContainer
+from deployer.core.traits import Traits
+from deployer.errors import EngineError, NotFound
 
 __all__ = ["DockerEngine", "MARKER_IMAGE", "MUTATING"]
 

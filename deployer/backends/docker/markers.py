@@ -13,9 +13,10 @@ from typing import Any
 
 import docker
 
-from ..base import EngineError, Marker, NotFound
-from .client import engine_clock, raw
-from .translate import marker_from_row
+from deployer.backends.base import Marker
+from deployer.backends.docker.client import engine_clock, raw
+from deployer.backends.docker.translate import marker_from_row
+from deployer.errors import EngineError, NotFound
 
 MARKER_IMAGE = "botmaker/marker:1"  # an empty image, imported offline, for never-started marker containers
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..base import Traits
+from deployer.core.traits import Traits
 
 # `docker update` changes memory, cpus and the restart policy of a live container; everything
 # else needs a new container. A replace renames the old container aside (<name>_old_<id>) so a
@@ -13,3 +13,5 @@ DOCKER_TRAITS = Traits(
     secret_delivery="bind-dir",
     unit_noun="container",
 )
+
+ASIDE_MARK = DOCKER_TRAITS.aside_mark  # for readers of names on a single host (tests, the bench)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...encodings import cpus_from_nano, restart_string
-from ...hashing import secrets_source
-from ...labels import bot_labels
-from ...model import SECRETS_MOUNT, BotSpec, ObservedContainer
-from ..base import Marker, UnitStatus
+from deployer.backends.base import Marker, UnitStatus
+from deployer.core.encodings import cpus_from_nano, restart_string
+from deployer.core.labels import bot_labels
+from deployer.core.model import BotSpec, ObservedContainer
+from deployer.core.spec import secrets_source
+from deployer.core.vocabulary import SECRETS_MOUNT
 
 
 def restart_policy(bot: BotSpec) -> dict[str, Any]:

@@ -21,23 +21,17 @@ from typing import Any
 import docker
 import docker.errors
 
-from ...endpoint import Endpoint, resolve
-from ...model import LABEL_BOT, LABEL_FLEET, BotSpec, ObservedContainer
-from ...secrets import container_uid
-from ..base import (
-    EngineError,
-    HelperResult,
-    NotFound,
-    RolledBack,
-    Traits,
-    UnitStatus,
-    count_mutating,
-)
-from ..docker.client import CountedCalls, connect, raw
-from . import translate
-from .markers import SwarmMarkers
-from .secrets import SwarmSecrets
-from .traits import SWARM_TRAITS
+from deployer.backends.base import HelperResult, UnitStatus, count_mutating
+from deployer.backends.docker.client import CountedCalls, connect, raw
+from deployer.backends.endpoint import Endpoint, resolve
+from deployer.backends.swarm import translate
+from deployer.backends.swarm.markers import SwarmMarkers
+from deployer.backends.swarm.secrets import SwarmSecrets
+from deployer.backends.swarm.traits import SWARM_TRAITS
+from deployer.core.model import BotSpec, ObservedContainer, container_uid
+from deployer.core.traits import Traits
+from deployer.core.vocabulary import LABEL_BOT, LABEL_FLEET
+from deployer.errors import EngineError, NotFound, RolledBack
 
 __all__ = ["SwarmEngine"]
 

@@ -13,9 +13,10 @@ from typing import Any
 
 import docker
 
-from ..base import Marker, NotFound
-from ..docker.client import engine_clock, raw
-from . import translate
+from deployer.backends.base import Marker
+from deployer.backends.docker.client import engine_clock, raw
+from deployer.backends.swarm import translate
+from deployer.errors import NotFound
 
 
 class SwarmMarkers:

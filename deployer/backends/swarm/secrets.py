@@ -22,11 +22,11 @@ from typing import Any
 
 import docker
 
-from ...model import LABEL_BOT, LABEL_FLEET, LABEL_MANAGED, LABEL_SECRETS, BotSpec, parse_fingerprint_label
-from ...secrets import MAX_SECRET_BYTES
-from ..base import EngineError, NameTaken
-from ..docker.client import raw
-from . import translate
+from deployer.backends.docker.client import raw
+from deployer.backends.swarm import translate
+from deployer.core.model import BotSpec, parse_fingerprint_label
+from deployer.core.vocabulary import LABEL_BOT, LABEL_FLEET, LABEL_MANAGED, LABEL_SECRETS, MAX_SECRET_BYTES
+from deployer.errors import EngineError, NameTaken
 
 
 class SwarmSecrets:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..base import Traits
+from deployer.core.traits import Traits
 
 # Measured on a 3-node swarm (dockerd 20.10.24, see the backend's README section): a change of
 # the task template's memory limit, CPU limit or restart policy starts a new task (the old one is

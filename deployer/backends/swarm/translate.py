@@ -18,10 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ...encodings import cpus_from_nano
-from ...hashing import placement_spec
-from ...labels import bot_labels
-from ...model import (
+from deployer.backends.base import Marker, UnitStatus
+from deployer.backends.docker.translate import healthcheck
+from deployer.core.encodings import cpus_from_nano
+from deployer.core.labels import bot_labels
+from deployer.core.model import BotSpec, ObservedContainer, parse_fingerprint_label
+from deployer.core.spec import placement_spec
+from deployer.core.vocabulary import (
     LABEL_BOT,
     LABEL_FLEET,
     LABEL_MANAGED,
@@ -29,12 +32,7 @@ from ...model import (
     LABEL_SPEC,
     LABEL_SPEC_HASH,
     SECRETS_MOUNT,
-    BotSpec,
-    ObservedContainer,
-    parse_fingerprint_label,
 )
-from ..base import Marker, UnitStatus
-from ..docker.translate import healthcheck  # the Engine API encodes it alike for a container and a task
 
 NAME_MAX = 64  # swarm's limit for config and secret names ([a-zA-Z0-9-_.], alphanumeric at both ends)
 MARKER_LABEL = "botmaker.marker"  # on every marker config

@@ -1,0 +1,78 @@
+"""The one home of each value encoding shared by the canonical spec, the planner, validation,
+rollback and the backends: restart policies, CPU counts and image references.
+
+A backend translates these canonical forms to its API's (Docker's RestartPolicy dict, NanoCpus;
+a swarm's RestartPolicy condition) in its own translate module, and back.
+"""
+
+from __future__ import annotations
+
+import re
+
+NANO = 1_000_000_000
+
+
+def restart_string(policy: str | None, max_retries: int | None = 0) -> str:
+    """The canonical restart field: "no", "always", "unless-stopped" or "on-failure:N"."""
+    policy = policy or "no"
+    return f"on-failure:{max_retries or 0}" if policy == "on-failure" else policy
+
+
+def parse_restart(value: str) -> tuple[str, int]:
+    """"on-failure:3" -> ("on-failure", 3); "always" -> ("always", 0)."""
+    policy, _, retries = str(value).partition(":")
+    return policy, int(retries or 0)
+
+
+def cpus_from_nano(nano_cpus: int | None) -> float | None:
+    """The canonical cpus field (a float of CPUs) from the engine's billionths; 0 means unset."""
+    return nano_cpus / NANO if nano_cpus else None
+
+
+def nano_from_cpus(cpus: float | None) -> int | None:
+    return round(cpus * NANO) if cpus is not None else None
+
+
+def image_tag(ref: str) -> str | None:
+    """The tag of an image reference ("@digest" for a digest reference), or None without one.
+    A registry port (host:5000/app) is not a tag: only the last path part is looked at."""
+    if "@" in ref:
+        return "@digest"
+    last = ref.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+def split_image_ref(ref: str) -> tuple[str, str | None]:
+    """(repository, tag) for a pull: a digest reference is passed whole, no tag means latest."""
+    if "@" in ref:
+        return ref, None
+    last = ref.rsplit("/", 1)[-1]
+    if ":" in last:
+        repo, tag = ref.rsplit(":", 1)
+        return repo, tag
+    return ref, "latest"
+
+
+# --- memory sizes and durations (the manifest's units; validation and the OpenClaw checks read them here)
+
+DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h)")
+
+DURATION_NS = {"ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
+
+MEMORY_UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+
+def parse_duration(text: str) -> int:
+    return sum(int(n) * DURATION_NS[unit] for n, unit in DURATION_PART.findall(text))
+
+
+
+def parse_memory(value: str | int) -> int | None:
+    if isinstance(value, int):
+        return value
+    m = re.fullmatch(r"([0-9]+)([bkmgBKMG]?)", value)
+    if not m:
+        return None
+    return int(m.group(1)) * MEMORY_UNITS[(m.group(2) or "b").lower()]
+

@@ -1,0 +1,258 @@
+"""Plain frozen data: the desired fleet, what the engine has, and the plan between them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from deployer.core.vocabulary import (
+    CONTAINER_PREFIX,
+    DEFAULT_FLEET,
+    FINGERPRINT_VERSION,
+    LABEL_BOT,
+    LABEL_FLEET,
+    LABEL_MANAGED,
+    OPENCLAW_UID,
+    RUNTIME_CONTAINER,
+    RUNTIME_OPENCLAW,
+)
+
+
+def fingerprint_label(prints: dict[str, str]) -> str:
+    """Label value: per-secret keyed fingerprints, so a plan can say which secret changed."""
+    return FINGERPRINT_VERSION + ";" + ",".join(f"{k}={v}" for k, v in sorted(prints.items()))
+
+
+def parse_fingerprint_label(value: str | None) -> dict[str, str] | None:
+    if not value or not value.startswith(FINGERPRINT_VERSION + ";"):
+        return None
+    body = value[len(FINGERPRINT_VERSION) + 1:]
+    out = {}
+    for part in filter(None, body.split(",")):
+        name, _, fp = part.partition("=")
+        out[name] = fp
+    return out
+
+
+def merge_maps(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`: maps merge key by key (recursively); lists and scalars replace."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_maps(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def container_name(bot: str) -> str:
+    return CONTAINER_PREFIX + bot
+
+
+@dataclass(frozen=True)
+class Port:
+    container_port: int
+    host_port: int
+    host_ip: str = "127.0.0.1"
+    protocol: str = "tcp"
+
+
+@dataclass(frozen=True)
+class Volume:
+    source: str
+    target: str
+    read_only: bool = False
+
+    @property
+    def is_bind(self) -> bool:
+        return self.source.startswith("/")
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    test: tuple[str, ...]  # Docker form: ("CMD", ...) or ("CMD-SHELL", "...")
+    interval_ns: int = 0
+    timeout_ns: int = 0
+    retries: int = 0
+    start_period_ns: int = 0
+
+
+@dataclass(frozen=True)
+class BotSpec:
+    """One bot's desired container, defaults merged and values normalised."""
+
+    name: str
+    image: str
+    labels: tuple[tuple[str, str], ...] = ()
+    pull_policy: str = "IfNotPresent"
+    provider: tuple[tuple[str, str], ...] = ()
+    channels: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    command: tuple[str, ...] | None = None
+    user: str | None = None
+    ports: tuple[Port, ...] = ()
+    volumes: tuple[Volume, ...] = ()
+    memory_bytes: int | None = None
+    nano_cpus: int | None = None
+    restart_policy: str = "unless-stopped"
+    restart_max_retries: int = 0
+    state: str = "running"
+    healthcheck: Healthcheck | None = None
+    network: str = "bridge"
+    source_file: str = ""
+    # runtime "openclaw": the deployer renders the gateway's config (deployer/openclaw); "container":
+    # the container only. Built from a manifest the default is openclaw; in code, a plain container.
+    runtime: str = RUNTIME_CONTAINER
+    channel_settings: tuple[tuple[str, str], ...] = ()  # (channel type, canonical JSON of its settings)
+    gateway_port: int = 18789
+    gateway_bind: str | None = None  # None: lan when the bot publishes a port, else loopback
+    gateway_cli: tuple[str, ...] = ("node", "dist/index.js")
+    openclaw_config: str = "{}"  # canonical JSON of spec.openclaw, merged into the generated config
+    hostname: str | None = None  # the container's hostname; None: Docker's default (the container ID)
+    # swarm backend only: where the bot's one task may run (constraint strings such as
+    # node.labels.region==eu) and spread preferences (descriptors such as node.labels.region)
+    placement_constraints: tuple[str, ...] = ()
+    placement_preferences: tuple[str, ...] = ()
+
+    @property
+    def is_openclaw(self) -> bool:
+        return self.runtime == RUNTIME_OPENCLAW
+
+    @property
+    def container_name(self) -> str:
+        return container_name(self.name)
+
+
+@dataclass(frozen=True)
+class FleetSpec:
+    name: str = DEFAULT_FLEET
+    secrets_dir: str | None = None
+    bots: tuple[BotSpec, ...] = ()
+    state_dir: str | None = None  # <stateDir>/<bot>: each OpenClaw bot's state, never deleted
+    config_dir: str | None = None  # <configDir>/<bot>/openclaw.json: generated, mounted read-only
+    backend: str = "docker"  # where the bots run: docker (one engine) or swarm (one service per bot)
+
+
+@dataclass(frozen=True)
+class ObservedContainer:
+    """A container as one sparse list call shows it (plus an inspect when the plan needs one)."""
+
+    id: str
+    name: str  # without the leading slash
+    image: str  # the reference it was created from
+    image_id: str
+    state: str  # created, running, paused, restarting, exited, dead
+    labels: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    # Only filled in by an inspect, for containers whose in-place settings may differ:
+    memory_bytes: int | None = None
+    nano_cpus: int | None = None
+    restart_policy: str | None = None
+    restart_max_retries: int | None = None
+    inspected: bool = False
+    # With --refresh: the real configuration, normalised to the canonical spec's shape
+    live: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+
+    @property
+    def bot(self) -> str | None:
+        return self.labels.get(LABEL_BOT)
+
+    @property
+    def fleet(self) -> str | None:
+        return self.labels.get(LABEL_FLEET)
+
+    @property
+    def managed(self) -> bool:
+        return self.labels.get(LABEL_MANAGED) == "true"
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("running", "restarting")
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything the planner may know about the engine, gathered before planning."""
+
+    fleet: str
+    containers: tuple[ObservedContainer, ...] = ()  # managed containers of this fleet
+    # containers holding a botmaker-<bot> name that this fleet does not manage
+    foreign_by_name: dict[str, ObservedContainer] = field(default_factory=dict, compare=False, hash=False)
+    foreign_managed_count: int = 0  # managed containers of other fleets / no fleet, left alone
+    image_ids: dict[str, str | None] = field(default_factory=dict, compare=False, hash=False)
+    image_users: dict[str, str | None] = field(default_factory=dict, compare=False, hash=False)
+    # OpenClaw bots: the bytes of <configDir>/<bot>/openclaw.json as found on the host (None: no file)
+    configs: dict[str, bytes | None] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str
+    before: Any
+    after: Any
+
+
+CREATE = "create"
+REPLACE = "replace"
+UPDATE = "update"
+START = "start"
+STOP = "stop"
+REMOVE = "remove"
+NOOP = "noop"
+ORPHAN = "orphan"
+
+
+@dataclass(frozen=True)
+class Action:
+    bot: str
+    action: str
+    reasons: tuple[str, ...] = ()
+    changes: tuple[Change, ...] = ()
+    container_id: str | None = None  # the current container, if any
+    leftovers: tuple[str, ...] = ()  # ids of stale copies (renamed aside by an interrupted apply)
+    desired: BotSpec | None = field(default=None, compare=False)
+    # OpenClaw bots: the generated config must be (re)written before the container step; on an
+    # update of a running gateway that is a hot reload, verified, else a stop-first replace
+    write_config: bool = False
+
+    @property
+    def mutates(self) -> bool:
+        return self.action not in (NOOP, ORPHAN) or bool(self.leftovers)
+
+
+@dataclass(frozen=True)
+class Plan:
+    fleet: str
+    actions: tuple[Action, ...]
+    foreign_managed_count: int = 0
+    errors: tuple[str, ...] = ()  # conflicts that make the plan unappliable
+    # the backend's in-place fields the plan was made with (its traits), for renderers
+    in_place_fields: frozenset[str] | None = field(default=None, compare=False)
+
+    def summary(self) -> dict[str, int]:
+        counts = {k: 0 for k in (CREATE, REPLACE, UPDATE, START, STOP, REMOVE)}
+        for a in self.actions:
+            if a.action in counts:
+                counts[a.action] += 1
+        counts["orphans"] = sum(1 for a in self.actions if a.action == ORPHAN)
+        return counts
+
+    @property
+    def has_changes(self) -> bool:
+        return any(a.mutates for a in self.actions)
+
+
+def parse_uid(user: str | None) -> int | None:
+    if not user:
+        return None
+    head = user.split(":", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def container_uid(bot: BotSpec, image_users: dict[str, str | None] | None = None) -> int | None:
+    """The uid the bot's container runs as: spec.user, else the image's numeric User; an OpenClaw
+    gateway image's `node` user is uid 1000."""
+    uid = parse_uid(bot.user) if bot.user else parse_uid((image_users or {}).get(bot.image))
+    if uid is None and bot.is_openclaw and not bot.user:
+        uid = OPENCLAW_UID
+    return uid

@@ -1,0 +1,234 @@
+"""The run behind `deployer apply` and `deployer rollback`, without printing, prompting or exiting.
+
+    lock (with its heartbeat) -> stamp -> prepare (observe, secrets, plan, preflight)
+    -> saved-plan staleness -> show -> confirm -> apply -> record (+ history entry) -> release
+
+The CLI builds an ApplyRequest (what to apply, and how), passes ApplyHooks (what a person sees
+and decides, called as it happens, while the lock is held), and maps the one ApplyOutcome it
+gets back to its last messages and an exit code. Why hooks and not only the outcome: the plan
+must be on screen before the question, progress while the bots change, and the summary before
+the lock is released (a waiter may take the lock the moment it is gone). What the outcome says
+after the fact (an error, the record or the lock that could not be written or released) comes
+after the release, in the order it happened.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from deployer.core.model import FleetSpec, Plan
+from deployer.errors import DeployerError
+from deployer.flows import prepare as workflow
+from deployer.flows.planfile import SavedPlan, check_state
+from deployer.flows.prepare import PlanSettings, Prepared
+from deployer.runtime import stamps
+from deployer.runtime.applier import Applier, ApplyOptions, ApplyReport, Progress
+from deployer.runtime.history import Entry, write_entry
+from deployer.runtime.lock import FleetLock, ci_job_url
+
+if TYPE_CHECKING:
+    from deployer.backends.base import Backend
+
+
+@dataclass(frozen=True)
+class ApplyRequest:
+    """Everything one apply (or rollback) needs, decided before the lock is taken."""
+
+    fleet: FleetSpec  # validated; the lock is taken on its name
+    settings: PlanSettings = field(default_factory=PlanSettings)  # how it is planned
+    paths: tuple[str, ...] = ()  # its manifests, for the revision stamp (none for a rollback)
+    revision: str | None = None  # to stamp; None: the git HEAD of the manifests' repository
+    saved: SavedPlan | None = None  # apply exactly this plan: refused if the engine moved since
+    rollback_of: Entry | None = None  # a rollback to this history entry: its revision, notes and record
+    parallelism: int = 4
+    wait_timeout: float = 180.0
+    stop_timeout: int = 10
+    max_failures: int | None = 3
+    canary: int = 0
+    lock_ttl: float = 60.0
+    lock_timeout: float = 0.0
+
+
+def _nothing(*_: object) -> None:
+    return None
+
+
+def _no_progress(bot: str, event: str, message: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class ApplyHooks:
+    """What the caller is told, and asked, while the lock is held (in this order)."""
+
+    notify: Callable[[str], None] = _nothing  # one-line notices: lock waits and take-overs, prepare's warnings
+    show: Callable[[Prepared, list[str]], None] = _nothing  # the plan and its notes, before any decision
+    confirm: Callable[[Plan], bool] = lambda plan: True  # asked only for a plan with changes and no errors
+    progress: Progress = _no_progress  # (bot, event, message) from the applier
+    applied: Callable[[ApplyReport, str], None] = _nothing  # the report and its result line, before the record
+
+
+class ApplyStatus(enum.Enum):
+    APPLIED = "applied"  # the applier ran: report and result say how it went
+    NO_CHANGES = "no changes"  # nothing to do; the record says so
+    REFUSED = "refused"  # the plan has errors; nothing was changed
+    CANCELLED = "cancelled"  # the confirmation said no; nothing was changed
+    FAILED = "failed"  # `error` stopped it (before the applier ran, or writing a no-change record)
+    INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM outside the applier (which reports its own)
+
+
+@dataclass
+class ApplyOutcome:
+    status: ApplyStatus
+    prepared: Prepared | None = None  # the plan and what it saw; None when stopped before planning
+    notes: list[str] = field(default_factory=list)  # said after the plan (a rollback's, a roll-forward's)
+    report: ApplyReport | None = None  # None: the applier did not run
+    result: str = ""  # the one-line result (as recorded, less a rollback's prefix)
+    error: DeployerError | None = None
+    took_over: str | None = None  # the holder of the expired lock we took over
+    warnings: list[str] = field(default_factory=list)  # record, history entry or lock not written / released
+
+    @property
+    def plan(self) -> Plan | None:
+        return self.prepared.plan if self.prepared is not None else None
+
+
+def run_apply(request: ApplyRequest, engine: Backend, hooks: ApplyHooks = ApplyHooks()) -> ApplyOutcome:
+    """Take the fleet lock, run the apply under it, release the lock whatever happens.
+
+    Expected failures (DeployerError) and interrupts (KeyboardInterrupt; the CLI maps SIGTERM to
+    it) end in the outcome; anything else (a hook's exception) propagates, after the release."""
+    outcome = ApplyOutcome(ApplyStatus.FAILED)
+    lock: FleetLock | None = None
+    ended = False
+    try:
+        try:
+            lock = FleetLock(engine, request.fleet.name, ttl=request.lock_ttl, timeout=request.lock_timeout,
+                             notify=hooks.notify)
+            lock.acquire()
+            if lock.took_over:
+                outcome.took_over = lock.took_over
+                hooks.notify(f"Took over the expired lock of {lock.took_over}.")
+            _apply_locked(request, engine, lock, hooks, outcome)
+        except KeyboardInterrupt:
+            outcome.status = ApplyStatus.INTERRUPTED
+        except DeployerError as exc:
+            outcome.status, outcome.error = ApplyStatus.FAILED, exc
+        ended = True
+    finally:
+        warning = _release(lock, request.fleet.name)
+        if warning and ended:
+            outcome.warnings.append(warning)
+        elif warning:  # no outcome will be read: say it now
+            hooks.notify(f"warning: {warning}")
+    return outcome
+
+
+def _release(lock: FleetLock | None, fleet: str) -> str | None:
+    if lock is None:
+        return None
+    try:
+        lock.release()
+    except DeployerError as exc:
+        return f"could not release the lock: {exc}; run: deployer unlock {fleet} --force"
+    return None
+
+
+def _apply_locked(request: ApplyRequest, engine: Backend, lock: FleetLock, hooks: ApplyHooks,
+                  outcome: ApplyOutcome) -> None:
+    entry = request.rollback_of
+    revision = entry.revision if entry is not None else request.revision or stamps.git_revision(list(request.paths))
+    stamp = stamps.Stamp.now(revision)
+    settings = request.settings
+    options = settings.plan_options(request.fleet, engine.traits)
+    prepared = workflow.prepare(request.fleet, options, engine, refresh=settings.refresh,
+                                parallelism=request.parallelism, preflight=settings.preflight,
+                                pull_for_preflight=settings.pull_for_preflight)
+    for w in prepared.warnings:
+        hooks.notify(w.format())
+    for note in prepared.notes:
+        hooks.notify(note)
+    outcome.prepared = prepared
+    outcome.notes = _notes(request, engine, prepared)
+    if request.saved is not None:
+        check_state(request.saved, prepared.fleet, prepared.observed, prepared.options, prepared.plan)
+    the_plan = prepared.plan
+    hooks.show(prepared, outcome.notes)
+    if the_plan.errors:
+        outcome.status = ApplyStatus.REFUSED
+        return
+    if not the_plan.has_changes:
+        _record(engine, request, stamp, the_plan, "no changes")  # a record that cannot be written fails the run
+        outcome.status, outcome.result = ApplyStatus.NO_CHANGES, "no changes"
+        return
+    if not hooks.confirm(the_plan):
+        outcome.status = ApplyStatus.CANCELLED
+        return
+
+    applier = Applier(engine, request.fleet.name, ApplyOptions(
+        parallelism=request.parallelism, wait_timeout=request.wait_timeout, stop_timeout=request.stop_timeout,
+        plan_options=prepared.options, stamp=stamp, observed=prepared.observed,
+        max_failures=request.max_failures, canary=request.canary))
+    # no new action starts once the heartbeat can no longer vouch for the lock
+    applier.hold = lambda: f"the fleet lock was lost: {why}" if (why := lock.lost_reason()) else None
+    applier.progress = hooks.progress
+    report = applier.apply(the_plan)
+    outcome.status, outcome.report, outcome.result = ApplyStatus.APPLIED, report, result_line(report)
+    hooks.applied(report, outcome.result)
+    try:
+        warning = _record(engine, request, stamp, the_plan, outcome.result)
+    except DeployerError as exc:
+        warning = f"could not write the fleet's last-applied record: {exc}"
+    outcome.warnings += [warning] if warning else []
+
+
+def result_line(report: ApplyReport) -> str:
+    """What the record (and the last line of the CLI) says about an apply that ran."""
+    failed = len(report.failed)
+    result = (f"{len(report.results) - failed} succeeded, {failed} failed"
+              + (f", {len(report.not_started)} not started" if report.not_started else "")
+              + (f", {len(report.skipped)} skipped" if report.skipped else ""))
+    if report.interrupted:
+        result += " (interrupted: actions not started are listed as failed)"
+    return result
+
+
+def _record(engine: Backend, request: ApplyRequest, stamp: stamps.Stamp, plan: Plan, result: str) -> str | None:
+    """Replace the last-applied record (raises when it cannot), and add a history entry for every
+    apply that tried to change something; a history entry that cannot be written is a warning."""
+    entry = request.rollback_of
+    if entry is not None:
+        result = f"rollback to #{entry.seq}: {result}"
+    stamps.write_record(engine, plan.fleet, stamp, plan.summary(), result)
+    if result.endswith("no changes"):
+        return None
+    try:
+        kind = "apply" if entry is None else "rollback"
+        write_entry(engine, plan.fleet, Entry(0, stamp.revision, stamp.applied_at, stamp.applied_by, ci_job_url(),
+                                              kind, result, plan.summary(), None if entry is None else entry.seq))
+    except DeployerError as exc:
+        return f"could not write the history entry of this apply: {exc}"
+    return None
+
+
+def _notes(request: ApplyRequest, engine: Backend, prepared: Prepared) -> list[str]:
+    """A rollback's notes (pinned images, today's secrets, the next apply rolls forward); for an
+    apply over a rollback, that it rolls the fleet forward again (one marker read)."""
+    if request.rollback_of is not None:
+        from deployer.flows import rollback
+
+        return rollback.notes(request.rollback_of, prepared.fleet, prepared.options.secrets_dir)
+    fleet = request.fleet.name
+    try:
+        record = stamps.read_record(engine, fleet)
+    except DeployerError:
+        return []
+    if not record or not record["result"].startswith("rollback to #") or not prepared.plan.has_changes:
+        return []
+    what = record["result"].split(":", 1)[0]  # "rollback to #N"
+    note = (f"Note: fleet {fleet} runs a {what} (applied {record['applied_at']} by {record['applied_by']}); "
+            "this apply rolls it forward to the manifests.")
+    return [note]

@@ -1,0 +1,138 @@
+"""Saved plans: a plan plus digests of what it was computed from, refused when either moved.
+
+The file holds the plan document, a digest per manifest file, and a fingerprint per bot of the
+engine state the plan saw (container IDs, names, states, spec-hash and secret-fingerprint
+labels, image IDs, keyed secret fingerprints). It holds no secret value: secret fingerprints
+are HMACs under the fleet key, and only digests of them are stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deployer.core.model import FleetSpec, Observed, Plan
+from deployer.core.spec import canonical_json
+from deployer.core.vocabulary import LABEL_SECRETS, LABEL_SPEC_HASH
+from deployer.errors import DeployerError, StalePlan
+from deployer.manifests.load import find_manifest_files
+from deployer.plan.document import plan_document
+from deployer.plan.planner import PlanOptions
+
+PLANFILE_KIND = "deployer-plan"
+PLANFILE_VERSION = "1"
+FLEET_KEY = "(fleet)"  # state entry for containers no manifest names (orphans)
+SECRETS_KEY = "secrets:"  # state entry per bot for its secret files (keyed fingerprints)
+
+
+def manifest_digests(paths: list[str]) -> dict[str, str]:
+    files, _ = find_manifest_files(paths)
+    return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+
+def state_fingerprints(fleet: FleetSpec, observed: Observed, options: PlanOptions) -> dict[str, str]:
+    """Per bot, a digest of everything on the engine that its planned action depends on."""
+    by_bot: dict[str, list[Any]] = {b.name: [] for b in fleet.bots}
+    by_bot[FLEET_KEY] = []
+    for c in observed.containers:
+        key = c.bot if c.bot in by_bot else FLEET_KEY
+        by_bot[key].append([c.id, c.name, c.state, c.image_id, c.labels.get(LABEL_SPEC_HASH),
+                            c.labels.get(LABEL_SECRETS), c.memory_bytes, c.nano_cpus, c.restart_policy])
+    for bot in fleet.bots:
+        foreign = observed.foreign_by_name.get(bot.container_name)
+        by_bot[bot.name].append(["foreign", foreign.id if foreign else None])
+        by_bot[bot.name].append(["image", bot.image, observed.image_ids.get(bot.image)])
+        if bot.name in observed.configs:  # the generated config on the host (an OpenClaw bot)
+            raw = observed.configs[bot.name]
+            by_bot[bot.name].append(["config", hashlib.sha256(raw).hexdigest() if raw is not None else None])
+        by_bot[SECRETS_KEY + bot.name] = [options.secret_fingerprints.get(bot.name)]
+    return {k: hashlib.sha256(canonical_json(sorted(v, key=str)).encode()).hexdigest()[:32] for k, v in by_bot.items()}
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    fleet: str
+    paths: list[str]
+    options: dict[str, Any]
+    manifests: dict[str, str]
+    state: dict[str, str]
+    plan: dict[str, Any]
+
+
+def options_document(options: PlanOptions, refresh: bool) -> dict[str, Any]:
+    return {
+        "secrets_dir": options.secrets_dir, "prune": options.prune, "allow_empty": options.allow_empty,
+        "max_removals": options.max_removals, "adopt": sorted(options.adopt), "refresh": refresh,
+    }
+
+
+def write_plan_file(path: str, *, paths: list[str], fleet: FleetSpec, observed: Observed, options: PlanOptions,
+                    refresh: bool, plan: Plan) -> None:
+    document = {
+        "kind": PLANFILE_KIND,
+        "format_version": PLANFILE_VERSION,
+        "fleet": plan.fleet,
+        "paths": list(paths),
+        "options": options_document(options, refresh),
+        "manifests": manifest_digests(paths),
+        "state": state_fingerprints(fleet, observed, options),
+        "plan": plan_document(plan),
+    }
+    Path(path).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+
+
+def read_plan_file(path: str) -> SavedPlan:
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise DeployerError(f"cannot read plan file {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise DeployerError(f"plan file {path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("kind") != PLANFILE_KIND:
+        raise DeployerError(f"{path} is not a deployer plan file (made by `deployer plan --out`)")
+    if data.get("format_version") != PLANFILE_VERSION:
+        raise DeployerError(f"plan file {path} has format_version {data.get('format_version')!r}; "
+                            f"this deployer reads {PLANFILE_VERSION!r}: make the plan again")
+    try:
+        return SavedPlan(data["fleet"], list(data["paths"]), dict(data["options"]), dict(data["manifests"]),
+                         dict(data["state"]), dict(data["plan"]))
+    except (KeyError, TypeError, ValueError):
+        raise DeployerError(f"plan file {path} is incomplete: make the plan again") from None
+
+
+def check_manifests(saved: SavedPlan) -> None:
+    now = manifest_digests(saved.paths)
+    for file in sorted(set(now) | set(saved.manifests)):
+        if file not in now:
+            raise StalePlan(f"plan is stale: manifest {file} was removed since the plan was made")
+        if file not in saved.manifests:
+            raise StalePlan(f"plan is stale: manifest {file} was added since the plan was made")
+        if now[file] != saved.manifests[file]:
+            raise StalePlan(f"plan is stale: manifest {file} changed since the plan was made")
+
+
+def check_state(saved: SavedPlan, fleet: FleetSpec, observed: Observed, options: PlanOptions, plan: Plan) -> None:
+    now = state_fingerprints(fleet, observed, options)
+    for bot in sorted(set(now) | set(saved.state)):
+        if now.get(bot) != saved.state.get(bot):
+            if bot.startswith(SECRETS_KEY):
+                what = f"the secrets of bot {bot[len(SECRETS_KEY):]} changed"
+            elif bot == FLEET_KEY:
+                what = "containers outside the manifests (orphans) were changed on the engine"
+            else:
+                what = f"bot {bot} was changed on the engine"
+            raise StalePlan(f"plan is stale: {what} since the plan was made; make the plan again")
+    if _own_part(plan_document(plan)) != _own_part(saved.plan):
+        raise StalePlan("plan is stale: the plan computed now differs from the saved one; make the plan again")
+
+
+# Not part of the comparison: how many managed containers of *other* fleets the engine holds. Other
+# fleets' deploys change it at any time, and this fleet's apply never touches them.
+_OTHER_FLEETS_KEYS = ("foreign_managed_containers",)
+
+
+def _own_part(document: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in document.items() if k not in _OTHER_FLEETS_KEYS}

@@ -1,0 +1,362 @@
+"""The planner: a pure function of (desired fleet, observed engine state, options) → Plan.
+
+No I/O here. Whatever the plan needs from the engine (the label-filtered container list, an
+inspect of the containers whose recorded spec differs, the local image IDs behind tags) is
+gathered beforehand into an `Observed` value, so a plan can be reproduced and unit-tested
+from data alone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from deployer.core.encodings import cpus_from_nano, restart_string
+from deployer.core.model import (
+    CREATE,
+    NOOP,
+    ORPHAN,
+    REMOVE,
+    REPLACE,
+    START,
+    STOP,
+    UPDATE,
+    Action,
+    BotSpec,
+    Change,
+    FleetSpec,
+    Observed,
+    ObservedContainer,
+    Plan,
+    parse_fingerprint_label,
+)
+from deployer.core.spec import container_spec, spec_hash
+from deployer.core.traits import Traits
+from deployer.core.vocabulary import LABEL_PROTECT, LABEL_SECRETS, LABEL_SPEC, LABEL_SPEC_HASH
+from deployer.openclaw.config import (
+    CONFIG_FILE,
+    STATE_MOUNT,
+    config_changes,
+    parse_config,
+    reload_class,
+    render_config,
+)
+
+@dataclass(frozen=True)
+class PlanOptions:
+    # the backend's (the one that observed the fleet): which fields change in place, the mark of
+    # an aside copy, the unit's noun. No default: the planner knows no engine of its own.
+    traits: Traits
+    secrets_dir: str | None = None
+    prune: bool = False
+    allow_empty: bool = False  # --prune with zero bots would remove the whole fleet
+    max_removals: int | None = None
+    adopt: frozenset[str] = frozenset()  # bots whose name-holding foreign container may be replaced
+    # bot -> {secret name -> keyed fingerprint}, from the secrets checks; never values
+    secret_fingerprints: dict[str, dict[str, str]] = field(default_factory=dict, compare=False, hash=False)
+
+
+def _is_aside(name: str, traits: Traits) -> bool:
+    return traits.aside_mark is not None and traits.aside_mark in name
+
+
+def desired_spec(bot: BotSpec, options: PlanOptions) -> dict[str, Any]:
+    return container_spec(bot, options.secrets_dir)
+
+
+def plan(fleet: FleetSpec, observed: Observed, options: PlanOptions) -> Plan:
+    by_bot: dict[str, list[ObservedContainer]] = {}
+    for c in observed.containers:
+        by_bot.setdefault(c.bot or "", []).append(c)
+
+    actions: list[Action] = []
+    errors: list[str] = []
+    noun = options.traits.unit_noun  # "container", "service": what one bot runs as
+    for bot in sorted(fleet.bots, key=lambda b: b.name):
+        foreign = observed.foreign_by_name.get(bot.container_name)
+        if foreign is not None and bot.name in options.adopt and foreign.fleet in (None, ""):
+            actions.append(Action(
+                bot.name, REPLACE,
+                (f"adopt: {noun} {bot.container_name} ({foreign.id[:12]}) is not managed by fleet "
+                 f"{observed.fleet}; it is replaced by one that is",),
+                (Change("owner", _owner(foreign), f"fleet {observed.fleet}"),),
+                container_id=foreign.id, desired=bot,
+                # copies of ours (say, renamed aside) are the bot's, not orphans: cleaned up after
+                leftovers=tuple(sorted(c.id for c in by_bot.pop(bot.name, []))),
+            ))
+            continue
+        if foreign is not None:
+            hint = ("it belongs to another fleet and cannot be adopted" if foreign.fleet
+                    else f"remove or rename it by hand, or take it over with --adopt {bot.name}")
+            errors.append(
+                f"bot {bot.name}: {noun} {bot.container_name} ({foreign.id[:12]}) already exists and belongs to "
+                f"{_owner(foreign)}; deployer will not touch it: {hint}"
+            )
+            by_bot.pop(bot.name, None)  # the bot is declared: its own copies are not orphans
+            continue
+        actions.append(_plan_bot(bot, by_bot.pop(bot.name, []), observed, options))
+
+    for bot_name in sorted(by_bot):
+        for c in sorted(by_bot[bot_name], key=lambda c: c.name):
+            reasons = [f"{noun} {c.name} belongs to fleet {observed.fleet} but no manifest declares bot {bot_name!r}"
+                       if bot_name else f"{noun} {c.name} carries fleet {observed.fleet}'s labels but no bot-id"]
+            protected = c.labels.get(LABEL_PROTECT) == "true"
+            recorded = _recorded_spec(c) or {}
+            if recorded.get("runtime") == "openclaw":
+                reasons.append("an OpenClaw bot: its state dir and generated config stay on the host "
+                               "(the deployer never deletes them)")
+            if protected:
+                reasons.append(f"protected ({LABEL_PROTECT}=true): never removed")
+            kind = REMOVE if options.prune and not protected else ORPHAN
+            actions.append(Action(bot=bot_name or c.name, action=kind, reasons=tuple(reasons), container_id=c.id))
+    errors.extend(_prune_guards(fleet, actions, options))
+    return Plan(
+        fleet=fleet.name,
+        actions=tuple(actions),
+        foreign_managed_count=observed.foreign_managed_count,
+        errors=tuple(errors),
+        in_place_fields=options.traits.in_place_fields,
+    )
+
+
+def _owner(c: ObservedContainer) -> str:
+    if c.fleet:
+        return f"fleet {c.fleet}"
+    return "no fleet (managed by another tool, e.g. the dashboard)" if c.managed else "nobody (not created by deployer)"
+
+
+def _prune_guards(fleet: FleetSpec, actions: list[Action], options: PlanOptions) -> list[str]:
+    """Refusals that protect against mass deletion; they make the whole plan unappliable."""
+    if not options.prune:
+        return []
+    removals = sum(1 for a in actions if a.action == REMOVE)
+    errors = []
+    if not fleet.bots and not options.allow_empty:
+        errors.append(
+            f"refusing to prune with a manifest set of zero bots: that would remove every container of fleet "
+            f"{fleet.name} ({removals}); pass --allow-empty if that is really what you want"
+        )
+    if options.max_removals is not None and removals > options.max_removals:
+        errors.append(f"refusing to remove {removals} containers: more than --max-removals {options.max_removals}")
+    return errors
+
+
+def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Observed, options: PlanOptions) -> Action:
+    want = desired_spec(bot, options)
+    noun = options.traits.unit_noun
+    if not containers:
+        created: tuple[str, ...] = (f"no {noun}",)
+        state = _state_dir(bot)
+        if state:
+            created += (f"state dir {state} is created if missing and never deleted (not even by --prune)",)
+        return Action(bot.name, CREATE, created, desired=bot, write_config=bot.is_openclaw)
+
+    canonical = [c for c in containers if c.name == bot.container_name]
+    # A container renamed aside by an interrupted replace is still ours; keep the newest one.
+    current = canonical[0] if canonical else sorted(containers, key=lambda c: c.name)[-1]
+    # botmaker.protect=true is never removed, not even as an extra copy; an aside copy (renamed by
+    # our own interrupted replace) is still finished: its replacement already exists.
+    kept = [c for c in containers
+            if c is not current and c.labels.get(LABEL_PROTECT) == "true" and not _is_aside(c.name, options.traits)]
+    leftovers = tuple(sorted(c.id for c in containers if c is not current and c not in kept))
+    base: dict[str, Any] = dict(bot=bot.name, container_id=current.id, leftovers=leftovers, desired=bot)
+
+    replace_changes, update_changes, reasons = _diff(bot, want, current, observed, options.traits)
+    if bot.is_openclaw:
+        _config_diff(bot, observed, replace_changes, update_changes, reasons)
+    hot_config = any(c.field.startswith(CONFIG_FIELD) for c in update_changes)
+    rotated = _rotated_secrets(bot, current, options)
+    if rotated:
+        reasons.extend(f"secret {name} changed (the gateway reads it at start)" for name in rotated)
+        replace_changes.extend(Change(f"secret {name}", "(fingerprint)", "(new fingerprint)") for name in rotated)
+    if current.name != bot.container_name:
+        how = "by an interrupted apply" if _is_aside(current.name, options.traits) else "(renamed by hand?)"
+        reasons.insert(0, f"{noun} is named {current.name} {how}, not {bot.container_name}")
+        replace_changes.insert(0, Change("name", current.name, bot.container_name))
+    extras = [c.name for c in containers if c is not current and not _is_aside(c.name, options.traits) and c not in kept]
+    if extras:
+        reasons.append(f"extra {noun}s carry this bot's labels but were not created by this apply: {', '.join(extras)}")
+    if kept:
+        reasons.append(f"extra {noun}s carry this bot's labels but are protected ({LABEL_PROTECT}=true) "
+                       f"and never removed: {', '.join(c.name for c in kept)}")
+    if replace_changes:
+        return Action(action=REPLACE, reasons=tuple(reasons), changes=tuple(replace_changes + update_changes),
+                      write_config=bot.is_openclaw, **base)
+    if update_changes:
+        base["write_config"] = hot_config
+        if hot_config and current.running and bot.state == "running":
+            reasons.insert(0, "the gateway reloads its config (no restart)")
+        # docker update neither starts nor stops a container; the state change rides along
+        if bot.state == "running" and not current.running:
+            reasons.append(f"{noun} is {current.state}, manifest says running")
+            update_changes.append(Change("state", current.state, "running"))
+        elif bot.state == "stopped" and current.running:
+            reasons.append(f"{noun} is {current.state}, manifest says stopped")
+            update_changes.append(Change("state", current.state, "stopped"))
+        return Action(action=UPDATE, reasons=tuple(reasons), changes=tuple(update_changes), **base)
+    # `reasons` can only hold the extra-containers note here; keep it, they are removed as leftovers
+    if bot.state == "running" and not current.running:
+        return Action(action=START, reasons=(f"{noun} is {current.state}, manifest says running", *reasons),
+                      changes=(Change("state", current.state, "running"),), **base)
+    if bot.state == "stopped" and current.running:
+        return Action(action=STOP, reasons=(f"{noun} is {current.state}, manifest says stopped", *reasons),
+                      changes=(Change("state", current.state, "stopped"),), **base)
+    asides = [c.name for c in containers if c.id in leftovers and _is_aside(c.name, options.traits)]
+    reasons_noop = (f"copies left by an interrupted apply will be removed: {', '.join(asides)}",) if asides else ()
+    return Action(action=NOOP, reasons=reasons_noop + tuple(reasons), **base)
+
+
+def _diff(bot: BotSpec, want: dict[str, Any], current: ObservedContainer, observed: Observed,
+          traits: Traits) -> tuple[list[Change], list[Change], list[str]]:
+    replace: list[Change] = []
+    update: list[Change] = []
+    reasons: list[str] = []
+    # A matching hash proves the recorded spec equals the manifest; the live in-place settings
+    # are still compared when an inspect was made (they may have been changed by `docker update`).
+    if current.labels.get(LABEL_SPEC_HASH) == spec_hash(want):
+        recorded: dict[str, Any] | None = want
+    else:
+        recorded = _recorded_spec(current)
+    if recorded is None:
+        replace.append(Change("spec", "(not recorded)", "(manifest)"))
+        reasons.append(f"{traits.unit_noun} carries no readable botmaker.spec label")
+        return replace, update, reasons
+    if recorded is not want or current.inspected:
+        for field_name in want:
+            before, after = recorded.get(field_name), want[field_name]
+            if field_name in traits.in_place_fields:
+                before = _actual_in_place(current, field_name, before)
+                if before == after:
+                    continue
+                if after is None:
+                    # docker update cannot remove a limit, only change it
+                    replace.append(Change(field_name, before, after))
+                    reasons.append(f"{field_name} limit removed (docker update cannot unset it)")
+                else:
+                    update.append(Change(field_name, before, after))
+                    reasons.append(f"{field_name} changed (in place)")
+            elif before != after:
+                replace.append(Change(field_name, before, after))
+                reasons.append(f"{field_name} changed")
+    if current.live is not None:
+        _drift(want, current.live, replace, reasons)
+    # The tag may now point at another image (pulled or rebuilt since the container was made).
+    local_id = observed.image_ids.get(bot.image)
+    if (
+        not any(c.field == "image" for c in replace)
+        and local_id
+        and current.image_id
+        and local_id != current.image_id
+    ):
+        replace.append(Change("image_id", _short(current.image_id), _short(local_id)))
+        reasons.append(f"image {bot.image} now points to a different image ID")
+    return replace, update, reasons
+
+
+CONFIG_FIELD = "config "  # plan changes of the generated openclaw.json: "config <OpenClaw path>"
+
+
+def _config_diff(bot: BotSpec, observed: Observed, replace: list[Change], update: list[Change],
+                 reasons: list[str]) -> None:
+    """The generated config against the file on the host: hot paths are reloaded by the running
+    gateway, restart-class paths (gateway port/bind/auth mode, ...) replace the container."""
+    raw = observed.configs.get(bot.name)
+    current = parse_config(raw)
+    if current is None:
+        what = "missing" if raw is None else "not a JSON object"
+        replace.append(Change("config", f"({what})", "(generated)"))
+        reasons.append(f"the generated config {CONFIG_FILE} on the host is {what}")
+        return
+    for path, before, after in config_changes(current, render_config(bot)):
+        change = Change(CONFIG_FIELD + path, before, after)
+        if reload_class(path) == "hot":
+            update.append(change)
+            reasons.append(f"config {path} changed (hot reload)")
+        else:
+            replace.append(change)
+            reasons.append(f"config {path} changed (the gateway restarts for it)")
+
+
+def _state_dir(bot: BotSpec) -> str | None:
+    return next((v.source for v in bot.volumes if bot.is_openclaw and v.target == STATE_MOUNT), None)
+
+
+def _drift(want: dict[str, Any], live: dict[str, Any], replace: list[Change], reasons: list[str]) -> None:
+    """Compare the real configuration (from an inspect) with the manifest, field by field.
+
+    In-place fields are compared by _diff already. For env and labels only the keys the
+    manifest sets are compared (the daemon merges the image's in); command and user only
+    when the manifest sets them.
+    """
+    already = {c.field for c in replace}
+    checks: list[tuple[str, Any, Any]] = [
+        ("image", want["image"], live["image"]),
+        ("ports", want["ports"], live["ports"]),
+        ("volumes", want["volumes"], live["volumes"]),
+        ("secrets", want["secrets"]["mount"], live["secrets_mount"]),
+        ("network", want["network"], live["network"]),
+        ("env", want["env"], {k: live["env"].get(k) for k in want["env"]}),
+        ("labels", want["labels"], {k: live["labels"].get(k) for k in want["labels"]}),
+    ]
+    if want["command"] is not None:
+        checks.append(("command", want["command"], live["command"]))
+    if want["user"] is not None:
+        checks.append(("user", want["user"], live["user"]))
+    if want.get("hostname") is not None:
+        checks.append(("hostname", want["hostname"], live.get("hostname")))
+    if want["healthcheck"] is not None:  # without one in the manifest, the image's may apply
+        checks.append(("healthcheck", want["healthcheck"], live["healthcheck"]))
+    if "placement" in live:  # a backend that places units (swarm): a constraint changed by hand is drift
+        checks.append(("placement", want.get("placement"), live["placement"]))
+    for name, desired, actual in checks:
+        if name not in already and desired != actual:
+            replace.append(Change(name, actual, desired))
+            reasons.append(f"drift: {name} on the engine differs from the manifest")
+
+
+def _rotated_secrets(bot: BotSpec, current: ObservedContainer, options: PlanOptions) -> list[str]:
+    """Secrets whose content changed since the container was made (keyed fingerprints only)."""
+    wanted = options.secret_fingerprints.get(bot.name)
+    if not wanted:
+        return []
+    recorded = parse_fingerprint_label(current.labels.get(LABEL_SECRETS)) or {}
+    return [name for name in sorted(wanted) if name in recorded and recorded[name] != wanted[name]]
+
+
+def _actual_in_place(current: ObservedContainer, field_name: str, recorded: Any) -> Any:
+    """The live value of a docker-update field when an inspect is available; else the recorded one."""
+    if not current.inspected:
+        return recorded
+    if field_name == "memory":
+        return current.memory_bytes or None
+    if field_name == "cpus":
+        return cpus_from_nano(current.nano_cpus)
+    if field_name == "restart":
+        return restart_string(current.restart_policy, current.restart_max_retries)
+    return recorded  # pragma: no cover
+
+
+def _recorded_spec(c: ObservedContainer) -> dict[str, Any] | None:
+    try:
+        data = json.loads(c.labels.get(LABEL_SPEC, ""))
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _short(image_id: str) -> str:
+    return image_id.split(":", 1)[-1][:12]
+
+
+def needs_inspect(fleet: FleetSpec, containers: tuple[ObservedContainer, ...], options: PlanOptions) -> list[str]:
+    """IDs of containers whose recorded spec hash differs from the manifest: only these may need
+    their live in-place settings read (everything else is proven unchanged by the label)."""
+    wanted = {b.name: spec_hash(desired_spec(b, options)) for b in fleet.bots}
+    return [
+        c.id for c in containers
+        if c.bot in wanted and c.labels.get(LABEL_SPEC_HASH) != wanted[c.bot]
+    ]
+
+
+__all__ = ["PlanOptions", "plan", "needs_inspect", "desired_spec"]

@@ -1,0 +1,384 @@
+"""A per-fleet lock held on the engine itself, kept alive by a heartbeat while its apply runs.
+
+The lock is a never-started marker container named botmaker-lock.<fleet>: container names are
+unique, so creating it is atomic and a second runner gets 409. Its labels say who holds it
+(host, pid, user, CI job URL), since when, its TTL and beat interval, and a random token.
+
+Labels are immutable, so the lock is renewed by a second kind of marker, the heartbeat:
+botmaker-lock.<fleet>.beat.<token>.<n>. Every beat the holder's background thread creates
+beat n+1 (a new, unique name: atomic) and then removes beat n, and checks that the lock marker
+is still its own. A lock's age is the time since its newest sign of life (the lock marker's
+creation, or its holder's newest beat), measured on the engine's clock: both the markers'
+creation times and "now" (the Date header of the list answer) come from the engine, so runners
+with skewed clocks agree. A lock older than its TTL belongs to a dead (or cut-off) holder and
+may be taken over: the taker removes it by ID, so of two takers only one removes it and only
+one then wins the create. `deployer unlock FLEET --force` removes a lock by hand.
+
+A holder that cannot beat for a whole TTL (or finds its lock removed) counts its lock as lost:
+`FleetLock.lost_reason()` says why, and the applier starts no new action. Why that is no later
+than anyone could take the lock: a taker needs the newest beat to be more than a TTL old at the
+moment of its list (the Date header minus the round trip is no later than that moment), and a
+beat the holder sent at s exists on the engine before the holder hears back. So the holder's
+lease runs from the send time of its last beat whose answer came within a TTL of the beat before;
+a beat answered later than that makes the lock lost for good, even though the beat succeeded.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from deployer.backends.base import Marker
+from deployer.errors import DeployerError, LockHeld, NameTaken
+
+if TYPE_CHECKING:
+    from deployer.backends.base import MarkerStore
+
+LOCK_PREFIX = "botmaker-lock."
+BEAT_MARK = ".beat."
+L_LOCK = "botmaker.lock"
+L_HOST, L_PID, L_USER = "botmaker.lock.host", "botmaker.lock.pid", "botmaker.lock.user"
+L_JOB, L_STARTED, L_EXPIRES = "botmaker.lock.ci-job", "botmaker.lock.started", "botmaker.lock.expires"
+L_TOKEN, L_TTL, L_BEAT = "botmaker.lock.token", "botmaker.lock.ttl", "botmaker.lock.beat-interval"
+L_BEAT_OF = "botmaker.lock.beat-of"  # on a heartbeat marker: the token of the lock it renews
+
+DEFAULT_TTL = 60.0
+BEATS_PER_TTL = 4  # a live holder may miss three beats in a row before its lock can be taken
+
+
+def lock_name(fleet: str) -> str:
+    return LOCK_PREFIX + fleet
+
+
+def beat_name(fleet: str, token: str, n: int) -> str:
+    return f"{lock_name(fleet)}{BEAT_MARK}{token}.{n}"
+
+
+def beat_interval(ttl: float) -> float:
+    return max(0.5, ttl / BEATS_PER_TTL)
+
+
+def ci_job_url() -> str:
+    env = os.environ
+    if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
+        server = env.get("GITHUB_SERVER_URL", "https://github.com")
+        return f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+    return env.get("CI_JOB_URL") or env.get("BUILD_URL") or ""
+
+
+def whoami() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+        return str(os.getuid())
+
+
+def _iso(label: str | float | None) -> str:
+    """Epoch seconds (as a label stores them) as UTC ISO time; '?' when unreadable."""
+    try:
+        return datetime.fromtimestamp(float(label or ""), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError, OSError):
+        return "?"
+
+
+def _float(text: str | None, default: float) -> float:
+    try:
+        return float(text or "")
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True)
+class HolderState:
+    """What the markers say about the current holder (pure data, for the decision to take over)."""
+
+    marker: Marker
+    age: float  # seconds since its newest sign of life, on the engine's clock (whole seconds)
+    ttl: float
+    interval: float
+    heartbeat: bool  # False: a lock of an older deployer, judged by its expiry label
+
+    @property
+    def expired(self) -> bool:
+        if not self.heartbeat:
+            return self.age > 0
+        # ages are whole seconds, truncated on both ends: only age - 1 >= ttl proves > ttl
+        return self.age - 1 >= self.ttl
+
+    @property
+    def silent(self) -> bool:
+        """It missed a beat: dead, or cut off from the engine. Either way it beats again soon or
+        expires within one TTL, so a new runner waits for it rather than failing."""
+        return self.heartbeat and self.age > self.interval + max(1.0, self.interval / 4)
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self.ttl + 1 - self.age) if self.heartbeat else 0.0
+
+
+def holder_state(fleet: str, markers: list[Marker], now: float) -> HolderState | None:
+    """The lock marker among a fleet's lock markers and how long ago its holder showed life."""
+    main = next((m for m in markers if m.name == lock_name(fleet)), None)
+    if main is None:
+        return None
+    token = main.labels.get(L_TOKEN)
+    if not token:  # written by a deployer without heartbeats: its expiry label is all there is
+        return HolderState(main, time.time() - _float(main.labels.get(L_EXPIRES), 0.0), 0.0, 0.0, False)
+    last = max([main.created] + [m.created for m in markers
+                                 if m.labels.get(L_BEAT_OF) == token and m.name.startswith(lock_name(fleet) + BEAT_MARK)])
+    ttl = _float(main.labels.get(L_TTL), DEFAULT_TTL)
+    return HolderState(main, int(now) - int(last), ttl, _float(main.labels.get(L_BEAT), beat_interval(ttl)), True)
+
+
+def describe_holder(labels: dict[str, str], state: HolderState | None = None) -> str:
+    who = f"{labels.get(L_USER, '?')}@{labels.get(L_HOST, '?')} pid {labels.get(L_PID, '?')}"
+    job = labels.get(L_JOB)
+    if state is not None and state.heartbeat:
+        life = f"last heartbeat {state.age:.0f}s ago, TTL {state.ttl:.0f}s"
+    else:
+        life = f"expires {_iso(labels.get(L_EXPIRES))}"
+    return f"{who}{f' ({job})' if job else ''}, since {_iso(labels.get(L_STARTED))}, {life}"
+
+
+@dataclass
+class FleetLock:
+    engine: MarkerStore
+    fleet: str
+    ttl: float = DEFAULT_TTL  # seconds without a heartbeat after which the lock may be taken over
+    timeout: float = 0.0
+    poll: float = 1.0
+    interval: float | None = None  # beat interval; default ttl / BEATS_PER_TTL
+    notify: Callable[[str], None] | None = None  # told when we wait for a silent holder
+    marker_id: str | None = None
+    took_over: str | None = None  # description of an expired holder we replaced
+    lost: str | None = None  # set by the heartbeat when the lock can no longer be vouched for
+    token: str = field(default_factory=lambda: secrets.token_hex(6))
+    beats: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+    _beat_id: str | None = field(default=None, repr=False)
+    _vouched: float = field(default=0.0, repr=False)  # monotonic time before our last proof of life
+
+    def __post_init__(self) -> None:
+        if self.interval is None:
+            self.interval = beat_interval(self.ttl)
+
+    def acquire(self) -> None:
+        """Create the lock marker, taking over an expired one; then start the heartbeat."""
+        deadline = time.monotonic() + self.timeout
+        pending_takeover: str | None = None
+        told = False
+        while True:
+            now = time.time()
+            labels = {
+                L_LOCK: self.fleet, L_HOST: socket.gethostname(), L_PID: str(os.getpid()), L_USER: whoami(),
+                L_JOB: ci_job_url(), L_STARTED: f"{now:.0f}", L_EXPIRES: f"{now + self.ttl:.0f}",
+                L_TOKEN: self.token, L_TTL: f"{self.ttl:g}", L_BEAT: f"{self.interval:g}",
+            }
+            sent = time.monotonic()
+            try:
+                self.marker_id = self.engine.create_marker(lock_name(self.fleet), labels)
+            except NameTaken:
+                pending_takeover = None
+            else:
+                self.took_over, self._vouched = pending_takeover, sent
+                self._clear_stale_beats()
+                self._start_heartbeat()
+                return
+            engine_now, markers = self.engine.list_markers(L_LOCK, self.fleet)
+            state = holder_state(self.fleet, markers, engine_now)
+            if state is None:
+                held = self.engine.find_marker(lock_name(self.fleet))
+                if held is None:
+                    continue  # released between our create and our look: try again at once
+                # the name is held by a container without our lock label: judge it by its labels
+                state = HolderState(Marker(held[0], lock_name(self.fleet), held[1], 0.0),
+                                    time.time() - _float(held[1].get(L_EXPIRES), time.time() + 1), 0.0, 0.0, False)
+            if state.expired:
+                # Removing by ID: if another runner took over first, this removes nothing of theirs.
+                # Whoever removes it, only one of us wins the create that follows.
+                pending_takeover = describe_holder(state.marker.labels, state)
+                try:
+                    self.engine.remove_marker(state.marker.id, lock_name(self.fleet))
+                except DeployerError:
+                    pass  # gone already: somebody else removed it
+                continue
+            limit = deadline
+            if state.silent:
+                limit = max(limit, time.monotonic() + state.remaining + self.poll)
+                if self.notify is not None and not told:
+                    self.notify(f"fleet {self.fleet}: the lock of {describe_holder(state.marker.labels, state)} "
+                                f"has missed its heartbeat; waiting up to {state.remaining:.0f}s for it to expire")
+                    told = True
+            if time.monotonic() >= limit:
+                waited = f" after waiting {self.timeout:.0f}s" if self.timeout else ""
+                raise LockHeld(
+                    f"fleet {self.fleet} is locked by {describe_holder(state.marker.labels, state)}{waited}; wait "
+                    f"for it (--lock-timeout), or if that run is dead: deployer unlock {self.fleet} --force"
+                )
+            time.sleep(min(self.poll, max(0.05, limit - time.monotonic())))
+
+    # -- the heartbeat ---------------------------------------------------------------------------
+    def _start_heartbeat(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._beat_loop, name=f"lock-heartbeat-{self.fleet}", daemon=True)
+        self._thread.start()
+
+    def lost_reason(self) -> str | None:
+        """Why this lock can no longer be vouched for, or None. Also true while a beat hangs: a
+        taker needs more than a TTL on the engine's clock since our last beat was made, and that
+        beat was sent no earlier than _vouched, so by then we have already stopped starting changes."""
+        if self.lost:
+            return self.lost
+        if self.marker_id is not None and time.monotonic() - self._vouched > self.ttl:
+            return f"no heartbeat could be written for {self.ttl:g}s (--lock-ttl); another run may take the lock over"
+        return None
+
+    def _beat_loop(self) -> None:
+        assert self.interval is not None
+        error = ""
+        try:
+            while not self._stop.wait(self.interval):
+                sent = time.monotonic()
+                try:
+                    landed = self._beat()
+                    if landed - self._vouched > self.ttl:
+                        # the beat came later than our lease: a taker may have acted on the gap
+                        raise _Lost(f"a heartbeat took until {landed - self._vouched:.1f}s after the previous one, "
+                                    f"longer than --lock-ttl {self.ttl:g}s")
+                    self._vouched, error = sent, ""
+                except _Lost as exc:
+                    self.lost = str(exc)
+                    break
+                except DeployerError as exc:
+                    error = str(exc)
+                if time.monotonic() - self._vouched > self.ttl:
+                    self.lost = (f"no heartbeat could be written for {self.ttl:g}s (--lock-ttl), so another run "
+                                 f"may take the lock over" + (f": {error}" if error else ""))
+                    break
+        except Exception as exc:  # noqa: BLE001 - a thread must not die with a traceback on stderr
+            self.lost = f"the lock heartbeat failed: {type(exc).__name__}: {exc}"
+        if self.lost:
+            try:
+                self._remove_beat()
+            except Exception:  # noqa: BLE001 - cleared by the next holder
+                pass
+
+    def _beat(self) -> float:
+        """Write the next beat; returns the monotonic time its create was answered (the beat
+        exists on the engine by then)."""
+        self.beats += 1
+        labels = {L_LOCK: self.fleet, L_BEAT_OF: self.token}
+        try:
+            new_id = self.engine.create_marker(beat_name(self.fleet, self.token, self.beats), labels)
+        except NameTaken:  # a beat of ours whose answer was lost: the next number is free
+            self.beats += 1
+            new_id = self.engine.create_marker(beat_name(self.fleet, self.token, self.beats), labels)
+        landed = time.monotonic()
+        old, self._beat_id = self._beat_id, new_id
+        if old is not None:
+            try:
+                self.engine.remove_marker(old, "the previous heartbeat")
+            except DeployerError:
+                pass  # a stale beat of ours proves nothing newer; the next holder clears it
+        held = self.engine.find_marker(lock_name(self.fleet))
+        if held is None or held[0] != self.marker_id:
+            raise _Lost("the fleet lock was removed by someone else (deployer unlock --force, or a takeover "
+                        "after our heartbeat stopped)")
+        return landed
+
+    def _remove_beat(self) -> None:
+        if self._beat_id is not None:
+            try:
+                self.engine.remove_marker(self._beat_id, "the lock heartbeat")
+            finally:
+                self._beat_id = None
+
+    def _stop_heartbeat(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=max(5.0, 2 * float(self.interval or 0)))
+        self._thread = None
+
+    def _clear_stale_beats(self) -> None:
+        """Heartbeats of earlier holders (dead, or released while crashing) are only clutter."""
+        try:
+            _, markers = self.engine.list_markers(L_LOCK, self.fleet)
+            for m in markers:
+                if m.name.startswith(lock_name(self.fleet) + BEAT_MARK) and m.labels.get(L_BEAT_OF) != self.token:
+                    self.engine.remove_marker(m.id, m.name)
+        except DeployerError:
+            pass
+
+    def release(self) -> None:
+        """Remove the lock marker first, then our beats: the other order leaves, for a moment, a
+        lock without its heartbeat, whose age is then its creation time, and a waiter would take
+        over a live lock (seen in CI: "Took over ... last heartbeat 32s ago" after a clean apply)."""
+        self._stop_heartbeat()
+        if self.marker_id is None:
+            return
+        try:
+            self.engine.remove_marker(self.marker_id, lock_name(self.fleet))
+        except DeployerError:
+            if not self.lost:  # a lost lock was removed by whoever took it: nothing of ours is left
+                self.marker_id = None
+                self._remove_own_beats()
+                raise
+        self.marker_id = None
+        self._remove_own_beats()
+
+    def _remove_own_beats(self) -> None:
+        try:
+            self._remove_beat()
+            _, markers = self.engine.list_markers(L_LOCK, self.fleet)
+            for m in markers:  # a beat of ours whose removal failed earlier
+                if m.labels.get(L_BEAT_OF) == self.token:
+                    self.engine.remove_marker(m.id, m.name)
+        except DeployerError:
+            pass  # a stray beat is only clutter: the next holder clears it
+
+    def __enter__(self) -> FleetLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class _Lost(DeployerError):
+    pass
+
+
+def current_holder(engine: MarkerStore, fleet: str) -> str | None:
+    """Who holds the fleet's lock and how lively it is, or None when it is free."""
+    now, markers = engine.list_markers(L_LOCK, fleet)
+    state = holder_state(fleet, markers, now)
+    if state is not None:
+        return describe_holder(state.marker.labels, state)
+    held = engine.find_marker(lock_name(fleet))
+    return None if held is None else describe_holder(held[1])
+
+
+def force_unlock(engine: MarkerStore, fleet: str) -> str | None:
+    """Remove the fleet's lock whoever holds it (and every heartbeat); returns the holder it removed."""
+    now, markers = engine.list_markers(L_LOCK, fleet)
+    state = holder_state(fleet, markers, now)
+    for m in markers:
+        if m.name.startswith(lock_name(fleet) + BEAT_MARK):
+            engine.remove_marker(m.id, m.name)
+    if state is None:
+        held = engine.find_marker(lock_name(fleet))  # a lock marker without our labels
+        if held is None:
+            return None
+        engine.remove_marker(held[0], lock_name(fleet))
+        return describe_holder(held[1])
+    engine.remove_marker(state.marker.id, lock_name(fleet))
+    return describe_holder(state.marker.labels, state)

@@ -1,0 +1,92 @@
+"""Revision stamps: which git revision of which manifest file was applied, when and by whom.
+
+Container labels are immutable, so they record what a container was created from; the fleet's
+last-applied record (a marker container replaced on every apply, even when no container
+changed) records the latest apply.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from deployer.backends.base import MarkerStore
+from deployer.core.model import BotSpec
+from deployer.runtime.lock import ci_job_url, whoami
+
+RECORD_PREFIX = "botmaker-record."
+L_RECORD = "botmaker.record"
+L_REVISION = "botmaker.revision"
+L_MANIFEST = "botmaker.manifest"
+L_APPLIED_AT = "botmaker.applied-at"
+L_APPLIED_BY = "botmaker.applied-by"
+L_SUMMARY = "botmaker.summary"
+L_RESULT = "botmaker.result"
+L_CI_JOB = "botmaker.ci-job"
+
+
+def git_revision(paths: list[str]) -> str:
+    """HEAD of the repository holding the manifests, '-dirty' when they have local changes."""
+    first = Path(paths[0]) if paths else Path(".")
+    where = first if first.is_dir() else first.parent
+    try:
+        head = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10)
+        if head.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(["git", "-C", str(where), "status", "--porcelain", "--", *map(os.path.abspath, paths)],
+                               capture_output=True, text=True, timeout=10)
+        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class Stamp:
+    revision: str
+    applied_at: str
+    applied_by: str
+
+    @classmethod
+    def now(cls, revision: str) -> Stamp:
+        return cls(revision, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                   f"{whoami()}@{socket.gethostname()}")
+
+    def labels_for(self, bot: BotSpec) -> dict[str, str]:
+        return {L_REVISION: self.revision, L_MANIFEST: bot.source_file,
+                L_APPLIED_AT: self.applied_at, L_APPLIED_BY: self.applied_by}
+
+
+def record_name(fleet: str) -> str:
+    return RECORD_PREFIX + fleet
+
+
+def write_record(engine: MarkerStore, fleet: str, stamp: Stamp, summary: dict[str, int], result: str) -> None:
+    """Replace the fleet's last-applied record (call it while holding the fleet lock)."""
+    old = engine.find_marker(record_name(fleet))
+    if old is not None:
+        engine.remove_marker(old[0], record_name(fleet))
+    engine.create_marker(record_name(fleet), {
+        L_RECORD: fleet, L_REVISION: stamp.revision, L_APPLIED_AT: stamp.applied_at,
+        L_APPLIED_BY: stamp.applied_by, L_SUMMARY: json.dumps(summary, sort_keys=True), L_RESULT: result,
+        L_CI_JOB: ci_job_url(),
+    })
+
+
+def read_record(engine: MarkerStore, fleet: str) -> dict[str, str] | None:
+    found = engine.find_marker(record_name(fleet))
+    if found is None:
+        return None
+    labels = found[1]
+    return {
+        "revision": labels.get(L_REVISION, ""), "applied_at": labels.get(L_APPLIED_AT, ""),
+        "applied_by": labels.get(L_APPLIED_BY, ""), "summary": labels.get(L_SUMMARY, ""),
+        "result": labels.get(L_RESULT, ""), "ci_job": labels.get(L_CI_JOB, ""),
+    }
+
+
