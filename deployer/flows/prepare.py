@@ -11,9 +11,9 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from deployer.core.traits import Traits
 from deployer.core.model import FleetSpec, Observed, Plan
 from deployer.core.problems import Problem
+from deployer.core.traits import Traits
 from deployer.errors import DeployerError, InvalidManifests, InvalidSecrets
 from deployer.flows.planfile import SavedPlan
 from deployer.manifests.fastpath import load_and_validate

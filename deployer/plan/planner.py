@@ -43,6 +43,7 @@ from deployer.openclaw.config import (
     render_config,
 )
 
+
 @dataclass(frozen=True)
 class PlanOptions:
     # the backend's (the one that observed the fleet): which fields change in place, the mark of
