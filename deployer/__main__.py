@@ -1,3 +1,3 @@
-from deployer.cli.commands import main
+from deployer.cli import main
 
 main()

@@ -1,5 +1,6 @@
-"""The command line: click commands, options declared once, and the reporters (render)."""
+"""The command line: the click group (group), options declared once (options), one module per group
+of commands (validate, plan, apply, records, secret), and the reporters (render)."""
 
-from deployer.cli.commands import main
+from deployer.cli.group import main
 
 __all__ = ["main"]

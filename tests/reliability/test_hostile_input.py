@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 
-from deployer.cli.commands import main
+from deployer.cli import main
 from tests.support.hostile_cases import CASES, run_measured
 from tests.support.hostile_corpus import hostile_file
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import deployer.backends as backends
 from deployer.backends.base import MUTATING
-from deployer.cli.commands import main
+from deployer.cli import main
 
 CRASH_AFTER = int(os.environ.get("CRASH_AFTER") or 0)
 CRASH_LOG = os.environ.get("CRASH_LOG")

@@ -124,7 +124,7 @@ def run_cli_streams(*args: str, env: Mapping[str, str] | None = None,
     An exception other than SystemExit is a crash: its traceback is appended to the combined
     output (so assertions on "Traceback" and on output content see it).
     """
-    from deployer.cli.commands import main
+    from deployer.cli import main
 
     runner = CliRunner()
     result = runner.invoke(main, list(args), env=dict(env) if env else None, input=input,

@@ -25,6 +25,6 @@ def _report_peak() -> None:
 atexit.register(_report_peak)
 
 if __name__ == "__main__":
-    from deployer.cli.commands import main
+    from deployer.cli import main
 
     main(args=sys.argv[1:], prog_name="deployer")

@@ -73,7 +73,7 @@ class SwarmFleet:
 
     def cli(self, *args: str, host: str | None = None, env: Mapping[str, str] | None = None) -> tuple[int, str]:
         """`deployer <args>` in process against the manager (or `host`): (exit code, stdout+stderr)."""
-        from deployer.cli.commands import main
+        from deployer.cli import main
 
         env = {**self.env(host), **(env or {})}
         result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=True)

@@ -303,7 +303,7 @@ def _report(*, failed: bool = False, not_started: bool = False, interrupted: boo
     (ApplyOutcome(ApplyStatus.INTERRUPTED, report=_report()), 130),
 ])
 def test_exit_codes_of_outcomes(outcome: ApplyOutcome, code: int) -> None:
-    from deployer.cli.commands import _exit_code
+    from deployer.cli.apply import _exit_code
 
     assert _exit_code(outcome) == code
 
@@ -320,7 +320,7 @@ def test_a_rollback_request_stamps_the_entry_revision_not_git(monkeypatch: pytes
 
 
 def test_the_cli_says_the_error_then_the_warnings_after_the_release(capsys: pytest.CaptureFixture[str]) -> None:
-    from deployer.cli.commands import _said
+    from deployer.cli.apply import _said
     from deployer.core.problems import Problem
     from deployer.errors import InvalidSecrets
 
@@ -340,7 +340,7 @@ def test_the_cli_says_the_error_then_the_warnings_after_the_release(capsys: pyte
 ])
 def test_the_cli_says_how_an_apply_ended_without_changes(status: ApplyStatus, stream: str, line: str,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    from deployer.cli.commands import _said
+    from deployer.cli.apply import _said
 
     _said(ApplyOutcome(status))
     out, err = capsys.readouterr()
@@ -348,7 +348,7 @@ def test_the_cli_says_how_an_apply_ended_without_changes(status: ApplyStatus, st
 
 
 def test_an_interrupt_after_the_apply_ran_does_not_claim_nothing_changed(capsys: pytest.CaptureFixture[str]) -> None:
-    from deployer.cli.commands import _said
+    from deployer.cli.apply import _said
 
     code = _said(ApplyOutcome(ApplyStatus.INTERRUPTED, report=_report()))
     out, err = capsys.readouterr()

@@ -52,7 +52,7 @@ def test_an_unknown_kind_is_a_programming_error() -> None:
     ("validate", "problems"), ("plan", "plan"), ("drift", "drift"), ("status", "status"),
 ])
 def test_the_cli_offers_exactly_the_registry_formats(command: str, kind: str) -> None:
-    from deployer.cli.commands import main
+    from deployer.cli import main
 
     option = next(p for p in main.commands[command].params if p.name == "fmt")
     assert isinstance(option.type, click.Choice)

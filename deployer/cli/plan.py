@@ -1,0 +1,81 @@
+"""The commands that compare the manifests with the engine and change nothing: plan, drift, status.
+They take no lock; plan may save what it found for `apply --plan`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from deployer.cli import options
+from deployer.cli.exits import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, handle_errors
+from deployer.cli.options import Pruning
+from deployer.cli.shared import engine_line, plan_settings, prepare, render_plan, wants_color
+
+
+@click.command()
+@options.paths_argument
+@options.format_option("plan")
+@options.out_option
+@options.detailed_exitcode_option
+@options.refresh_option
+@options.prune_options("the manifests")
+@options.adopt_option
+@options.secrets_dir_option
+@options.no_preflight_option
+@options.no_color_option
+def plan(paths: tuple[str, ...], fmt: str, out_file: str | None, detailed_exitcode: bool, refresh: bool,
+         pruning: Pruning, adopt: tuple[str, ...], secrets_dir: str | None, no_preflight: bool,
+         no_color: bool) -> None:
+    """Show what apply would change on the engine, field by field. Changes no bot, takes no lock
+    (the preflight runs throwaway containers of the bots' images, offline)."""
+    settings = plan_settings(secrets_dir, pruning, adopt=adopt, refresh=refresh, preflight=not no_preflight)
+    prepared, engine = handle_errors(lambda: prepare(list(paths), settings))
+    if fmt == "text":
+        click.echo(engine_line(engine))
+    click.echo(render_plan(prepared.plan, fmt, wants_color(no_color)))
+    if prepared.plan.errors:
+        sys.exit(EXIT_ERROR)
+    if out_file:
+        from deployer.flows.planfile import write_plan_file
+
+        write_plan_file(out_file, paths=list(paths), fleet=prepared.fleet, observed=prepared.observed,
+                        options=prepared.options, refresh=refresh, plan=prepared.plan)
+        click.echo(f"Saved the plan to {out_file}; apply exactly it with: deployer apply --plan {out_file}", err=True)
+    sys.exit(EXIT_CHANGES if detailed_exitcode and prepared.plan.has_changes else EXIT_OK)
+
+
+@click.command()
+@options.paths_argument
+@options.format_option("drift")
+@options.secrets_dir_option
+def drift(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
+    """Inspect every container of the fleet and report where the engine differs from the manifests.
+
+    Exit 0 when there is no drift, 2 when there is, 1 on error. Meant for a scheduled CI job;
+    `apply --refresh` repairs what it finds.
+    """
+    from deployer.cli.render import render_drift
+
+    prepared, _ = handle_errors(lambda: prepare(list(paths), plan_settings(secrets_dir, refresh=True)))
+    click.echo(render_drift(prepared.plan, fmt))
+    if prepared.plan.errors:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_CHANGES if prepared.plan.has_changes else EXIT_OK)
+
+
+@click.command()
+@options.paths_argument
+@options.format_option("status")
+@options.secrets_dir_option
+def status(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
+    """Show each bot: desired and actual state, health, image, start time, restarts, revision, in sync;
+    and the fleet's last apply (revision, time, who, result)."""
+    from deployer.cli.render import render_status
+    from deployer.flows.status import collect_status
+
+    def run() -> str:
+        prepared, engine = prepare(list(paths), plan_settings(secrets_dir))
+        return render_status(collect_status(prepared, engine), fmt)
+
+    click.echo(handle_errors(run))

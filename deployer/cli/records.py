@@ -1,0 +1,43 @@
+"""The commands about what a fleet's applies leave on the engine besides its containers: the lock
+(unlock) and the history of applies (history). They read no manifest and change no bot."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from deployer.cli import options
+from deployer.cli.exits import EXIT_OK, fail, handle_errors
+from deployer.cli.shared import fleet_name, open_engine
+
+
+@click.command()
+@options.fleet_argument
+@options.force_option
+def unlock(fleet: str, force: bool) -> None:
+    """Remove a fleet's engine-side lock left by a dead run (needs --force)."""
+    from deployer.runtime.lock import current_holder, force_unlock
+
+    engine = open_engine()
+    if not force:
+        holder = handle_errors(lambda: current_holder(engine, fleet))
+        if holder is None:
+            click.echo(f"fleet {fleet} is not locked")
+            sys.exit(EXIT_OK)
+        fail(f"fleet {fleet} is locked by {holder}; pass --force to remove the lock (only when that run is dead)")
+    holder = handle_errors(lambda: force_unlock(engine, fleet))
+    click.echo(f"removed the lock of fleet {fleet} held by {holder}" if holder else f"fleet {fleet} was not locked")
+
+
+@click.command()
+@options.fleet_argument
+@options.history_format_option
+@options.limit_option
+def history(fleet: str, fmt: str, limit: int) -> None:
+    """The fleet's last applies, newest first: entry, revision, time, who, CI job, result, and per
+    bot the spec hash and the image ID it ran. Kept on the engine (the newest 20)."""
+    from deployer.runtime.history import read_history, render_history
+
+    entries = handle_errors(lambda: read_history(open_engine(), fleet_name(fleet)))
+    click.echo(render_history(fleet, entries[:limit], fmt))
