@@ -133,7 +133,7 @@ def test_text_secret_rotation_shows_no_values() -> None:
 def test_text_value_rendering() -> None:
     p = Plan(fleet="demo", actions=(Action("x", "replace", ("r",), changes=(
         Change("memory", 1, None),
-        Change("ports", ["a"], ["a", "b"]),
+        Change("ports", ["a"], ["a", "b"], forces_replacement=True),
     )),))
     text = render_plan(p)
     assert "        memory: 1 -> (none)\n" in text  # in-place field: no "forces replacement" marker
