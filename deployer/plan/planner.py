@@ -98,9 +98,8 @@ class _Findings:
     riding: list[Change] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
 
-    def forces(self, name: str, before: Any, after: Any, why: str, *, first: bool = False, marked: bool = True) -> None:
-        """marked=False: it forces the replace, but the plan has never marked it so (a removed limit)."""
-        self._add(self.forcing, Change(name, before, after, forces_replacement=marked, why=why), first)
+    def forces(self, name: str, before: Any, after: Any, why: str, *, first: bool = False) -> None:
+        self._add(self.forcing, Change(name, before, after, forces_replacement=True, why=why), first)
 
     def rides(self, name: str, before: Any, after: Any, why: str) -> None:
         self._add(self.riding, Change(name, before, after, forces_replacement=False, why=why), False)
@@ -283,8 +282,7 @@ def _diff(bot: BotSpec, want: dict[str, Any], current: ObservedContainer, observ
                     continue
                 if after is None:
                     # docker update cannot remove a limit, only change it
-                    found.forces(field_name, before, after, f"{field_name} limit removed (docker update cannot unset it)",
-                                 marked=False)
+                    found.forces(field_name, before, after, f"{field_name} limit removed (docker update cannot unset it)")
                 else:
                     found.rides(field_name, before, after, f"{field_name} changed (in place)")
             elif before != after:

@@ -86,6 +86,8 @@ for backend, in_place in (("docker", True), ("swarm", False)):
          not in_place, "memory changed (in place)" if in_place else "memory changed"),
         ("restart", change(B, restart_policy="always"), observed_of(observed_from(B)), "restart", backend,
          not in_place, "restart changed (in place)" if in_place else "restart changed"),
+        ("memory-removed", change(B, memory_bytes=None), observed_of(observed_from(B)), "memory", backend, True,
+         "memory limit removed (docker update cannot unset it)" if in_place else "memory changed"),
         ("image-behind-tag", B, observed_of(observed_from(B), image_ids={B.image: OTHER_IMAGE_ID}), "image_id",
          backend, True, f"image {B.image} now points to a different image ID"),
         ("state", change(B, state="stopped"), observed_of(observed_from(B)), "state", backend, False,

@@ -140,6 +140,14 @@ def test_text_value_rendering() -> None:
     assert '        ports: ["a"] -> ["a", "b"]  # forces replacement' in text
 
 
+def test_text_marks_a_removed_limit_as_what_forces_the_replace() -> None:
+    """docker update can change a limit but not unset it: removing one is why the bot is replaced."""
+    b = bot("support")
+    text = render_plan(plan(fleet_of(change(b, memory_bytes=None)), observed_of(observed_from(b)), OPTS))
+    assert "        # memory limit removed (docker update cannot unset it)\n" in text
+    assert "        memory: 536870912 -> (none)  # forces replacement\n" in text
+
+
 # --- JSON ---------------------------------------------------------------------------------------
 
 def test_json_is_the_plan_document() -> None:
