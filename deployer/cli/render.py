@@ -18,10 +18,8 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 import click
 
-from deployer.backends.docker.traits import DOCKER_TRAITS
-from deployer.core.model import Action, Plan
+from deployer.core.model import Action, Method, Plan
 from deployer.core.problems import Problem
-from deployer.openclaw.config import reload_class
 from deployer.plan.document import PLAN_FORMAT_VERSION, plan_document
 
 if TYPE_CHECKING:  # status.py talks to the engine; the reporters only read its data
@@ -93,17 +91,9 @@ VERBS = {
 
 
 def verb(a: Action) -> str:
-    if a.action == "update" and a.write_config and any("reloads its config" in r for r in a.reasons):
-        return VERBS["update"] + " (gateway reloads its config)"
+    if a.method is Method.HOT_RELOAD:
+        return VERBS[a.action] + " (gateway reloads its config)"
     return VERBS[a.action]
-
-
-def forces_replacement(field: str, in_place_fields: frozenset[str] | None = None) -> bool:
-    """Whether a changed field is one that makes a replace necessary (not one riding along);
-    in_place_fields are the backend's (Plan.in_place_fields), the single-host ones by default."""
-    if field.startswith("config "):
-        return reload_class(field[len("config "):]) == "restart"
-    return field not in (in_place_fields if in_place_fields is not None else DOCKER_TRAITS.in_place_fields)
 
 
 def _value(v: object) -> str:
@@ -133,7 +123,7 @@ def _plan_text(plan: Plan, color: bool) -> str:
         for reason in a.reasons:
             lines.append(f"        # {reason}")
         for c in a.changes:
-            forces = "  # forces replacement" if a.action == "replace" and forces_replacement(c.field, plan.in_place_fields) else ""
+            forces = "  # forces replacement" if c.forces_replacement else ""
             lines.append(f"        {c.field}: {_diff_value(c.before, c.after)}{forces}")
         lines.append("")
     for err in plan.errors:

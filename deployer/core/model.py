@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from deployer.core.vocabulary import (
@@ -187,9 +189,17 @@ class Observed:
 
 @dataclass(frozen=True)
 class Change:
+    """One field that differs, with the planner's verdict on it: whether it is what makes the
+    action a replace (not a change that rides along, in place or by hot reload), and why, in the
+    plan's words (the reason line it gave for this change). Two changes of the same field and
+    values are equal, whatever the verdict."""
+
     field: str
     before: Any
     after: Any
+    # (dataclasses.field: the name `field` is this class's first attribute)
+    forces_replacement: bool = dataclasses.field(default=False, compare=False)
+    why: str = dataclasses.field(default="", compare=False)
 
 
 CREATE = "create"
@@ -202,6 +212,29 @@ NOOP = "noop"
 ORPHAN = "orphan"
 
 
+class Method(StrEnum):
+    """How the applier carries out an action. The planner picks it from the backend's traits and
+    OpenClaw's reload classes; the renderer prints it and the applier follows it."""
+
+    CREATE = "create"
+    START = "start"
+    STOP = "stop"
+    REMOVE = "remove"
+    IN_PLACE = "in-place update"  # the engine changes the unit's settings; a state change rides along
+    HOT_RELOAD = "hot reload"  # the running gateway is handed its new config and must report it applied
+    STOP_FIRST_REPLACE = "stop-first replace"  # old unit stopped and kept aside until the new one is up
+    IN_ENGINE_REPLACE = "in-engine replace"  # one engine-side update that stops first and rolls back itself
+    CLEAN_UP = "clean-up"  # nothing to change: only copies left by an interrupted apply are removed
+    LEAVE = "leave alone"  # an orphan without --prune
+
+
+# An action built without a method (by hand, in tests) is carried out the plain way of its kind.
+PLAIN_METHODS: dict[str, Method] = {
+    CREATE: Method.CREATE, REPLACE: Method.STOP_FIRST_REPLACE, UPDATE: Method.IN_PLACE, START: Method.START,
+    STOP: Method.STOP, REMOVE: Method.REMOVE, NOOP: Method.CLEAN_UP, ORPHAN: Method.LEAVE,
+}
+
+
 @dataclass(frozen=True)
 class Action:
     bot: str
@@ -211,9 +244,16 @@ class Action:
     container_id: str | None = None  # the current container, if any
     leftovers: tuple[str, ...] = ()  # ids of stale copies (renamed aside by an interrupted apply)
     desired: BotSpec | None = field(default=None, compare=False)
-    # OpenClaw bots: the generated config must be (re)written before the container step; on an
-    # update of a running gateway that is a hot reload, verified, else a stop-first replace
+    # OpenClaw bots: the generated config must be (re)written before the container step
     write_config: bool = False
+    # how it is carried out (the planner always says; see Method); None: PLAIN_METHODS[action]
+    how: Method | None = None
+    # what a hot reload the gateway does not confirm falls back to (a replace), None: nothing
+    fallback: Method | None = None
+
+    @property
+    def method(self) -> Method:
+        return self.how if self.how is not None else PLAIN_METHODS[self.action]
 
     @property
     def mutates(self) -> bool:
@@ -226,7 +266,7 @@ class Plan:
     actions: tuple[Action, ...]
     foreign_managed_count: int = 0
     errors: tuple[str, ...] = ()  # conflicts that make the plan unappliable
-    # the backend's in-place fields the plan was made with (its traits), for renderers
+    # the backend's in-place fields the plan was made with (its traits)
     in_place_fields: frozenset[str] | None = field(default=None, compare=False)
 
     def summary(self) -> dict[str, int]:

@@ -4,6 +4,11 @@ No I/O here. Whatever the plan needs from the engine (the label-filtered contain
 inspect of the containers whose recorded spec differs, the local image IDs behind tags) is
 gathered beforehand into an `Observed` value, so a plan can be reproduced and unit-tested
 from data alone.
+
+The planner makes every decision the plan carries, from the backend's traits and OpenClaw's
+reload classes: which changes force a replacement and why (Change.forces_replacement, .why),
+and how each action is carried out (Action.method: hot reload, in-place update, stop-first or
+in-engine replace, ...). The renderer prints them and the applier follows them.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from deployer.core.model import (
     BotSpec,
     Change,
     FleetSpec,
+    Method,
     Observed,
     ObservedContainer,
     Plan,
@@ -62,6 +68,51 @@ def _is_aside(name: str, traits: Traits) -> bool:
     return traits.aside_mark is not None and traits.aside_mark in name
 
 
+CONFIG_FIELD = "config "  # plan changes of the generated openclaw.json: "config <OpenClaw path>"
+RELOADS = "the gateway reloads its config (no restart)"
+
+
+def forces_replacement(field_name: str, traits: Traits) -> bool:
+    """Whether a new value of `field_name` can only be had with a new unit on a backend with these
+    traits: a field outside its in-place ones, or a config path OpenClaw restarts for. (Removing
+    an in-place limit forces one too: the engine can change a limit, not unset it.)"""
+    if field_name.startswith(CONFIG_FIELD):
+        return reload_class(field_name[len(CONFIG_FIELD):]) == "restart"
+    return field_name not in traits.in_place_fields
+
+
+def replace_method(traits: Traits) -> Method:
+    """A backend that keeps the old unit aside gets the deployer's stop-first replace (which
+    restores the aside copy on failure); one without replaces in the engine, which stops first
+    and rolls back by itself (a swarm service update)."""
+    return Method.STOP_FIRST_REPLACE if traits.aside_mark is not None else Method.IN_ENGINE_REPLACE
+
+
+@dataclass
+class _Findings:
+    """What differs for one bot: the changes that force a replace, those the unit takes without
+    one (in place, or by the gateway's hot reload), and the plan's reason lines in the order they
+    were found. Each change's reason is its `why`."""
+
+    forcing: list[Change] = field(default_factory=list)
+    riding: list[Change] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+    def forces(self, name: str, before: Any, after: Any, why: str, *, first: bool = False) -> None:
+        self._add(self.forcing, Change(name, before, after, forces_replacement=True, why=why), first)
+
+    def rides(self, name: str, before: Any, after: Any, why: str) -> None:
+        self._add(self.riding, Change(name, before, after, forces_replacement=False, why=why), False)
+
+    def note(self, why: str, *, first: bool = False) -> None:
+        """A reason line that is no change of its own (extra copies, the reload)."""
+        self.reasons.insert(0 if first else len(self.reasons), why)
+
+    def _add(self, changes: list[Change], change: Change, first: bool) -> None:
+        changes.insert(0 if first else len(changes), change)
+        self.note(change.why, first=first)
+
+
 def desired_spec(bot: BotSpec, options: PlanOptions) -> dict[str, Any]:
     return container_spec(bot, options.secrets_dir)
 
@@ -77,12 +128,12 @@ def plan(fleet: FleetSpec, observed: Observed, options: PlanOptions) -> Plan:
     for bot in sorted(fleet.bots, key=lambda b: b.name):
         foreign = observed.foreign_by_name.get(bot.container_name)
         if foreign is not None and bot.name in options.adopt and foreign.fleet in (None, ""):
+            why = (f"adopt: {noun} {bot.container_name} ({foreign.id[:12]}) is not managed by fleet "
+                   f"{observed.fleet}; it is replaced by one that is")
             actions.append(Action(
-                bot.name, REPLACE,
-                (f"adopt: {noun} {bot.container_name} ({foreign.id[:12]}) is not managed by fleet "
-                 f"{observed.fleet}; it is replaced by one that is",),
-                (Change("owner", _owner(foreign), f"fleet {observed.fleet}"),),
-                container_id=foreign.id, desired=bot,
+                bot.name, REPLACE, (why,),
+                (Change("owner", _owner(foreign), f"fleet {observed.fleet}", forces_replacement=True, why=why),),
+                container_id=foreign.id, desired=bot, how=replace_method(options.traits),
                 # copies of ours (say, renamed aside) are the bot's, not orphans: cleaned up after
                 leftovers=tuple(sorted(c.id for c in by_bot.pop(bot.name, []))),
             ))
@@ -109,8 +160,9 @@ def plan(fleet: FleetSpec, observed: Observed, options: PlanOptions) -> Plan:
                                "(the deployer never deletes them)")
             if protected:
                 reasons.append(f"protected ({LABEL_PROTECT}=true): never removed")
-            kind = REMOVE if options.prune and not protected else ORPHAN
-            actions.append(Action(bot=bot_name or c.name, action=kind, reasons=tuple(reasons), container_id=c.id))
+            kind, how = (REMOVE, Method.REMOVE) if options.prune and not protected else (ORPHAN, Method.LEAVE)
+            actions.append(Action(bot=bot_name or c.name, action=kind, reasons=tuple(reasons), container_id=c.id,
+                                  how=how))
     errors.extend(_prune_guards(fleet, actions, options))
     return Plan(
         fleet=fleet.name,
@@ -151,7 +203,7 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
         state = _state_dir(bot)
         if state:
             created += (f"state dir {state} is created if missing and never deleted (not even by --prune)",)
-        return Action(bot.name, CREATE, created, desired=bot, write_config=bot.is_openclaw)
+        return Action(bot.name, CREATE, created, desired=bot, write_config=bot.is_openclaw, how=Method.CREATE)
 
     canonical = [c for c in containers if c.name == bot.container_name]
     # A container renamed aside by an interrupted replace is still ours; keep the newest one.
@@ -163,56 +215,55 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
     leftovers = tuple(sorted(c.id for c in containers if c is not current and c not in kept))
     base: dict[str, Any] = dict(bot=bot.name, container_id=current.id, leftovers=leftovers, desired=bot)
 
-    replace_changes, update_changes, reasons = _diff(bot, want, current, observed, options.traits)
+    found = _diff(bot, want, current, observed, options.traits)
     if bot.is_openclaw:
-        _config_diff(bot, observed, replace_changes, update_changes, reasons)
-    hot_config = any(c.field.startswith(CONFIG_FIELD) for c in update_changes)
-    rotated = _rotated_secrets(bot, current, options)
-    if rotated:
-        reasons.extend(f"secret {name} changed (the gateway reads it at start)" for name in rotated)
-        replace_changes.extend(Change(f"secret {name}", "(fingerprint)", "(new fingerprint)") for name in rotated)
+        _config_diff(bot, observed, found, options.traits)
+    hot_config = any(c.field.startswith(CONFIG_FIELD) for c in found.riding)
+    for name in _rotated_secrets(bot, current, options):
+        found.forces(f"secret {name}", "(fingerprint)", "(new fingerprint)",
+                     f"secret {name} changed (the gateway reads it at start)")
     if current.name != bot.container_name:
         how = "by an interrupted apply" if _is_aside(current.name, options.traits) else "(renamed by hand?)"
-        reasons.insert(0, f"{noun} is named {current.name} {how}, not {bot.container_name}")
-        replace_changes.insert(0, Change("name", current.name, bot.container_name))
+        found.forces("name", current.name, bot.container_name,
+                     f"{noun} is named {current.name} {how}, not {bot.container_name}", first=True)
     extras = [c.name for c in containers if c is not current and not _is_aside(c.name, options.traits) and c not in kept]
     if extras:
-        reasons.append(f"extra {noun}s carry this bot's labels but were not created by this apply: {', '.join(extras)}")
+        found.note(f"extra {noun}s carry this bot's labels but were not created by this apply: {', '.join(extras)}")
     if kept:
-        reasons.append(f"extra {noun}s carry this bot's labels but are protected ({LABEL_PROTECT}=true) "
-                       f"and never removed: {', '.join(c.name for c in kept)}")
-    if replace_changes:
-        return Action(action=REPLACE, reasons=tuple(reasons), changes=tuple(replace_changes + update_changes),
-                      write_config=bot.is_openclaw, **base)
-    if update_changes:
-        base["write_config"] = hot_config
-        if hot_config and current.running and bot.state == "running":
-            reasons.insert(0, "the gateway reloads its config (no restart)")
+        found.note(f"extra {noun}s carry this bot's labels but are protected ({LABEL_PROTECT}=true) "
+                   f"and never removed: {', '.join(c.name for c in kept)}")
+    if found.forcing:
+        return Action(action=REPLACE, reasons=tuple(found.reasons), changes=tuple(found.forcing + found.riding),
+                      write_config=bot.is_openclaw, how=replace_method(options.traits), **base)
+    if found.riding:
         # docker update neither starts nor stops a container; the state change rides along
         if bot.state == "running" and not current.running:
-            reasons.append(f"{noun} is {current.state}, manifest says running")
-            update_changes.append(Change("state", current.state, "running"))
+            found.rides("state", current.state, "running", f"{noun} is {current.state}, manifest says running")
         elif bot.state == "stopped" and current.running:
-            reasons.append(f"{noun} is {current.state}, manifest says stopped")
-            update_changes.append(Change("state", current.state, "stopped"))
-        return Action(action=UPDATE, reasons=tuple(reasons), changes=tuple(update_changes), **base)
+            found.rides("state", current.state, "stopped", f"{noun} is {current.state}, manifest says stopped")
+        if hot_config and current.running and bot.state == "running":
+            found.note(RELOADS, first=True)
+            return Action(action=UPDATE, reasons=tuple(found.reasons), changes=tuple(found.riding),
+                          write_config=True, how=Method.HOT_RELOAD, fallback=replace_method(options.traits), **base)
+        return Action(action=UPDATE, reasons=tuple(found.reasons), changes=tuple(found.riding),
+                      write_config=hot_config, how=Method.IN_PLACE, **base)
     # `reasons` can only hold the extra-containers note here; keep it, they are removed as leftovers
     if bot.state == "running" and not current.running:
-        return Action(action=START, reasons=(f"{noun} is {current.state}, manifest says running", *reasons),
-                      changes=(Change("state", current.state, "running"),), **base)
+        why = f"{noun} is {current.state}, manifest says running"
+        return Action(action=START, reasons=(why, *found.reasons), how=Method.START,
+                      changes=(Change("state", current.state, "running", why=why),), **base)
     if bot.state == "stopped" and current.running:
-        return Action(action=STOP, reasons=(f"{noun} is {current.state}, manifest says stopped", *reasons),
-                      changes=(Change("state", current.state, "stopped"),), **base)
+        why = f"{noun} is {current.state}, manifest says stopped"
+        return Action(action=STOP, reasons=(why, *found.reasons), how=Method.STOP,
+                      changes=(Change("state", current.state, "stopped", why=why),), **base)
     asides = [c.name for c in containers if c.id in leftovers and _is_aside(c.name, options.traits)]
     reasons_noop = (f"copies left by an interrupted apply will be removed: {', '.join(asides)}",) if asides else ()
-    return Action(action=NOOP, reasons=reasons_noop + tuple(reasons), **base)
+    return Action(action=NOOP, reasons=reasons_noop + tuple(found.reasons), how=Method.CLEAN_UP, **base)
 
 
 def _diff(bot: BotSpec, want: dict[str, Any], current: ObservedContainer, observed: Observed,
-          traits: Traits) -> tuple[list[Change], list[Change], list[str]]:
-    replace: list[Change] = []
-    update: list[Change] = []
-    reasons: list[str] = []
+          traits: Traits) -> _Findings:
+    found = _Findings()
     # A matching hash proves the recorded spec equals the manifest; the live in-place settings
     # are still compared when an inspect was made (they may have been changed by `docker update`).
     if current.labels.get(LABEL_SPEC_HASH) == spec_hash(want):
@@ -220,63 +271,52 @@ def _diff(bot: BotSpec, want: dict[str, Any], current: ObservedContainer, observ
     else:
         recorded = _recorded_spec(current)
     if recorded is None:
-        replace.append(Change("spec", "(not recorded)", "(manifest)"))
-        reasons.append(f"{traits.unit_noun} carries no readable botmaker.spec label")
-        return replace, update, reasons
+        found.forces("spec", "(not recorded)", "(manifest)", f"{traits.unit_noun} carries no readable botmaker.spec label")
+        return found
     if recorded is not want or current.inspected:
         for field_name in want:
             before, after = recorded.get(field_name), want[field_name]
-            if field_name in traits.in_place_fields:
+            if not forces_replacement(field_name, traits):
                 before = _actual_in_place(current, field_name, before)
                 if before == after:
                     continue
                 if after is None:
                     # docker update cannot remove a limit, only change it
-                    replace.append(Change(field_name, before, after))
-                    reasons.append(f"{field_name} limit removed (docker update cannot unset it)")
+                    found.forces(field_name, before, after, f"{field_name} limit removed (docker update cannot unset it)")
                 else:
-                    update.append(Change(field_name, before, after))
-                    reasons.append(f"{field_name} changed (in place)")
+                    found.rides(field_name, before, after, f"{field_name} changed (in place)")
             elif before != after:
-                replace.append(Change(field_name, before, after))
-                reasons.append(f"{field_name} changed")
+                found.forces(field_name, before, after, f"{field_name} changed")
     if current.live is not None:
-        _drift(want, current.live, replace, reasons)
+        _drift(want, current.live, found.forcing, found.reasons)
     # The tag may now point at another image (pulled or rebuilt since the container was made).
     local_id = observed.image_ids.get(bot.image)
     if (
-        not any(c.field == "image" for c in replace)
+        not any(c.field == "image" for c in found.forcing)
         and local_id
         and current.image_id
         and local_id != current.image_id
     ):
-        replace.append(Change("image_id", _short(current.image_id), _short(local_id)))
-        reasons.append(f"image {bot.image} now points to a different image ID")
-    return replace, update, reasons
+        found.forces("image_id", _short(current.image_id), _short(local_id),
+                     f"image {bot.image} now points to a different image ID")
+    return found
 
 
-CONFIG_FIELD = "config "  # plan changes of the generated openclaw.json: "config <OpenClaw path>"
-
-
-def _config_diff(bot: BotSpec, observed: Observed, replace: list[Change], update: list[Change],
-                 reasons: list[str]) -> None:
+def _config_diff(bot: BotSpec, observed: Observed, found: _Findings, traits: Traits) -> None:
     """The generated config against the file on the host: hot paths are reloaded by the running
     gateway, restart-class paths (gateway port/bind/auth mode, ...) replace the container."""
     raw = observed.configs.get(bot.name)
     current = parse_config(raw)
     if current is None:
         what = "missing" if raw is None else "not a JSON object"
-        replace.append(Change("config", f"({what})", "(generated)"))
-        reasons.append(f"the generated config {CONFIG_FILE} on the host is {what}")
+        found.forces("config", f"({what})", "(generated)", f"the generated config {CONFIG_FILE} on the host is {what}")
         return
     for path, before, after in config_changes(current, render_config(bot)):
-        change = Change(CONFIG_FIELD + path, before, after)
-        if reload_class(path) == "hot":
-            update.append(change)
-            reasons.append(f"config {path} changed (hot reload)")
+        name = CONFIG_FIELD + path
+        if forces_replacement(name, traits):
+            found.forces(name, before, after, f"config {path} changed (the gateway restarts for it)")
         else:
-            replace.append(change)
-            reasons.append(f"config {path} changed (the gateway restarts for it)")
+            found.rides(name, before, after, f"config {path} changed (hot reload)")
 
 
 def _state_dir(bot: BotSpec) -> str | None:
@@ -312,8 +352,9 @@ def _drift(want: dict[str, Any], live: dict[str, Any], replace: list[Change], re
         checks.append(("placement", want.get("placement"), live["placement"]))
     for name, desired, actual in checks:
         if name not in already and desired != actual:
-            replace.append(Change(name, actual, desired))
-            reasons.append(f"drift: {name} on the engine differs from the manifest")
+            why = f"drift: {name} on the engine differs from the manifest"
+            replace.append(Change(name, actual, desired, forces_replacement=True, why=why))
+            reasons.append(why)
 
 
 def _rotated_secrets(bot: BotSpec, current: ObservedContainer, options: PlanOptions) -> list[str]:
@@ -360,4 +401,4 @@ def needs_inspect(fleet: FleetSpec, containers: tuple[ObservedContainer, ...], o
     ]
 
 
-__all__ = ["PlanOptions", "plan", "needs_inspect", "desired_spec"]
+__all__ = ["PlanOptions", "plan", "needs_inspect", "desired_spec", "forces_replacement", "replace_method"]

@@ -16,7 +16,8 @@ first of the fleet's bot images that the host already has. A missing fingerprint
 by a second helper run that mounts the secrets dir read-write only for that (O_EXCL via set -C).
 
 Log lines of a bot that failed to start are redacted the same way (redact_on_engine): the helper
-reports (byte length, HMAC under a throwaway key) of every value a line could quote.
+reports (byte length, HMAC under a throwaway key) of every value a line could quote. redact_logs
+picks where: here for a local engine, on the host for a remote one.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deployer.core.model import FleetSpec, Observed
+from deployer.core.model import BotSpec, FleetSpec, Observed
 from deployer.core.vocabulary import LABEL_FLEET
 from deployer.errors import DeployerError, RemoteSecretsError
-from deployer.secrets.checks import EXCLUSIVE_TOKENS, KEY_FILE, PathFacts, SecretsFacts
+from deployer.secrets.checks import EXCLUSIVE_TOKENS, KEY_FILE, PathFacts, SecretsFacts, redact
 
 if TYPE_CHECKING:
     from deployer.backends.base import Backend
@@ -218,6 +219,17 @@ def parse_facts(text: str, root: Path) -> SecretsFacts:
     for bot in facts.extra:
         facts.extra[bot].sort()
     return facts
+
+
+def redact_logs(engine: Backend, logs: str, bot: BotSpec, secrets_dir: str | None) -> str:
+    """A bot's log lines fit to quote (CLI output ends up in CI logs): its secret values replaced
+    where they are, here (secrets.checks.redact) or on the engine's host (redact_on_engine); when
+    the host's cannot be read, nothing of the logs is quoted."""
+    if engine.endpoint.files_local or not secrets_dir:
+        return redact(logs, bot, secrets_dir)
+    bot_dir = f"{secrets_dir.rstrip('/')}/{bot.name}"
+    return logs and (redact_on_engine(engine, logs, bot.image, bot_dir)
+                     or f"(not quoted: the secrets could not be redacted; on the host: docker logs {bot.container_name})")
 
 
 def redact_on_engine(engine: Backend, text: str, image: str, bot_dir: str) -> str | None:

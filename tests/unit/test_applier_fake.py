@@ -4,14 +4,32 @@ updates, read from the fake's call log and its containers. No Docker."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from deployer.backends.base import MUTATING
 from deployer.backends.docker.traits import DOCKER_TRAITS
-from deployer.core.model import CREATE, NOOP, REMOVE, REPLACE, START, STOP, UPDATE, Action, BotSpec, Change, Plan
+from deployer.core.model import (
+    CREATE,
+    NOOP,
+    REMOVE,
+    REPLACE,
+    START,
+    STOP,
+    UPDATE,
+    Action,
+    BotSpec,
+    Change,
+    Method,
+    Observed,
+    Plan,
+)
 from deployer.core.spec import container_spec, spec_hash
 from deployer.core.traits import Traits
 from deployer.errors import EngineError, NameTaken
+from deployer.openclaw.config import config_bytes, render_config
+from deployer.plan.planner import PlanOptions
 from deployer.runtime.applier import Applier, ApplyOptions, ApplyReport
 from tests.support.fake_backend import Call, FakeBackend
 
@@ -48,8 +66,8 @@ def mutations(engine: FakeBackend) -> list[tuple[str, str]]:
             for c in engine.log if c.kind in MUTATING]
 
 
-def replace(bot: BotSpec, cid: str, **desired) -> Action:
-    return Action(bot.name, REPLACE, ("changed",), container_id=cid, desired=spec(bot.name, **desired))
+def replace(bot: BotSpec, cid: str, how: Method = Method.STOP_FIRST_REPLACE, **desired) -> Action:
+    return Action(bot.name, REPLACE, ("changed",), container_id=cid, desired=spec(bot.name, **desired), how=how)
 
 
 def aside(bot: BotSpec, cid: str) -> str:
@@ -331,7 +349,7 @@ def test_without_an_aside_copy_a_replace_is_one_engine_side_update():
     engine = FakeBackend(traits=SWARMISH)
     old = spec("a")
     cid = deployed(engine, old)
-    [result] = apply(engine, replace(old, cid, image="img:2")).results
+    [result] = apply(engine, replace(old, cid, Method.IN_ENGINE_REPLACE, image="img:2")).results
     assert result.ok and result.message == "replaced and started"
     assert mutations(engine) == [("update", old.container_name)]  # no stop, rename, create or remove
     assert list(engine.containers) == [cid] and engine.containers[cid].image == "img:2"
@@ -343,8 +361,76 @@ def test_without_an_aside_copy_the_engine_rollback_is_reported_as_one():
     old = spec("a")
     cid = deployed(engine, old)
     gone = orphan(engine, "z")
-    report = apply(engine, replace(old, cid, command=BAD), gone)
+    report = apply(engine, replace(old, cid, Method.IN_ENGINE_REPLACE, command=BAD), gone)
     [result] = report.results
     assert not result.ok and result.rolled_back and result.message.startswith("rolled back: ")
     assert engine.containers[cid].image == "img:1" and engine.containers[cid].command is None
     assert engine.containers[cid].running and report.skipped == ["z"]
+
+
+# --- a hot reload the gateway does not confirm: the plan's fallback, and the report says so ---------
+
+def gateway_on_host(tmp_path, engine: FakeBackend) -> tuple[BotSpec, str, Observed]:
+    """An OpenClaw bot deployed on the fake with its config and state dir under tmp_path; what a
+    plan then observes (its container, the config file on the host)."""
+    from deployer.core.model import FleetSpec
+    from deployer.openclaw.container import config_path, with_gateway
+    from deployer.runtime.hostfiles import read_file
+    from deployer.runtime.observe import gather
+
+    dirs = FleetSpec(name=FLEET, state_dir=str(tmp_path / "state"), config_dir=str(tmp_path / "config"))
+    gw = dataclasses.replace(with_gateway(spec("gw", runtime="openclaw", provider=(("model", "claude-sonnet"),
+                                                                                    ("name", "anthropic"))), dirs),
+                             healthcheck=None)  # the fake has no health to report
+    assert [r.ok for r in apply(engine, Action(gw.name, CREATE, desired=gw, write_config=True)).results] == [True]
+    observed = gather(engine, FleetSpec(name=FLEET, bots=(gw,)), PlanOptions(traits=engine.traits))
+    observed = dataclasses.replace(observed, configs={gw.name: read_file(config_path(gw) or "")})
+    engine.log.clear()
+    return gw, config_path(gw) or "", observed
+
+
+def hot_reload_plan(gw: BotSpec, observed: Observed, traits: Traits) -> tuple[BotSpec, Action]:
+    from deployer.core.model import FleetSpec
+    from deployer.plan.planner import plan
+
+    opus = dataclasses.replace(gw, provider=(("model", "claude-opus"), ("name", "anthropic")))
+    (action,) = plan(FleetSpec(name=FLEET, bots=(opus,)), observed, PlanOptions(traits=traits)).actions
+    return opus, action
+
+
+def test_a_hot_reload_the_gateway_does_not_confirm_falls_back_to_a_stop_first_replace(tmp_path):
+    engine = FakeBackend()  # its gateways log nothing: no reload is ever confirmed
+    gw, path, observed = gateway_on_host(tmp_path, engine)
+    opus, action = hot_reload_plan(gw, observed, DOCKER_TRAITS)
+    assert (action.method, action.fallback) == (Method.HOT_RELOAD, Method.STOP_FIRST_REPLACE)
+    [result] = apply(engine, action, reload_timeout=0, observed=observed).results
+    assert result.ok and not result.rolled_back
+    assert result.message == ("hot reload failed: the gateway did not report a config reload within 0s; "
+                              "fell back to a stop-first replace: replaced and started")
+    assert [k for k, _ in mutations(engine)] == ["stop", "rename", "create", "start", "remove"]
+    assert open(path, "rb").read() == config_bytes(render_config(opus))
+
+
+def test_a_fallback_replace_that_fails_is_rolled_back_and_says_it_fell_back(tmp_path):
+    engine = FakeBackend()
+    gw, path, observed = gateway_on_host(tmp_path, engine)
+    _, action = hot_reload_plan(gw, observed, DOCKER_TRAITS)
+    engine.fail_on("start", gw.container_name, nth=1)  # the new unit's start; the restore's passes
+    [result] = apply(engine, action, reload_timeout=0, observed=observed).results
+    assert not result.ok and result.rolled_back
+    assert result.message.startswith("hot reload failed: the gateway did not report a config reload within 0s; "
+                                     "fell back to a stop-first replace: rolled back: ")
+    assert result.message.endswith("; the old container was restored")
+    assert open(path, "rb").read() == observed.configs[gw.name]  # the old config is back too
+    [unit] = engine.containers.values()
+    assert unit.name == gw.container_name and unit.running
+
+
+def test_without_an_aside_copy_the_fallback_is_the_engines_replace(tmp_path):
+    engine = FakeBackend(traits=SWARMISH)
+    gw, _, observed = gateway_on_host(tmp_path, engine)
+    _, action = hot_reload_plan(gw, observed, SWARMISH)
+    assert (action.method, action.fallback) == (Method.HOT_RELOAD, Method.IN_ENGINE_REPLACE)
+    [result] = apply(engine, action, reload_timeout=0, observed=observed).results
+    assert result.ok and result.message.endswith("fell back to an in-engine replace: replaced and started")
+    assert mutations(engine) == [("update", gw.container_name)]

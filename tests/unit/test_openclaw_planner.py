@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from functools import partial
 from typing import Any
 
 import pytest
 
 from deployer.backends.docker.traits import DOCKER_TRAITS
-from deployer.cli.render import forces_replacement, render_plan, verb
+from deployer.cli.render import render_plan, verb
 from deployer.core.model import (
     CREATE,
     NOOP,
@@ -26,10 +27,12 @@ from deployer.core.model import (
     BotSpec,
     Change,
     FleetSpec,
+    Method,
     Plan,
 )
 from deployer.openclaw.config import config_bytes, render_config
 from deployer.openclaw.container import with_gateway
+from deployer.plan import planner
 from deployer.plan.document import plan_document
 from deployer.plan.planner import PlanOptions, plan
 from tests.support.planner_cases import FLEET, HEALTHCHECK, SECRETS_DIR, bot, fleet_of, observed_from, observed_of
@@ -41,6 +44,7 @@ OPTS = PlanOptions(traits=DOCKER_TRAITS, secrets_dir=SECRETS_DIR)
 GIB = 1024**3
 RELOADS = "the gateway reloads its config (no restart)"
 MODEL = "config agents.defaults.model.primary"
+forces_replacement = partial(planner.forces_replacement, traits=DOCKER_TRAITS)  # the planner's verdict on a field
 
 
 def gw(name: str = "support", **overrides: Any) -> BotSpec:
@@ -271,7 +275,8 @@ def test_forces_replacement(field: str, forces: bool) -> None:
 
 
 @pytest.mark.parametrize("action, expected", [
-    (Action("b", UPDATE, reasons=(RELOADS,), write_config=True), "will be updated in place (gateway reloads its config)"),
+    (Action("b", UPDATE, reasons=(RELOADS,), write_config=True, how=Method.HOT_RELOAD),
+     "will be updated in place (gateway reloads its config)"),
     (Action("b", UPDATE, reasons=(RELOADS,), write_config=False), "will be updated in place"),
     (Action("b", UPDATE, reasons=("memory changed (in place)",), write_config=True), "will be updated in place"),
     (Action("b", REPLACE, reasons=(RELOADS,), write_config=True), "must be replaced"),

@@ -133,11 +133,19 @@ def test_text_secret_rotation_shows_no_values() -> None:
 def test_text_value_rendering() -> None:
     p = Plan(fleet="demo", actions=(Action("x", "replace", ("r",), changes=(
         Change("memory", 1, None),
-        Change("ports", ["a"], ["a", "b"]),
+        Change("ports", ["a"], ["a", "b"], forces_replacement=True),
     )),))
     text = render_plan(p)
     assert "        memory: 1 -> (none)\n" in text  # in-place field: no "forces replacement" marker
     assert '        ports: ["a"] -> ["a", "b"]  # forces replacement' in text
+
+
+def test_text_marks_a_removed_limit_as_what_forces_the_replace() -> None:
+    """docker update can change a limit but not unset it: removing one is why the bot is replaced."""
+    b = bot("support")
+    text = render_plan(plan(fleet_of(change(b, memory_bytes=None)), observed_of(observed_from(b)), OPTS))
+    assert "        # memory limit removed (docker update cannot unset it)\n" in text
+    assert "        memory: 536870912 -> (none)  # forces replacement\n" in text
 
 
 # --- JSON ---------------------------------------------------------------------------------------

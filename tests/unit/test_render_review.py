@@ -31,8 +31,9 @@ def _support() -> Action:
         action="replace",
         reasons=("env changed", "image changed"),
         changes=(
-            Change("env", {"LOG_LEVEL": "info", "GREETING": "a|b"}, {"LOG_LEVEL": "debug", "NEW": "x"}),
-            Change("image", IMAGE_OLD, IMAGE_NEW),
+            Change("env", {"LOG_LEVEL": "info", "GREETING": "a|b"}, {"LOG_LEVEL": "debug", "NEW": "x"},
+                   forces_replacement=True),
+            Change("image", IMAGE_OLD, IMAGE_NEW, forces_replacement=True),
         ),
         container_id="c1",
         desired=BotSpec(name="support", image=IMAGE_NEW, source_file="manifests/bots/support.yaml"),
