@@ -20,7 +20,7 @@ from deployer.core.encodings import image_tag, nano_from_cpus, parse_duration, p
 from deployer.core.model import BotSpec, FleetSpec, Healthcheck, Port, Volume, merge_maps
 from deployer.core.problems import ERROR, WARNING, Problem, json_path
 from deployer.core.spec import canonical_json
-from deployer.core.vocabulary import DEFAULT_FLEET, RUNTIME_OPENCLAW, SECRETS_MOUNT
+from deployer.core.vocabulary import DEFAULT_FLEET, LABEL_NAMESPACE, RUNTIME_OPENCLAW, SECRETS_MOUNT
 from deployer.manifests.load import Document, JsonPath, Location
 from deployer.openclaw.checks import check_openclaw_spec
 from deployer.openclaw.config import CHANNELS, DEFAULT_PORT, PROVIDERS
@@ -136,8 +136,8 @@ def validate_documents(documents: list[Document], load_problems: list[Problem] |
         labels = _get(doc.data, ("metadata", "labels"))
         if isinstance(labels, dict):
             for key in labels:
-                if isinstance(key, str) and key.startswith("botmaker."):
-                    report.add(doc, ("metadata", "labels", key), f"label {key!r} is reserved: keys under botmaker. belong to the deployer", key=True)
+                if isinstance(key, str) and key.startswith(LABEL_NAMESPACE):
+                    report.add(doc, ("metadata", "labels", key), f"label {key!r} is reserved: keys under {LABEL_NAMESPACE} belong to the deployer", key=True)
         _check_spec_semantics(doc, ("spec",), report)
 
     merged: list[tuple[Document, dict[str, Any]]] = []

@@ -31,8 +31,9 @@ from deployer.core.model import (
 )
 from deployer.core.spec import spec_hash
 from deployer.core.vocabulary import LABEL_SECRETS
+from deployer.core.vocabulary import OPENCLAW_UID as DEFAULT_UID
 from deployer.errors import EngineError, HostFileError, RolledBack
-from deployer.openclaw.config import CONFIG_FILE, CONFIG_MOUNT, DEFAULT_UID, STATE_MOUNT, config_bytes, render_config
+from deployer.openclaw.config import CONFIG_FILE, CONFIG_MOUNT, STATE_MOUNT, config_bytes, render_config
 from deployer.openclaw.container import config_path, host_dir
 from deployer.openclaw.reload import reload_outcome
 from deployer.plan.planner import PlanOptions, desired_spec
