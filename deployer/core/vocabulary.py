@@ -12,6 +12,8 @@ RUNTIME_OPENCLAW = "openclaw"
 RUNTIME_CONTAINER = "container"
 
 OPENCLAW_UID = 1000  # the `node` user of OpenClaw's images (and of the stand-in images)
+GATEWAY_PORT = 18789  # where the OpenClaw gateway listens in its container, unless spec.gateway.port says
+GATEWAY_CLI = ("node", "dist/index.js")  # the gateway's CLI in its image, unless spec.gateway.cli says
 
 
 # --- names on the engine ----------------------------------------------------------------------
