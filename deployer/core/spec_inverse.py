@@ -22,7 +22,7 @@ SPEC_KEYS = frozenset(f.key for f in SPEC_FIELDS if f.key in DECODERS and not f.
 OPTIONAL_KEYS = frozenset(f.key for f in SPEC_FIELDS if f.key in DECODERS and f.optional)  # written only when set
 
 
-def bot_from_spec(name: str, spec: dict[str, Any], *, state: str = "running", pull_policy: str = "IfNotPresent",
+def bot_from_spec(name: str, spec: dict[str, Any], *, state: str = "running", pull_policy: str = BotSpec.pull_policy,
                   source_file: str = "", image: str | None = None) -> BotSpec:
     """The BotSpec whose canonical spec is `spec` (with `image` put in place of the recorded
     reference when given, e.g. the image ID it ran)."""

@@ -8,7 +8,7 @@ from typing import Any
 from deployer.core.encodings import nano_from_cpus, parse_duration, parse_memory
 from deployer.core.model import BotSpec, FleetSpec, Healthcheck, Port, Volume
 from deployer.core.spec import canonical_json
-from deployer.core.vocabulary import DEFAULT_FLEET, GATEWAY_CLI, GATEWAY_PORT, RUNTIME_OPENCLAW
+from deployer.core.vocabulary import DEFAULT_FLEET, RUNTIME_OPENCLAW
 from deployer.manifests.load import Document
 from deployer.manifests.report import get_in
 
@@ -22,12 +22,14 @@ def build_fleet(fleet_doc: Document | None, merged: list[tuple[Document, dict[st
     return FleetSpec(name=name, secrets_dir=secrets_dir, bots=bots,
                      state_dir=get_in(fleet_doc.data, ("spec", "stateDir")) if fleet_doc else None,
                      config_dir=get_in(fleet_doc.data, ("spec", "configDir")) if fleet_doc else None,
-                     backend=(get_in(fleet_doc.data, ("spec", "backend")) if fleet_doc else None) or "docker")
+                     backend=(get_in(fleet_doc.data, ("spec", "backend")) if fleet_doc else None) or FleetSpec.backend)
 
 
 def build_bot(doc: Document, spec: dict[str, Any]) -> BotSpec:
+    """The bot's BotSpec; a field the manifest leaves out takes the model's default (BotSpec.<field>),
+    except the runtime: a manifest's bot is an OpenClaw gateway unless it says otherwise."""
     meta = doc.data["metadata"]
-    restart = spec.get("restart", "unless-stopped")
+    restart = spec.get("restart", BotSpec.restart_policy)
     if isinstance(restart, dict):
         restart_policy, max_retries = restart["policy"], int(restart.get("maxRetries", 0))
     else:
@@ -41,7 +43,7 @@ def build_bot(doc: Document, spec: dict[str, Any]) -> BotSpec:
         name=meta["name"],
         image=spec["image"],
         labels=tuple(sorted((meta.get("labels") or {}).items())),
-        pull_policy=spec.get("pullPolicy", "IfNotPresent"),
+        pull_policy=spec.get("pullPolicy", BotSpec.pull_policy),
         provider=tuple(sorted(provider.items())),
         channels=tuple(c["type"] for c in spec.get("channels", [])),
         secrets=tuple(sorted(spec.get("secrets", []))),
@@ -49,7 +51,7 @@ def build_bot(doc: Document, spec: dict[str, Any]) -> BotSpec:
         command=tuple(spec["command"]) if "command" in spec else None,
         user=str(user) if user is not None else None,
         ports=tuple(
-            Port(p["containerPort"], p["hostPort"], p.get("hostIP", "127.0.0.1"), p.get("protocol", "tcp"))
+            Port(p["containerPort"], p["hostPort"], p.get("hostIP", Port.host_ip), p.get("protocol", Port.protocol))
             for p in spec.get("ports", [])
         ),
         volumes=tuple(
@@ -59,17 +61,17 @@ def build_bot(doc: Document, spec: dict[str, Any]) -> BotSpec:
         nano_cpus=nano_from_cpus(cpus),
         restart_policy=restart_policy,
         restart_max_retries=max_retries,
-        state=spec.get("state", "running"),
+        state=spec.get("state", BotSpec.state),
         healthcheck=_healthcheck(spec["healthcheck"]) if "healthcheck" in spec else None,
-        network=spec.get("network", "bridge"),
+        network=spec.get("network", BotSpec.network),
         source_file=doc.file,
         runtime=spec.get("runtime", RUNTIME_OPENCLAW),
         channel_settings=tuple(sorted(
             (c["type"], canonical_json(c["settings"])) for c in spec.get("channels", []) if c.get("settings")
         )),
-        gateway_port=gateway.get("port", GATEWAY_PORT),
+        gateway_port=gateway.get("port", BotSpec.gateway_port),
         gateway_bind=gateway.get("bind"),
-        gateway_cli=tuple(gateway.get("cli", GATEWAY_CLI)),
+        gateway_cli=tuple(gateway.get("cli", BotSpec.gateway_cli)),
         openclaw_config=canonical_json(spec.get("openclaw") or {}),
         placement_constraints=tuple((spec.get("placement") or {}).get("constraints", ())),
         placement_preferences=tuple(p["spread"] for p in (spec.get("placement") or {}).get("preferences", ())),

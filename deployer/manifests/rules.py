@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from deployer.core.encodings import image_tag, parse_memory
+from deployer.core.model import FleetSpec, Port
 from deployer.core.problems import WARNING
 from deployer.core.vocabulary import LABEL_NAMESPACE, RUNTIME_OPENCLAW, SECRETS_MOUNT
 from deployer.manifests.load import Document, JsonPath, Location
@@ -143,7 +144,7 @@ def check_cross_bot(merged: list[tuple[Document, dict[str, Any]]], fleet_doc: Do
         for i, port in enumerate(ports):
             if not isinstance(port, dict) or not isinstance(port.get("hostPort"), int):
                 continue
-            ip = port.get("hostIP", "127.0.0.1")
+            ip = port.get("hostIP", Port.host_ip)
             proto = port.get("protocol", "tcp")
             bucket = ports_seen.setdefault((port["hostPort"], proto), [])
             for other_ip, other_bot, other_loc in bucket:
@@ -187,7 +188,7 @@ def check_backend(merged: list[tuple[Document, dict[str, Any]]], fleet_doc: Docu
     """Fields one backend cannot honour, located as usual: placement on a single engine (a
     warning), and on a swarm what a service cannot do (a host address to publish on, the
     OpenClaw runtime whose generated config and state live on one host's disk)."""
-    backend = (get_in(fleet_doc.data, ("spec", "backend")) if fleet_doc else None) or "docker"
+    backend = (get_in(fleet_doc.data, ("spec", "backend")) if fleet_doc else None) or FleetSpec.backend
     for doc, spec in merged:
         where = Where(doc, fleet_doc)
         if backend == "docker":
@@ -208,10 +209,10 @@ def check_backend(merged: list[tuple[Document, dict[str, Any]]], fleet_doc: Docu
                              "pin the bot with spec.placement.constraints, or use a named volume", severity=WARNING)
         ports = spec.get("ports")
         for i, port in enumerate(ports if isinstance(ports, list) else []):
-            if isinstance(port, dict) and port.get("hostIP", "127.0.0.1") not in WILDCARD_IPS:
+            if isinstance(port, dict) and port.get("hostIP", Port.host_ip) not in WILDCARD_IPS:
                 at = ("ports", i, "hostIP") if "hostIP" in port else ("ports", i)
                 where.report(report, at, f"a swarm service cannot publish on host address "
-                             f"{port.get('hostIP', '127.0.0.1')} (the default): it publishes on every address of the "
+                             f"{port.get('hostIP', Port.host_ip)} (the default): it publishes on every address of the "
                              "node it runs on (mode host); set hostIP: 0.0.0.0 and firewall the port on the nodes, or "
                              "drop the port and reach the bot over an overlay network (spec.network)")
 
