@@ -96,6 +96,11 @@ def _placement_back(placement: dict[str, Any] | None) -> dict[str, Any]:
             "placement_preferences": tuple(p["spread"] for p in (placement or {}).get("preferences", ()))}
 
 
+def _restart_back(restart: str) -> dict[str, Any]:
+    policy, max_retries = parse_restart(restart)
+    return {"restart_policy": policy, "restart_max_retries": max_retries}
+
+
 def _plain_container(bot: BotSpec) -> bool:
     # An OpenClaw bot's model, provider and channels live in the generated config, which the
     # gateway reloads without a restart: they are compared with the config file, not recorded in
@@ -128,7 +133,7 @@ SPEC_FIELDS: tuple[SpecField, ...] = (
     _as_is("memory", "memory_bytes"),
     SpecField("cpus", lambda bot, _: cpus_from_nano(bot.nano_cpus), lambda value: {"nano_cpus": nano_from_cpus(value)}),
     SpecField("restart", lambda bot, _: restart_string(bot.restart_policy, bot.restart_max_retries),
-              lambda value: dict(zip(("restart_policy", "restart_max_retries"), parse_restart(value), strict=True))),
+              _restart_back),
     # Rollback refuses OpenClaw bots (history keeps their container spec, not their generated
     # config), so neither their runtime nor the hostname only gateways set reads back
     SpecField("runtime", lambda bot, _: bot.runtime, None, written=lambda bot: bot.is_openclaw),
