@@ -23,9 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from deployer.runtime.history import HISTORY_PREFIX
-from deployer.runtime.lock import LOCK_PREFIX
-from deployer.runtime.stamps import RECORD_PREFIX
+from deployer.core.vocabulary import HISTORY_PREFIX, LOCK_PREFIX, RECORD_PREFIX
 from tests.support.engine_harness import FLEET_LABEL
 from tests.support.gatewaykit import OPENCLAW_IMAGE
 

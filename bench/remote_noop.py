@@ -24,8 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from deployer.runtime.lock import LOCK_PREFIX
-from deployer.runtime.stamps import RECORD_PREFIX
+from deployer.core.vocabulary import LOCK_PREFIX, RECORD_PREFIX
 from tests.support.engine_harness import FLEET_LABEL, STAND_IN_IMAGE
 from tests.support.fleetkit import Manifests, write_secret
 from tests.support.remotekit import PrivateSSHD

@@ -31,7 +31,7 @@ from pathlib import Path
 import docker
 import yaml
 
-from deployer.runtime.lock import L_LOCK
+from deployer.core.vocabulary import LABEL_LOCK as L_LOCK
 from tests.support.engine_harness import FLEET_LABEL, MARKER_LABELS, STAND_IN_IMAGE
 
 ROOT = Path(__file__).resolve().parent.parent

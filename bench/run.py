@@ -99,9 +99,9 @@ if not __package__:
     raise SystemExit("run the bench from the repository root as a module: python3 -m bench.run [options]")
 
 from deployer.core.vocabulary import LABEL_BOT, LABEL_FLEET, LABEL_MANAGED, LABEL_SPEC, LABEL_SPEC_HASH
-from deployer.runtime.history import L_HISTORY
-from deployer.runtime.lock import L_LOCK
-from deployer.runtime.stamps import L_RECORD
+from deployer.core.vocabulary import LABEL_HISTORY as L_HISTORY
+from deployer.core.vocabulary import LABEL_LOCK as L_LOCK
+from deployer.core.vocabulary import LABEL_RECORD as L_RECORD
 from tests.support.engine_harness import BOT_UID, STAND_IN_IMAGE  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

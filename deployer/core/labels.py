@@ -8,7 +8,16 @@ from typing import Any
 
 from deployer.core.model import BotSpec
 from deployer.core.spec import canonical_json
-from deployer.core.vocabulary import LABEL_BOT, LABEL_FLEET, LABEL_MANAGED, LABEL_SPEC, LABEL_SPEC_HASH
+from deployer.core.vocabulary import (
+    LABEL_BOT,
+    LABEL_CHANNELS,
+    LABEL_FLEET,
+    LABEL_MANAGED,
+    LABEL_MODEL,
+    LABEL_PROVIDER,
+    LABEL_SPEC,
+    LABEL_SPEC_HASH,
+)
 
 
 def ownership_filters(fleet: str | None = None) -> list[str]:
@@ -23,10 +32,12 @@ def bot_labels(bot: BotSpec, *, fleet: str, spec: dict[str, Any], spec_hash: str
     # for docker ps readers; an OpenClaw bot's model and channels live in its config (they
     # change by hot reload, and these labels could not follow)
     if bot.provider and not bot.is_openclaw:
-        labels.update({f"botmaker.{k}": v for k, v in bot.provider if k in ("name", "model")})
-        labels["botmaker.provider"] = labels.pop("botmaker.name", "")
+        provider = dict(bot.provider)
+        if "model" in provider:
+            labels[LABEL_MODEL] = provider["model"]
+        labels[LABEL_PROVIDER] = provider.get("name", "")
     if bot.channels and not bot.is_openclaw:
-        labels["botmaker.channels"] = ",".join(bot.channels)
+        labels[LABEL_CHANNELS] = ",".join(bot.channels)
     labels.update(extra or {})
     labels.update({
         LABEL_MANAGED: "true",

@@ -11,6 +11,8 @@ from deployer.core.vocabulary import (
     CONTAINER_PREFIX,
     DEFAULT_FLEET,
     FINGERPRINT_VERSION,
+    GATEWAY_CLI,
+    GATEWAY_PORT,
     LABEL_BOT,
     LABEL_FLEET,
     LABEL_MANAGED,
@@ -107,9 +109,9 @@ class BotSpec:
     # the container only. Built from a manifest the default is openclaw; in code, a plain container.
     runtime: str = RUNTIME_CONTAINER
     channel_settings: tuple[tuple[str, str], ...] = ()  # (channel type, canonical JSON of its settings)
-    gateway_port: int = 18789
+    gateway_port: int = GATEWAY_PORT
     gateway_bind: str | None = None  # None: lan when the bot publishes a port, else loopback
-    gateway_cli: tuple[str, ...] = ("node", "dist/index.js")
+    gateway_cli: tuple[str, ...] = GATEWAY_CLI
     openclaw_config: str = "{}"  # canonical JSON of spec.openclaw, merged into the generated config
     hostname: str | None = None  # the container's hostname; None: Docker's default (the container ID)
     # swarm backend only: where the bot's one task may run (constraint strings such as

@@ -1,36 +1,32 @@
-"""The inverse of hashing.container_spec: a BotSpec rebuilt from a recorded canonical spec.
+"""The inverse of spec.container_spec: a BotSpec rebuilt from a recorded canonical spec.
 
 Rollback applies what a history entry recorded, through the same planner and applier as any
 apply, so it needs BotSpecs back. container_spec(bot_from_spec(name, container_spec(b, d)))
 equals container_spec(b, d) for every bot (tests/unit/test_specinverse.py checks it); fields
 that the canonical spec leaves out on purpose (state, pullPolicy, the manifest file) are given
-by the caller. A spec with a key this version does not know is refused rather than half
-restored: change this module together with container_spec.
+by the caller. Both read the one table of the spec's fields, spec.SPEC_FIELDS. A spec with a
+key this version does not know is refused rather than half restored.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from deployer.core.encodings import nano_from_cpus, parse_restart
-from deployer.core.model import BotSpec, Healthcheck, Port, Volume
-from deployer.core.vocabulary import SECRETS_MOUNT
+from deployer.core.model import BotSpec
+from deployer.core.spec import SPEC_FIELDS, Decode
+from deployer.core.vocabulary import RUNTIME_OPENCLAW, SECRETS_MOUNT
 from deployer.errors import UnrestorableSpec
 
-SPEC_KEYS = frozenset({
-    "image", "command", "env", "user", "ports", "volumes", "secrets", "network", "healthcheck", "labels",
-    "provider", "channels", "memory", "cpus", "restart",
-})
+DECODERS: dict[str, Decode] = {f.key: f.decode for f in SPEC_FIELDS if f.decode is not None}
+SPEC_KEYS = frozenset(f.key for f in SPEC_FIELDS if f.key in DECODERS and not f.optional)  # in every restorable spec
+OPTIONAL_KEYS = frozenset(f.key for f in SPEC_FIELDS if f.key in DECODERS and f.optional)  # written only when set
 
 
-OPTIONAL_KEYS = frozenset({"placement"})  # written only when set (swarm placement)
-
-
-def bot_from_spec(name: str, spec: dict[str, Any], *, state: str = "running", pull_policy: str = "IfNotPresent",
+def bot_from_spec(name: str, spec: dict[str, Any], *, state: str = "running", pull_policy: str = BotSpec.pull_policy,
                   source_file: str = "", image: str | None = None) -> BotSpec:
     """The BotSpec whose canonical spec is `spec` (with `image` put in place of the recorded
     reference when given, e.g. the image ID it ran)."""
-    if spec.get("runtime") == "openclaw":
+    if spec.get("runtime") == RUNTIME_OPENCLAW:
         # its model, provider and channels live in the generated config, not in the container's
         # recorded spec, and history does not keep configs yet
         raise UnrestorableSpec(
@@ -44,35 +40,13 @@ def bot_from_spec(name: str, spec: dict[str, Any], *, state: str = "running", pu
             + (f" (unknown fields: {', '.join(sorted(unknown))})" if unknown else "")
             + (f" (missing fields: {', '.join(sorted(missing))})" if missing else "")
         )
-    hc = spec["healthcheck"]
-    policy, retries = parse_restart(spec["restart"])
-    return BotSpec(
-        name=name,
-        image=image or spec["image"],
-        labels=tuple(sorted(spec["labels"].items())),
-        pull_policy=pull_policy,
-        provider=tuple(sorted(spec["provider"].items())),
-        channels=tuple(spec["channels"]),
-        secrets=tuple(spec["secrets"]["names"]),
-        env=tuple(sorted(spec["env"].items())),
-        command=tuple(spec["command"]) if spec["command"] is not None else None,
-        user=spec["user"],
-        ports=tuple(_port(p) for p in spec["ports"]),
-        volumes=tuple(_volume(v) for v in spec["volumes"]),
-        memory_bytes=spec["memory"],
-        nano_cpus=nano_from_cpus(spec["cpus"]),
-        restart_policy=policy,
-        restart_max_retries=retries,
-        state=state,
-        healthcheck=None if hc is None else Healthcheck(
-            test=tuple(hc["test"]), interval_ns=hc["interval"], timeout_ns=hc["timeout"], retries=hc["retries"],
-            start_period_ns=hc["startPeriod"],
-        ),
-        network=spec["network"],
-        source_file=source_file,
-        placement_constraints=tuple((spec.get("placement") or {}).get("constraints", ())),
-        placement_preferences=tuple(p["spread"] for p in (spec.get("placement") or {}).get("preferences", ())),
-    )
+    arguments: dict[str, Any] = {"name": name, "state": state, "pull_policy": pull_policy, "source_file": source_file}
+    for key, decode in DECODERS.items():
+        if key in spec:
+            arguments.update(decode(spec[key]))
+    if image:
+        arguments["image"] = image
+    return BotSpec(**arguments)
 
 
 def secrets_dir_of(name: str, spec: dict[str, Any]) -> str | None:
@@ -83,14 +57,3 @@ def secrets_dir_of(name: str, spec: dict[str, Any]) -> str | None:
         return None
     return mount[: -len(suffix)] or "/"
 
-
-def _port(text: str) -> Port:
-    """'127.0.0.1:8080:18789/tcp' (the host IP may be IPv6 and hold colons)."""
-    rest, _, protocol = text.rpartition("/")
-    host_ip, host_port, container_port = rest.rsplit(":", 2)
-    return Port(int(container_port), int(host_port), host_ip, protocol)
-
-
-def _volume(text: str) -> Volume:
-    source, target, mode = text.rsplit(":", 2)
-    return Volume(source, target, mode == "ro")

@@ -6,9 +6,8 @@ import os
 import re
 
 from deployer.core.model import FleetSpec, parse_uid
-from deployer.core.vocabulary import MAX_SECRET_BYTES
+from deployer.core.vocabulary import MAX_SECRET_BYTES, OPENCLAW_UID, SECRETS_MOUNT
 from deployer.errors import DeployerError
-from deployer.openclaw.config import DEFAULT_UID
 from deployer.runtime.hostfiles import ensure_dir, write_atomic
 
 SECRET_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")  # as in the schema: the file name is the secret name
@@ -31,7 +30,7 @@ def set_secret(bot: str, name: str, value: bytes, *, fleet: FleetSpec | None, se
     if fleet is not None and spec is None:
         raise DeployerError(f"no manifest declares bot {bot}; nothing was written")
     if spec is not None and name not in spec.secrets:
-        warning = f"bot {bot} does not declare {name} in spec.secrets (the file is still mounted at /run/secrets)"
+        warning = f"bot {bot} does not declare {name} in spec.secrets (the file is still mounted at {SECRETS_MOUNT})"
     root = secrets_dir or os.environ.get("DEPLOYER_SECRETS_DIR") or (fleet.secrets_dir if fleet else None)
     if not root:
         raise DeployerError("no secrets directory: pass -f MANIFESTS (with a Fleet's spec.secretsDir) or --secrets-dir")
@@ -39,7 +38,7 @@ def set_secret(bot: str, name: str, value: bytes, *, fleet: FleetSpec | None, se
         raise DeployerError(f"secrets directory {root} must be an absolute path")
     owner = uid if uid is not None else (parse_uid(spec.user) if spec and spec.user else None)
     if owner is None:
-        owner = DEFAULT_UID
+        owner = OPENCLAW_UID
     ensure_dir(root, mode=0o700)
     bot_dir = os.path.join(root, bot)
     ensure_dir(bot_dir, mode=0o700, uid=owner, gid=owner)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deployer.backends.base import Backend
+from deployer.core.vocabulary import LABEL_REVISION
 from deployer.flows.prepare import Prepared
 from deployer.runtime.observe import inspect_many
-from deployer.runtime.stamps import L_REVISION, read_record
+from deployer.runtime.stamps import read_record
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def status_rows(prepared: Prepared, engine: Backend) -> list[StatusRow]:
             image=st.image if st else (bot.image if bot else "-"),
             started_at=started[:19].replace("T", " ") if started and not started.startswith("0001") else "-",
             restart_count=st.restart_count if st else 0,
-            revision=(st.labels.get(L_REVISION, "-")[:12] if st else "-"),
+            revision=(st.labels.get(LABEL_REVISION, "-")[:12] if st else "-"),
             in_sync=action is not None and not action.mutates,
             pending="" if action is None or not action.mutates else action.action,
             node=st.node if st else "",

@@ -11,7 +11,7 @@ so every message, and its FILE:LINE:COL, is the located path's own.
 Why this is the same answer:
 - load_file_plain returns data equal to load_file's, or None wherever load_file would report
   a problem (tests/unit/test_fastpath.py checks both over examples/ and the hostile corpus);
-- no check in validation.py decides on locations, they only place the message;
+- no check (schema.py, rules.py) decides on locations, they only place the message;
 - a document the compiled validator accepts has no jsonschema error either: the compiled
   validator is at least as strict (its regexes anchor `$` at the very end where Python's also
   allow a final newline, its numbers refuse NaN; formats are left to it only when
@@ -29,13 +29,8 @@ import json
 from typing import Any
 
 from deployer.manifests.load import Document, find_manifest_files, load_file_plain, load_files
-from deployer.manifests.validation import (
-    SCHEMA_DIR,
-    SCHEMA_FILES,
-    ValidationResult,
-    _schema_check,
-    validate_documents,
-)
+from deployer.manifests.schema import SCHEMA_DIR, SCHEMA_FILES, schema_check
+from deployer.manifests.validation import ValidationResult, validate_documents
 
 # Formats the compiled validator checks itself: compared with jsonschema's checker on ~900,000
 # generated addresses (and in tests/unit/test_fastpath.py) it never accepts what jsonschema
@@ -82,7 +77,7 @@ def fast_schema_check(doc: Document, kind: str, report: Any, defaults: dict[str,
     """The compiled validator's yes is final; on its no, jsonschema reports (and decides)."""
     validator = compiled_validators().get(kind)
     if validator is None or not _compiled_says_valid(validator, doc.data):
-        _schema_check(doc, kind, report, defaults)
+        schema_check(doc, kind, report, defaults)
 
 
 def _compiled_says_valid(validator: Any, data: Any) -> bool:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from deployer.core.encodings import parse_memory
 from deployer.core.problems import ERROR, WARNING
+from deployer.core.vocabulary import GATEWAY_PORT
 from deployer.openclaw.config import BUNDLED_CHANNELS, CHANNELS, CONFIG_MOUNT, GATEWAY_ENV, GATEWAY_TOKEN, STATE_MOUNT
 
 Report = Callable[[tuple[str | int, ...], str, str], None]  # (path under spec, message, severity)
@@ -43,7 +45,7 @@ def check_openclaw_spec(spec: dict[str, Any], report: Report) -> None:
         report(("gateway", "bind") if "bind" in gateway else ("ports",),
                f"{why}, and a non-loopback gateway does not start without a token: add {GATEWAY_TOKEN} to "
                "spec.secrets (its file holds the token), or set spec.gateway.bind: loopback", ERROR)
-    port = gateway.get("port", 18789)
+    port = gateway.get("port", GATEWAY_PORT)
     reached = any(isinstance(p, dict) and p.get("containerPort") == port for p in ports)
     if ports and isinstance(port, int) and not reached:
         report(("ports",), f"no published port reaches the gateway, which listens on {port} (spec.gateway.port)",
@@ -154,8 +156,6 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 def _memory(spec: dict[str, Any]) -> int | None:
-    from deployer.core.encodings import parse_memory
-
     value = _dict(spec.get("resources")).get("memory")
     if isinstance(value, (int, str)) and not isinstance(value, bool):
         return parse_memory(value)

@@ -18,8 +18,6 @@ CONFIG_MOUNT = "/etc/openclaw"  # the bot's config directory, mounted read-only
 CONFIG_FILE = "openclaw.json"
 CONFIG_PATH = f"{CONFIG_MOUNT}/{CONFIG_FILE}"
 STATE_MOUNT = "/home/node/.openclaw"  # the bot's state directory, read-write
-DEFAULT_UID = 1000  # the official image's `node` user
-DEFAULT_PORT = 18789
 GATEWAY_TOKEN = "OPENCLAW_GATEWAY_TOKEN"
 
 # The gateway's environment: config and state from the mounts, and never a config rewrite.

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 from deployer.core.model import CREATE, REPLACE, UPDATE, Action, Observed, Plan, container_uid
 from deployer.core.spec import secrets_source
+from deployer.core.vocabulary import LABEL_BOT, LABEL_PREFLIGHT, OPENCLAW_UID, PREFLIGHT_PREFIX
 from deployer.errors import DeployerError
-from deployer.openclaw.config import CONFIG_FILE, CONFIG_MOUNT, DEFAULT_UID, config_bytes, render_config
+from deployer.openclaw.config import CONFIG_FILE, CONFIG_MOUNT, config_bytes, render_config
 from deployer.openclaw.container import host_dir
 from deployer.openclaw.preflight import TIMEOUT, preflight_run, verdict
 from deployer.plan.planner import PlanOptions
@@ -22,8 +23,6 @@ from deployer.secrets.checks import redact
 
 if TYPE_CHECKING:
     from deployer.backends.base import Backend
-
-LABEL_PREFLIGHT = "botmaker.preflight"  # on the throwaway containers (never botmaker.managed)
 
 
 def needs_preflight(action: Action) -> bool:
@@ -75,12 +74,12 @@ def _one(action: Action, fleet: str, observed: Observed, options: PlanOptions, e
         ensure_dir(root, mode=0o755)
         ensure_dir(scratch, mode=0o755)
         write_atomic(os.path.join(scratch, CONFIG_FILE), config_bytes(render_config(bot)), mode=0o644)
-        uid = container_uid(bot, observed.image_users) or DEFAULT_UID
+        uid = container_uid(bot, observed.image_users) or OPENCLAW_UID
         run = preflight_run(bot, scratch, secrets_source(bot, options.secrets_dir), uid)
         code, output = engine.run_once(
-            run.image, name=f"botmaker-preflight.{fleet}.{bot.name}.{tag}", command=run.command,
+            run.image, name=f"{PREFLIGHT_PREFIX}{fleet}.{bot.name}.{tag}", command=run.command,
             entrypoint=run.entrypoint, user=run.user, env=run.env, binds=run.binds, tmpfs=run.tmpfs,
-            labels={LABEL_PREFLIGHT: fleet, "botmaker.bot-id": bot.name}, timeout=TIMEOUT)
+            labels={LABEL_PREFLIGHT: fleet, LABEL_BOT: bot.name}, timeout=TIMEOUT)
         problems = verdict(code, output)
     except DeployerError as exc:
         problems = [f"could not run: {exc}"]

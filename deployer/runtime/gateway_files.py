@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 
 from deployer.core.model import BotSpec, container_uid
-from deployer.openclaw.config import CONFIG_FILE, CONFIG_MOUNT, DEFAULT_UID, STATE_MOUNT, config_bytes, render_config
+from deployer.core.vocabulary import OPENCLAW_UID
+from deployer.openclaw.config import CONFIG_FILE, CONFIG_MOUNT, STATE_MOUNT, config_bytes, render_config
 from deployer.openclaw.container import config_path, host_dir
 from deployer.runtime.hostfiles import ensure_dir, write_atomic
 
@@ -15,7 +16,7 @@ def prepare_host(bot: BotSpec, image_users: dict[str, str | None] | None) -> Non
     """The bot's state dir (0700, owned by the gateway's uid; never deleted) and its config."""
     state = host_dir(bot, STATE_MOUNT)
     if state:
-        uid = container_uid(bot, image_users) or DEFAULT_UID
+        uid = container_uid(bot, image_users) or OPENCLAW_UID
         ensure_dir(state, mode=0o700, uid=uid, gid=uid)
     write_config(bot)
 

@@ -25,18 +25,23 @@ from typing import TYPE_CHECKING, Any
 
 from deployer.core.labels import ownership_filters
 from deployer.core.spec import canonical_json
-from deployer.core.vocabulary import CONTAINER_PREFIX, LABEL_SPEC, LABEL_SPEC_HASH
+from deployer.core.vocabulary import (
+    CONTAINER_PREFIX,
+    HISTORY_PREFIX,
+    LABEL_HISTORY,
+    LABEL_HISTORY_DATA,
+    LABEL_HISTORY_META,
+    LABEL_HISTORY_SEQ,
+    LABEL_MANIFEST,
+    LABEL_SPEC,
+    LABEL_SPEC_HASH,
+)
 from deployer.errors import HistoryError
 
 if TYPE_CHECKING:
     from deployer.backends.base import Backend, MarkerStore
     from deployer.core.model import ObservedContainer
 
-HISTORY_PREFIX = "botmaker-history."
-L_HISTORY = "botmaker.history"
-L_SEQ = "botmaker.history.seq"
-L_META = "botmaker.history.meta"
-L_DATA = "botmaker.history.data."
 KEEP = 20
 CHUNK = 60_000
 MAX_DATA = 1_000_000
@@ -94,7 +99,7 @@ def bots_from_containers(containers: list[ObservedContainer]) -> dict[str, BotRe
         except ValueError:
             spec = None
         bots[bot] = BotRecord(c.labels.get(LABEL_SPEC_HASH, ""), c.image_id, "running" if c.running else "stopped",
-                              c.labels.get("botmaker.manifest", ""), spec if isinstance(spec, dict) else None)
+                              c.labels.get(LABEL_MANIFEST, ""), spec if isinstance(spec, dict) else None)
     return bots
 
 
@@ -112,17 +117,17 @@ def encode_labels(fleet: str, entry: Entry) -> dict[str, str]:
     if len(data) > MAX_DATA:  # too big to carry on every list call: keep the record, not the specs
         data = _pack({"bots": {n: r[:4] + [""] for n, r in rows.items()}, "specs": {}})
         meta["unrestorable"] = f"specs of {len(specs)} bots exceed {MAX_DATA} characters"
-    labels = {L_HISTORY: fleet, L_SEQ: str(entry.seq), L_META: canonical_json(meta)}
+    labels = {LABEL_HISTORY: fleet, LABEL_HISTORY_SEQ: str(entry.seq), LABEL_HISTORY_META: canonical_json(meta)}
     for i in range(0, max(1, len(data)), CHUNK):
-        labels[f"{L_DATA}{i // CHUNK}"] = data[i:i + CHUNK]
+        labels[f"{LABEL_HISTORY_DATA}{i // CHUNK}"] = data[i:i + CHUNK]
     return labels
 
 
 def decode_labels(labels: dict[str, str]) -> Entry:
     try:
-        seq = int(labels[L_SEQ])
-        meta = json.loads(labels[L_META])
-        chunks = sorted((int(k[len(L_DATA):]), v) for k, v in labels.items() if k.startswith(L_DATA))
+        seq = int(labels[LABEL_HISTORY_SEQ])
+        meta = json.loads(labels[LABEL_HISTORY_META])
+        chunks = sorted((int(k[len(LABEL_HISTORY_DATA):]), v) for k, v in labels.items() if k.startswith(LABEL_HISTORY_DATA))
         data = _unpack("".join(v for _, v in chunks))
         bots = {
             name: BotRecord(h, image_id, state, source, data["specs"].get(key) if key else None)
@@ -168,7 +173,7 @@ def find_entry(entries: list[Entry], to: str) -> Entry:
 
 def read_history(engine: MarkerStore, fleet: str) -> list[Entry]:
     """The kept entries of a fleet, newest first (one list call)."""
-    _, markers = engine.list_markers(L_HISTORY, fleet)
+    _, markers = engine.list_markers(LABEL_HISTORY, fleet)
     entries = []
     for m in markers:
         if m.name.startswith(HISTORY_PREFIX + fleet + "."):
@@ -180,8 +185,8 @@ def write_entry(engine: Backend, fleet: str, entry: Entry, *, keep: int = KEEP) 
     """Record what the fleet runs now as the next entry (call it while holding the fleet lock),
     then remove entries beyond the newest `keep`."""
     containers = engine.list_containers(labels=ownership_filters(fleet))
-    _, markers = engine.list_markers(L_HISTORY, fleet)
-    ours = [(int(m.labels.get(L_SEQ, "0") or 0), m) for m in markers if m.name.startswith(HISTORY_PREFIX + fleet + ".")]
+    _, markers = engine.list_markers(LABEL_HISTORY, fleet)
+    ours = [(int(m.labels.get(LABEL_HISTORY_SEQ, "0") or 0), m) for m in markers if m.name.startswith(HISTORY_PREFIX + fleet + ".")]
     seq = max((s for s, _ in ours), default=0) + 1
     entry = Entry(seq, entry.revision, entry.applied_at, entry.applied_by, entry.ci_job, entry.kind, entry.result,
                   entry.summary, entry.rollback_to, bots_from_containers(containers))

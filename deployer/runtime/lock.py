@@ -37,18 +37,25 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from deployer.backends.base import Marker
+from deployer.core.vocabulary import (
+    BEAT_MARK,
+    LABEL_LOCK,
+    LABEL_LOCK_BEAT_INTERVAL,
+    LABEL_LOCK_BEAT_OF,
+    LABEL_LOCK_CI_JOB,
+    LABEL_LOCK_EXPIRES,
+    LABEL_LOCK_HOST,
+    LABEL_LOCK_PID,
+    LABEL_LOCK_STARTED,
+    LABEL_LOCK_TOKEN,
+    LABEL_LOCK_TTL,
+    LABEL_LOCK_USER,
+    LOCK_PREFIX,
+)
 from deployer.errors import DeployerError, LockHeld, NameTaken
 
 if TYPE_CHECKING:
     from deployer.backends.base import MarkerStore
-
-LOCK_PREFIX = "botmaker-lock."
-BEAT_MARK = ".beat."
-L_LOCK = "botmaker.lock"
-L_HOST, L_PID, L_USER = "botmaker.lock.host", "botmaker.lock.pid", "botmaker.lock.user"
-L_JOB, L_STARTED, L_EXPIRES = "botmaker.lock.ci-job", "botmaker.lock.started", "botmaker.lock.expires"
-L_TOKEN, L_TTL, L_BEAT = "botmaker.lock.token", "botmaker.lock.ttl", "botmaker.lock.beat-interval"
-L_BEAT_OF = "botmaker.lock.beat-of"  # on a heartbeat marker: the token of the lock it renews
 
 DEFAULT_TTL = 60.0
 BEATS_PER_TTL = 4  # a live holder may miss three beats in a row before its lock can be taken
@@ -129,23 +136,24 @@ def holder_state(fleet: str, markers: list[Marker], now: float) -> HolderState |
     main = next((m for m in markers if m.name == lock_name(fleet)), None)
     if main is None:
         return None
-    token = main.labels.get(L_TOKEN)
+    token = main.labels.get(LABEL_LOCK_TOKEN)
     if not token:  # written by a deployer without heartbeats: its expiry label is all there is
-        return HolderState(main, time.time() - _float(main.labels.get(L_EXPIRES), 0.0), 0.0, 0.0, False)
+        return HolderState(main, time.time() - _float(main.labels.get(LABEL_LOCK_EXPIRES), 0.0), 0.0, 0.0, False)
     last = max([main.created] + [m.created for m in markers
-                                 if m.labels.get(L_BEAT_OF) == token and m.name.startswith(lock_name(fleet) + BEAT_MARK)])
-    ttl = _float(main.labels.get(L_TTL), DEFAULT_TTL)
-    return HolderState(main, int(now) - int(last), ttl, _float(main.labels.get(L_BEAT), beat_interval(ttl)), True)
+                                 if m.labels.get(LABEL_LOCK_BEAT_OF) == token and m.name.startswith(lock_name(fleet) + BEAT_MARK)])
+    ttl = _float(main.labels.get(LABEL_LOCK_TTL), DEFAULT_TTL)
+    interval = _float(main.labels.get(LABEL_LOCK_BEAT_INTERVAL), beat_interval(ttl))
+    return HolderState(main, int(now) - int(last), ttl, interval, True)
 
 
 def describe_holder(labels: dict[str, str], state: HolderState | None = None) -> str:
-    who = f"{labels.get(L_USER, '?')}@{labels.get(L_HOST, '?')} pid {labels.get(L_PID, '?')}"
-    job = labels.get(L_JOB)
+    who = f"{labels.get(LABEL_LOCK_USER, '?')}@{labels.get(LABEL_LOCK_HOST, '?')} pid {labels.get(LABEL_LOCK_PID, '?')}"
+    job = labels.get(LABEL_LOCK_CI_JOB)
     if state is not None and state.heartbeat:
         life = f"last heartbeat {state.age:.0f}s ago, TTL {state.ttl:.0f}s"
     else:
-        life = f"expires {_iso(labels.get(L_EXPIRES))}"
-    return f"{who}{f' ({job})' if job else ''}, since {_iso(labels.get(L_STARTED))}, {life}"
+        life = f"expires {_iso(labels.get(LABEL_LOCK_EXPIRES))}"
+    return f"{who}{f' ({job})' if job else ''}, since {_iso(labels.get(LABEL_LOCK_STARTED))}, {life}"
 
 
 @dataclass
@@ -179,9 +187,10 @@ class FleetLock:
         while True:
             now = time.time()
             labels = {
-                L_LOCK: self.fleet, L_HOST: socket.gethostname(), L_PID: str(os.getpid()), L_USER: whoami(),
-                L_JOB: ci_job_url(), L_STARTED: f"{now:.0f}", L_EXPIRES: f"{now + self.ttl:.0f}",
-                L_TOKEN: self.token, L_TTL: f"{self.ttl:g}", L_BEAT: f"{self.interval:g}",
+                LABEL_LOCK: self.fleet, LABEL_LOCK_HOST: socket.gethostname(), LABEL_LOCK_PID: str(os.getpid()),
+                LABEL_LOCK_USER: whoami(), LABEL_LOCK_CI_JOB: ci_job_url(), LABEL_LOCK_STARTED: f"{now:.0f}",
+                LABEL_LOCK_EXPIRES: f"{now + self.ttl:.0f}", LABEL_LOCK_TOKEN: self.token,
+                LABEL_LOCK_TTL: f"{self.ttl:g}", LABEL_LOCK_BEAT_INTERVAL: f"{self.interval:g}",
             }
             sent = time.monotonic()
             try:
@@ -193,7 +202,7 @@ class FleetLock:
                 self._clear_stale_beats()
                 self._start_heartbeat()
                 return
-            engine_now, markers = self.engine.list_markers(L_LOCK, self.fleet)
+            engine_now, markers = self.engine.list_markers(LABEL_LOCK, self.fleet)
             state = holder_state(self.fleet, markers, engine_now)
             if state is None:
                 held = self.engine.find_marker(lock_name(self.fleet))
@@ -201,7 +210,7 @@ class FleetLock:
                     continue  # released between our create and our look: try again at once
                 # the name is held by a container without our lock label: judge it by its labels
                 state = HolderState(Marker(held[0], lock_name(self.fleet), held[1], 0.0),
-                                    time.time() - _float(held[1].get(L_EXPIRES), time.time() + 1), 0.0, 0.0, False)
+                                    time.time() - _float(held[1].get(LABEL_LOCK_EXPIRES), time.time() + 1), 0.0, 0.0, False)
             if state.expired:
                 # Removing by ID: if another runner took over first, this removes nothing of theirs.
                 # Whoever removes it, only one of us wins the create that follows.
@@ -276,7 +285,7 @@ class FleetLock:
         """Write the next beat; returns the monotonic time its create was answered (the beat
         exists on the engine by then)."""
         self.beats += 1
-        labels = {L_LOCK: self.fleet, L_BEAT_OF: self.token}
+        labels = {LABEL_LOCK: self.fleet, LABEL_LOCK_BEAT_OF: self.token}
         try:
             new_id = self.engine.create_marker(beat_name(self.fleet, self.token, self.beats), labels)
         except NameTaken:  # a beat of ours whose answer was lost: the next number is free
@@ -311,9 +320,9 @@ class FleetLock:
     def _clear_stale_beats(self) -> None:
         """Heartbeats of earlier holders (dead, or released while crashing) are only clutter."""
         try:
-            _, markers = self.engine.list_markers(L_LOCK, self.fleet)
+            _, markers = self.engine.list_markers(LABEL_LOCK, self.fleet)
             for m in markers:
-                if m.name.startswith(lock_name(self.fleet) + BEAT_MARK) and m.labels.get(L_BEAT_OF) != self.token:
+                if m.name.startswith(lock_name(self.fleet) + BEAT_MARK) and m.labels.get(LABEL_LOCK_BEAT_OF) != self.token:
                     self.engine.remove_marker(m.id, m.name)
         except DeployerError:
             pass
@@ -338,9 +347,9 @@ class FleetLock:
     def _remove_own_beats(self) -> None:
         try:
             self._remove_beat()
-            _, markers = self.engine.list_markers(L_LOCK, self.fleet)
+            _, markers = self.engine.list_markers(LABEL_LOCK, self.fleet)
             for m in markers:  # a beat of ours whose removal failed earlier
-                if m.labels.get(L_BEAT_OF) == self.token:
+                if m.labels.get(LABEL_LOCK_BEAT_OF) == self.token:
                     self.engine.remove_marker(m.id, m.name)
         except DeployerError:
             pass  # a stray beat is only clutter: the next holder clears it
@@ -359,7 +368,7 @@ class _Lost(DeployerError):
 
 def current_holder(engine: MarkerStore, fleet: str) -> str | None:
     """Who holds the fleet's lock and how lively it is, or None when it is free."""
-    now, markers = engine.list_markers(L_LOCK, fleet)
+    now, markers = engine.list_markers(LABEL_LOCK, fleet)
     state = holder_state(fleet, markers, now)
     if state is not None:
         return describe_holder(state.marker.labels, state)
@@ -369,7 +378,7 @@ def current_holder(engine: MarkerStore, fleet: str) -> str | None:
 
 def force_unlock(engine: MarkerStore, fleet: str) -> str | None:
     """Remove the fleet's lock whoever holds it (and every heartbeat); returns the holder it removed."""
-    now, markers = engine.list_markers(L_LOCK, fleet)
+    now, markers = engine.list_markers(LABEL_LOCK, fleet)
     state = holder_state(fleet, markers, now)
     for m in markers:
         if m.name.startswith(lock_name(fleet) + BEAT_MARK):

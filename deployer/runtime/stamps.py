@@ -17,17 +17,18 @@ from pathlib import Path
 
 from deployer.backends.base import MarkerStore
 from deployer.core.model import BotSpec
+from deployer.core.vocabulary import (
+    LABEL_APPLIED_AT,
+    LABEL_APPLIED_BY,
+    LABEL_CI_JOB,
+    LABEL_MANIFEST,
+    LABEL_RECORD,
+    LABEL_RESULT,
+    LABEL_REVISION,
+    LABEL_SUMMARY,
+    RECORD_PREFIX,
+)
 from deployer.runtime.lock import ci_job_url, whoami
-
-RECORD_PREFIX = "botmaker-record."
-L_RECORD = "botmaker.record"
-L_REVISION = "botmaker.revision"
-L_MANIFEST = "botmaker.manifest"
-L_APPLIED_AT = "botmaker.applied-at"
-L_APPLIED_BY = "botmaker.applied-by"
-L_SUMMARY = "botmaker.summary"
-L_RESULT = "botmaker.result"
-L_CI_JOB = "botmaker.ci-job"
 
 
 def git_revision(paths: list[str]) -> str:
@@ -58,8 +59,8 @@ class Stamp:
                    f"{whoami()}@{socket.gethostname()}")
 
     def labels_for(self, bot: BotSpec) -> dict[str, str]:
-        return {L_REVISION: self.revision, L_MANIFEST: bot.source_file,
-                L_APPLIED_AT: self.applied_at, L_APPLIED_BY: self.applied_by}
+        return {LABEL_REVISION: self.revision, LABEL_MANIFEST: bot.source_file,
+                LABEL_APPLIED_AT: self.applied_at, LABEL_APPLIED_BY: self.applied_by}
 
 
 def record_name(fleet: str) -> str:
@@ -72,9 +73,9 @@ def write_record(engine: MarkerStore, fleet: str, stamp: Stamp, summary: dict[st
     if old is not None:
         engine.remove_marker(old[0], record_name(fleet))
     engine.create_marker(record_name(fleet), {
-        L_RECORD: fleet, L_REVISION: stamp.revision, L_APPLIED_AT: stamp.applied_at,
-        L_APPLIED_BY: stamp.applied_by, L_SUMMARY: json.dumps(summary, sort_keys=True), L_RESULT: result,
-        L_CI_JOB: ci_job_url(),
+        LABEL_RECORD: fleet, LABEL_REVISION: stamp.revision, LABEL_APPLIED_AT: stamp.applied_at,
+        LABEL_APPLIED_BY: stamp.applied_by, LABEL_SUMMARY: json.dumps(summary, sort_keys=True), LABEL_RESULT: result,
+        LABEL_CI_JOB: ci_job_url(),
     })
 
 
@@ -84,9 +85,9 @@ def read_record(engine: MarkerStore, fleet: str) -> dict[str, str] | None:
         return None
     labels = found[1]
     return {
-        "revision": labels.get(L_REVISION, ""), "applied_at": labels.get(L_APPLIED_AT, ""),
-        "applied_by": labels.get(L_APPLIED_BY, ""), "summary": labels.get(L_SUMMARY, ""),
-        "result": labels.get(L_RESULT, ""), "ci_job": labels.get(L_CI_JOB, ""),
+        "revision": labels.get(LABEL_REVISION, ""), "applied_at": labels.get(LABEL_APPLIED_AT, ""),
+        "applied_by": labels.get(LABEL_APPLIED_BY, ""), "summary": labels.get(LABEL_SUMMARY, ""),
+        "result": labels.get(LABEL_RESULT, ""), "ci_job": labels.get(LABEL_CI_JOB, ""),
     }
 
 

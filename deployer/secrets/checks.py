@@ -18,7 +18,7 @@ from pathlib import Path
 
 from deployer.core.model import BotSpec, FleetSpec, container_uid
 from deployer.core.problems import ERROR, WARNING, Problem
-from deployer.core.vocabulary import MAX_SECRET_BYTES
+from deployer.core.vocabulary import MAX_SECRET_BYTES, SECRETS_MOUNT
 
 KEY_FILE = ".deployer-fingerprint-key"
 # Tokens that only one process may use at a time: two bots sharing one fight forever.
@@ -145,7 +145,7 @@ def judge_secrets(fleet: FleetSpec, root: Path, facts: SecretsFacts, *,
             report.fingerprints[bot.name] = prints
         for name in facts.extra.get(bot.name, []):
             _add(report, str(bot_dir / name), bot, name,
-                 "is in the bot's secrets directory but no manifest declares it (it is still mounted at /run/secrets)",
+                 f"is in the bot's secrets directory but no manifest declares it (it is still mounted at {SECRETS_MOUNT})",
                  severity=WARNING)
     return report
 

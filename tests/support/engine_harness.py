@@ -12,17 +12,20 @@ from typing import Any, Callable
 
 import pytest
 
-from deployer.core.vocabulary import CONTAINER_PREFIX, LABEL_FLEET
-from deployer.openclaw.config import DEFAULT_UID
-from deployer.runtime.history import L_HISTORY
-from deployer.runtime.lock import L_LOCK
-from deployer.runtime.stamps import L_RECORD
+from deployer.core.vocabulary import (
+    CONTAINER_PREFIX,
+    LABEL_FLEET,
+    LABEL_HISTORY,
+    LABEL_LOCK,
+    LABEL_RECORD,
+    OPENCLAW_UID,
+)
 
 STAND_IN_REPO = "deployer-test/openclaw"
 STAND_IN_IMAGE = f"{STAND_IN_REPO}:1"
 STAND_IN_IMAGE_V2 = f"{STAND_IN_REPO}:2"
 BOT_PORT = 18789
-BOT_UID = DEFAULT_UID  # the stand-in runs as the gateway's user
+BOT_UID = OPENCLAW_UID  # the stand-in runs as the gateway's user
 FLEET_LABEL = LABEL_FLEET
 FLEET_NAME_MAX = 40
 HINT = "Run the suite with `bash scripts/test.sh` (or run `bash scripts/engine-up.sh` first)."
@@ -66,7 +69,7 @@ def make_fleet_name(test_name: str) -> str:
     return f"t-{slug}-{suffix}"
 
 
-MARKER_LABELS = (L_LOCK, L_RECORD, L_HISTORY)  # lock (+ heartbeats), record, history
+MARKER_LABELS = (LABEL_LOCK, LABEL_RECORD, LABEL_HISTORY)  # lock (+ heartbeats), record, history
 
 
 def fleet_containers(client: Any, fleet: str) -> dict[str, str]:

@@ -38,13 +38,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deployer.backends.base import MUTATING, HelperResult, Marker, UnitStatus, count_mutating
-from deployer.backends.docker.markers import MARKER_IMAGE
 from deployer.backends.docker.traits import DOCKER_TRAITS
 from deployer.backends.endpoint import Endpoint
 from deployer.core.encodings import cpus_from_nano, restart_string
 from deployer.core.labels import bot_labels
 from deployer.core.model import BotSpec, ObservedContainer
 from deployer.core.traits import Traits
+from deployer.core.vocabulary import MARKER_IMAGE
 from deployer.errors import EngineError, NameTaken, NotFound, RolledBack
 
 BAD_LOG = "gateway: bad config, exiting"

@@ -28,8 +28,7 @@ import yaml
 from click.testing import CliRunner
 
 from deployer.backends.docker.traits import DOCKER_TRAITS
-from deployer.runtime.lock import LOCK_PREFIX
-from deployer.runtime.stamps import RECORD_PREFIX
+from deployer.core.vocabulary import LOCK_PREFIX, RECORD_PREFIX
 from tests.support.engine_harness import BOT_UID, CONTAINER_PREFIX, FLEET_LABEL, MARKER_LABELS, STAND_IN_IMAGE, poll
 
 assert DOCKER_TRAITS.aside_mark is not None

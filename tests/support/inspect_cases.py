@@ -160,8 +160,8 @@ def scrub(data: dict[str, Any], *, case: str, cid: str, token: str, root: str, i
 def record(out_dir: Path = DATA) -> list[Path]:
     import docker
 
-    from deployer.backends.docker.engine import MARKER_IMAGE, DockerEngine
-    from deployer.runtime.lock import L_LOCK
+    from deployer.backends.docker.engine import DockerEngine
+    from deployer.core.vocabulary import LABEL_LOCK, MARKER_IMAGE
 
     token = f"rec{secrets.token_hex(3)}"
     root = tempfile.mkdtemp(prefix="deployer-inspect-")
@@ -202,7 +202,7 @@ def record(out_dir: Path = DATA) -> list[Path]:
                 clean = scrub(answer, case=case, cid=cid, token=token, root=root, image_id=image_id)
                 target.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
                 written.append(target)
-        marker = engine.create_marker(f"botmaker-lock.{token}", {L_LOCK: token, TEST_LABEL: token})
+        marker = engine.create_marker(f"botmaker-lock.{token}", {LABEL_LOCK: token, TEST_LABEL: token})
         [row] = client.api.containers(all=True, filters={"id": marker})
         marker_image = client.images.get(MARKER_IMAGE).id
         clean = scrub(row, case="marker", cid=marker, token=token, root=root, image_id=marker_image)

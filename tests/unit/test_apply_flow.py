@@ -10,6 +10,7 @@ import pytest
 
 from deployer.backends.docker.traits import DOCKER_TRAITS
 from deployer.core.model import BotSpec, FleetSpec, Plan
+from deployer.core.vocabulary import LOCK_PREFIX
 from deployer.errors import DeployerError, LockHeld, StalePlan
 from deployer.flows.apply import ApplyHooks, ApplyOutcome, ApplyRequest, ApplyStatus, result_line, run_apply
 from deployer.flows.planfile import SavedPlan, state_fingerprints
@@ -17,7 +18,7 @@ from deployer.flows.prepare import PlanSettings, plan_options, prepare
 from deployer.plan.document import plan_document
 from deployer.runtime.applier import ApplyReport, BotResult
 from deployer.runtime.history import Entry, read_history
-from deployer.runtime.lock import LOCK_PREFIX, FleetLock
+from deployer.runtime.lock import FleetLock
 from deployer.runtime.stamps import read_record, record_name, write_record
 from tests.support.fake_backend import FakeBackend as Fake
 

@@ -10,13 +10,10 @@ import pytest
 from deployer.backends.base import Marker
 from deployer.core.model import REMOVE, REPLACE, Action, BotSpec, Plan
 from deployer.core.spec import container_spec, spec_hash
+from deployer.core.vocabulary import LABEL_LOCK_BEAT_OF, LABEL_LOCK_EXPIRES, LABEL_LOCK_TOKEN, LABEL_LOCK_TTL
 from deployer.errors import LockHeld
 from deployer.runtime.applier import Applier, ApplyOptions
 from deployer.runtime.lock import (
-    L_BEAT_OF,
-    L_EXPIRES,
-    L_TOKEN,
-    L_TTL,
     FleetLock,
     beat_interval,
     beat_name,
@@ -145,7 +142,7 @@ def marker(name: str, created: float, **labels: str) -> Marker:
     return Marker(name + "-id", name, labels, created)
 
 
-LIVE = {L_TOKEN: "tok", L_TTL: "20", "botmaker.lock.beat-interval": "5"}
+LIVE = {LABEL_LOCK_TOKEN: "tok", LABEL_LOCK_TTL: "20", "botmaker.lock.beat-interval": "5"}
 
 
 @pytest.mark.parametrize("beats, now, expired, silent", [
@@ -158,17 +155,17 @@ LIVE = {L_TOKEN: "tok", L_TTL: "20", "botmaker.lock.beat-interval": "5"}
 ])
 def test_holder_state_ages_on_the_engine_clock(beats, now, expired, silent):
     markers = [marker(lock_name("f"), 1000, **LIVE)]
-    markers += [marker(beat_name("f", "tok", i), t, **{L_BEAT_OF: "tok"}) for i, t in enumerate(beats)]
-    markers.append(marker(beat_name("f", "other", 9), now, **{L_BEAT_OF: "other"}))  # a stale holder's beat
+    markers += [marker(beat_name("f", "tok", i), t, **{LABEL_LOCK_BEAT_OF: "tok"}) for i, t in enumerate(beats)]
+    markers.append(marker(beat_name("f", "other", 9), now, **{LABEL_LOCK_BEAT_OF: "other"}))  # a stale holder's beat
     state = holder_state("f", markers, now)
     assert state is not None and (state.expired, state.silent) == (expired, silent)
     assert state.age == now - max([1000, *beats])
 
 
 def test_holder_state_of_an_old_style_lock_uses_its_expiry():
-    old = marker(lock_name("f"), 0, **{L_EXPIRES: f"{time.time() - 5:.0f}"})
+    old = marker(lock_name("f"), 0, **{LABEL_LOCK_EXPIRES: f"{time.time() - 5:.0f}"})
     assert holder_state("f", [old], 0).expired
-    fresh = marker(lock_name("f"), 0, **{L_EXPIRES: f"{time.time() + 500:.0f}"})
+    fresh = marker(lock_name("f"), 0, **{LABEL_LOCK_EXPIRES: f"{time.time() + 500:.0f}"})
     assert not holder_state("f", [fresh], 0).expired and not holder_state("f", [fresh], 0).silent
     assert holder_state("f", [], 0) is None
 

@@ -24,7 +24,9 @@ from hypothesis import strategies as st
 from deployer.manifests import fastpath
 from deployer.manifests import load as manifest
 from deployer.manifests.load import load_bytes, load_bytes_plain, load_file, load_file_plain, load_paths
-from deployer.manifests.validation import SCHEMA_DIR, _validators, validate_documents
+from deployer.manifests.schema import SCHEMA_DIR
+from deployer.manifests.schema import validators as _validators
+from deployer.manifests.validation import validate_documents
 from tests.support import hostile_corpus as hostile  # the strategies of the hostile-input corpus
 from tests.unit.test_validation import HEADER_CASES, IMAGE, SCHEMA_CASES, bot
 

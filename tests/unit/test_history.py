@@ -6,10 +6,10 @@ import pytest
 
 from deployer.core.model import BotSpec, Port, Volume
 from deployer.core.spec import container_spec, spec_hash
+from deployer.core.vocabulary import LABEL_HISTORY_DATA
 from deployer.errors import HistoryError
 from deployer.runtime.history import (
     CHUNK,
-    L_DATA,
     MAX_DATA,
     BotRecord,
     Entry,
@@ -47,14 +47,14 @@ def test_round_trip():
 def test_bots_sharing_a_spec_store_it_once():
     same = dict(record(i, distinct=False) for i in range(200))
     distinct = dict(record(i) for i in range(200))
-    size = lambda bots: sum(len(v) for k, v in encode_labels("demo", entry(bots)).items() if k.startswith(L_DATA))
+    size = lambda bots: sum(len(v) for k, v in encode_labels("demo", entry(bots)).items() if k.startswith(LABEL_HISTORY_DATA))
     assert size(same) < size(distinct) / 3
 
 
 def test_1000_bots_fit_in_chunked_labels():
     bots = dict(record(i) for i in range(1000))
     labels = encode_labels("demo", entry(bots))
-    chunks = [v for k, v in labels.items() if k.startswith(L_DATA)]
+    chunks = [v for k, v in labels.items() if k.startswith(LABEL_HISTORY_DATA)]
     assert len(chunks) > 1 and all(len(c) <= CHUNK for c in chunks)
     assert sum(map(len, chunks)) <= MAX_DATA
     back = decode_labels(labels)
@@ -74,7 +74,7 @@ def test_too_big_keeps_hashes_and_image_ids_but_cannot_be_restored(monkeypatch):
 
 def test_unreadable_entry_is_one_error():
     labels = encode_labels("demo", entry(dict(record(i) for i in range(2))))
-    labels[L_DATA + "0"] = "not base64 !!"
+    labels[LABEL_HISTORY_DATA + "0"] = "not base64 !!"
     with pytest.raises(HistoryError, match="unreadable history entry"):
         decode_labels(labels)
 

@@ -15,13 +15,8 @@ import pytest
 from deployer.core.model import BotSpec, Healthcheck, Port, Volume
 from deployer.core.problems import ERROR, WARNING
 from deployer.manifests.load import load_paths
-from deployer.manifests.validation import (
-    CHANNEL_SECRETS,
-    PROVIDER_SECRETS,
-    ValidationResult,
-    merge_defaults,
-    validate_documents,
-)
+from deployer.manifests.rules import CHANNEL_SECRETS, PROVIDER_SECRETS
+from deployer.manifests.validation import ValidationResult, merge_defaults, validate_documents
 
 IMAGE = "ghcr.io/openclaw/openclaw:2026.2.26"
 

@@ -19,15 +19,16 @@ import docker
 from deployer.backends.base import MUTATING, HelperResult, UnitStatus, count_mutating
 from deployer.backends.docker import translate
 from deployer.backends.docker.client import CountedCalls, connect, proxy_environment, raw
-from deployer.backends.docker.markers import MARKER_IMAGE, DockerMarkers
+from deployer.backends.docker.markers import DockerMarkers
 from deployer.backends.docker.traits import DOCKER_TRAITS
 from deployer.backends.endpoint import Endpoint, resolve
 from deployer.core.encodings import split_image_ref
 from deployer.core.model import BotSpec, ObservedContainer
 from deployer.core.traits import Traits
+from deployer.core.vocabulary import HELPER_PREFIX
 from deployer.errors import EngineError, NotFound
 
-__all__ = ["DockerEngine", "MARKER_IMAGE", "MUTATING"]
+__all__ = ["DockerEngine", "MUTATING"]
 
 
 class DockerEngine(CountedCalls, DockerMarkers):
@@ -149,7 +150,7 @@ class DockerEngine(CountedCalls, DockerMarkers):
         a remote engine host, where this machine's os calls cannot reach."""
         import uuid
 
-        name = f"botmaker-helper-{uuid.uuid4().hex[:12]}"
+        name = f"{HELPER_PREFIX}{uuid.uuid4().hex[:12]}"
         body = self._with_proxy_env(translate.helper_body(image, argv, binds=binds, env=env, cap_add=cap_add,
                                                           labels=labels))
         created = self._call("helper", f"{what}: create helper container of {image}",

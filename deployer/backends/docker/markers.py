@@ -16,9 +16,8 @@ import docker
 from deployer.backends.base import Marker
 from deployer.backends.docker.client import engine_clock, raw
 from deployer.backends.docker.translate import marker_from_row
+from deployer.core.vocabulary import LABEL_MARKER_IMAGE, MARKER_IMAGE
 from deployer.errors import EngineError, NotFound
-
-MARKER_IMAGE = "botmaker/marker:1"  # an empty image, imported offline, for never-started marker containers
 
 
 class DockerMarkers:
@@ -71,7 +70,7 @@ class DockerMarkers:
         repo, tag = MARKER_IMAGE.split(":")
         self._call("import", "import the marker image",
                    lambda: self.api.import_image_from_data(buf.getvalue(), repository=repo, tag=tag,
-                                                           changes=["LABEL botmaker.marker-image=1"]))
+                                                           changes=[f"LABEL {LABEL_MARKER_IMAGE}=1"]))
 
 
-__all__ = ["DockerMarkers", "MARKER_IMAGE", "EngineError"]
+__all__ = ["DockerMarkers", "EngineError"]

@@ -12,7 +12,7 @@ from deployer.core.encodings import cpus_from_nano, restart_string
 from deployer.core.labels import bot_labels
 from deployer.core.model import BotSpec, ObservedContainer
 from deployer.core.spec import secrets_source
-from deployer.core.vocabulary import SECRETS_MOUNT
+from deployer.core.vocabulary import LABEL_HELPER, SECRETS_MOUNT
 
 
 def restart_policy(bot: BotSpec) -> dict[str, Any]:
@@ -215,7 +215,7 @@ def helper_body(image: str, argv: list[str], *, binds: list[tuple[str, str, bool
         host["CapAdd"] = list(cap_add)
     body: dict[str, Any] = {
         "Image": image, "Entrypoint": argv[:1], "Cmd": argv[1:], "User": "0",
-        "Labels": {"botmaker.helper": "true", **(labels or {})}, "HostConfig": host, "NetworkDisabled": True,
+        "Labels": {LABEL_HELPER: "true", **(labels or {})}, "HostConfig": host, "NetworkDisabled": True,
     }
     if env:
         body["Env"] = [f"{k}={v}" for k, v in env.items()]

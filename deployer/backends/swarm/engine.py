@@ -30,12 +30,10 @@ from deployer.backends.swarm.secrets import SwarmSecrets
 from deployer.backends.swarm.traits import SWARM_TRAITS
 from deployer.core.model import BotSpec, ObservedContainer, container_uid
 from deployer.core.traits import Traits
-from deployer.core.vocabulary import LABEL_BOT, LABEL_FLEET
+from deployer.core.vocabulary import LABEL_BOT, LABEL_FLEET, OPENCLAW_UID
 from deployer.errors import EngineError, NotFound, RolledBack
 
 __all__ = ["SwarmEngine"]
-
-DEFAULT_UID = 1000  # the stand-in's and OpenClaw's `node` user, when neither the bot nor the image says
 
 
 class SwarmEngine(CountedCalls, SwarmMarkers, SwarmSecrets):
@@ -192,7 +190,7 @@ class SwarmEngine(CountedCalls, SwarmMarkers, SwarmSecrets):
     def _uid(self, bot: BotSpec) -> int:
         if bot.image not in self._image_users:
             self.image_info(bot.image)
-        return container_uid(bot, self._image_users) or DEFAULT_UID
+        return container_uid(bot, self._image_users) or OPENCLAW_UID
 
     def _spec(self, bot: BotSpec, fleet: str, spec: dict[str, Any], spec_hash: str, secrets_dir: str | None,
               extra_labels: dict[str, str] | None) -> dict[str, Any]:

@@ -25,7 +25,15 @@ import docker
 from deployer.backends.docker.client import raw
 from deployer.backends.swarm import translate
 from deployer.core.model import BotSpec, parse_fingerprint_label
-from deployer.core.vocabulary import LABEL_BOT, LABEL_FLEET, LABEL_MANAGED, LABEL_SECRETS, MAX_SECRET_BYTES
+from deployer.core.vocabulary import (
+    LABEL_BOT,
+    LABEL_FLEET,
+    LABEL_MANAGED,
+    LABEL_SECRET_NAME,
+    LABEL_SECRET_PRINT,
+    LABEL_SECRETS,
+    MAX_SECRET_BYTES,
+)
 from deployer.errors import EngineError, NameTaken
 
 
@@ -46,7 +54,7 @@ class SwarmSecrets:
         if missing or not secrets_dir:
             raise EngineError(f"bot {bot.name}: no keyed fingerprint for secret {', '.join(missing) or '?'} "
                               "(the secrets check did not pass); nothing was changed")
-        existing = {(s["Spec"]["Labels"].get(translate.SECRET_NAME_LABEL), s["Spec"]["Name"]): s["ID"]
+        existing = {(s["Spec"]["Labels"].get(LABEL_SECRET_NAME), s["Spec"]["Name"]): s["ID"]
                     for s in self.bot_secrets(fleet, bot.name)}
         refs = []
         for name in sorted(bot.secrets):
@@ -66,7 +74,7 @@ class SwarmSecrets:
         data = _read_secret(os.path.join(secrets_dir, bot.name, name), bot.name, name)
         body = {"Name": object_name, "Data": base64.b64encode(data).decode(), "Labels": {
             LABEL_MANAGED: "true", LABEL_FLEET: fleet, LABEL_BOT: bot.name,
-            translate.SECRET_NAME_LABEL: name, translate.SECRET_PRINT_LABEL: fingerprint[:translate.SHORT_PRINT]}}
+            LABEL_SECRET_NAME: name, LABEL_SECRET_PRINT: fingerprint[:translate.SHORT_PRINT]}}
         try:
             res = self._call("secret_create", f"create secret {object_name}",
                              lambda: raw(self.api, "POST", "/secrets/create", json=body))

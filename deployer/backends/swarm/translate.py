@@ -28,18 +28,17 @@ from deployer.core.vocabulary import (
     LABEL_BOT,
     LABEL_FLEET,
     LABEL_MANAGED,
+    LABEL_MARKER,
+    LABEL_MARKER_NAME,
     LABEL_SECRETS,
     LABEL_SPEC,
     LABEL_SPEC_HASH,
+    SECRET_OBJECT_PREFIX,
     SECRETS_MOUNT,
 )
 
 NAME_MAX = 64  # swarm's limit for config and secret names ([a-zA-Z0-9-_.], alphanumeric at both ends)
-MARKER_LABEL = "botmaker.marker"  # on every marker config
-MARKER_NAME = "botmaker.marker-name"  # the marker's own name, when the config's had to be shortened
 MARKER_DATA = b"botmaker marker\n"  # a config must hold at least one byte; markers carry state in labels
-SECRET_NAME_LABEL = "botmaker.secret-name"  # on a Docker secret: the file name in /run/secrets
-SECRET_PRINT_LABEL = "botmaker.secret-fingerprint"  # ... and its short keyed fingerprint
 SHORT_PRINT = 12  # hex characters of the keyed fingerprint in a secret's name
 DEFAULT_MONITOR_NS = 5_000_000_000  # swarm's own default update monitor window (5 s)
 
@@ -62,11 +61,11 @@ def short_name(name: str, limit: int = NAME_MAX) -> str:
 def secret_object_name(fleet: str, bot: str, name: str, fingerprint: str) -> str:
     """botmaker-<fleet>-<bot>-<NAME>-<short keyed fingerprint>: one Docker secret per content."""
     short = fingerprint[:SHORT_PRINT]
-    full = f"botmaker-{fleet}-{bot}-{name}-{short}"
+    full = f"{SECRET_OBJECT_PREFIX}{fleet}-{bot}-{name}-{short}"
     if len(full) <= NAME_MAX:
         return full
     # keep the fingerprint at the end, readable: the part before it is shortened
-    return short_name(f"botmaker-{fleet}-{bot}-{name}", NAME_MAX - len(short) - 1) + "-" + short
+    return short_name(f"{SECRET_OBJECT_PREFIX}{fleet}-{bot}-{name}", NAME_MAX - len(short) - 1) + "-" + short
 
 
 def marker_config_name(name: str) -> str:
@@ -241,12 +240,12 @@ def parse_time(text: str | None) -> float:
 def marker_from_config(cfg: dict[str, Any]) -> Marker:
     spec = cfg.get("Spec") or {}
     labels = dict(spec.get("Labels") or {})
-    name = labels.get(MARKER_NAME) or spec.get("Name", "")
+    name = labels.get(LABEL_MARKER_NAME) or spec.get("Name", "")
     return Marker(cfg["ID"], name, labels, float(int(parse_time(cfg.get("CreatedAt")))))
 
 
 def marker_labels(name: str, labels: dict[str, str]) -> dict[str, str]:
-    return {**labels, MARKER_LABEL: "true", MARKER_NAME: name}
+    return {**labels, LABEL_MARKER: "true", LABEL_MARKER_NAME: name}
 
 
 def wanted_tasks(svc: dict[str, Any], tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
