@@ -82,7 +82,7 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     clock = PhaseClock()
     {"plan": clock_plan, "apply": clock_apply}[argv[0]](clock)
-    from deployer.cli.commands import main as cli_main
+    from deployer.cli import main as cli_main  # the console script's entry point (deployer.cli:main)
 
     clock.seconds[IMPORTS] = time.perf_counter() - started
     code = 0

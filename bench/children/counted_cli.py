@@ -64,7 +64,7 @@ def main(argv: list[str]) -> int:
         settle, argv = float(argv[1]), argv[2:]
     counter = CallCounter()
     observe_backends(counter, settle)
-    from deployer.cli.commands import main as cli_main
+    from deployer.cli import main as cli_main  # the console script's entry point (deployer.cli:main)
 
     code = 0
     try:
