@@ -18,26 +18,25 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
 
+from bench.timing import CommandFailed, run_timed
 from deployer.core.vocabulary import HISTORY_PREFIX, LOCK_PREFIX, RECORD_PREFIX
 from tests.support.engine_harness import FLEET_LABEL
 from tests.support.gatewaykit import OPENCLAW_IMAGE
 
 IMAGE = OPENCLAW_IMAGE
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def cli(*args: str, stdin: str | None = None) -> tuple[float, str]:
-    started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "deployer", *args], cwd=ROOT, input=stdin, text=True,
-                          capture_output=True)
-    took = time.monotonic() - started
-    if proc.returncode != 0:
-        raise SystemExit(f"deployer {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    """Seconds and output of one `deployer <args>` that must succeed."""
+    try:
+        took, proc = run_timed([sys.executable, "-m", "deployer", *args], stdin=stdin, timeout=None,
+                               what=f"deployer {' '.join(args)}")
+    except CommandFailed as exc:
+        raise SystemExit(str(exc)) from None
     return took, proc.stdout + proc.stderr
 
 

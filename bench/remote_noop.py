@@ -21,21 +21,19 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+from typing import Any
 
+from bench.timing import REPO, run_timed
 from deployer.core.vocabulary import LOCK_PREFIX, RECORD_PREFIX
 from tests.support.engine_harness import FLEET_LABEL, STAND_IN_IMAGE
 from tests.support.fleetkit import Manifests, write_secret
 from tests.support.remotekit import PrivateSSHD
 
-ROOT = Path(__file__).resolve().parent.parent
 
-
-def timed(argv: list[str], env: dict[str, str]) -> float:
-    t = time.perf_counter()
-    res = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True)
-    took = time.perf_counter() - t
+def noop_plan(argv: list[str], env: dict[str, str]) -> float:
+    """Seconds of one `deployer plan` that must find nothing to do."""
+    took, res = run_timed(argv, env=env, ok_codes=None)
     if res.returncode != 0 or "No changes." not in res.stdout:
         raise SystemExit(f"not a no-op plan ({res.returncode}): {res.stdout[-400:]} {res.stderr[-400:]}")
     return took
@@ -51,9 +49,9 @@ def main() -> None:
     secrets = work / "secrets"
     secrets.mkdir(mode=0o700)
     m = Manifests(work, fleet, secrets)
-    bots = {}
+    bots: dict[str, dict[str, Any]] = {}
     for i in range(args.bots):
-        spec = {"image": STAND_IN_IMAGE, "restart": "no", "runtime": "container"}
+        spec: dict[str, Any] = {"image": STAND_IN_IMAGE, "restart": "no", "runtime": "container"}
         if i % 2 == 0:
             write_secret(secrets, m.name(f"b{i}"), "ANTHROPIC_API_KEY", f"value-{i}\n")
             spec["secrets"] = ["ANTHROPIC_API_KEY"]
@@ -66,19 +64,19 @@ def main() -> None:
     remote["DOCKER_HOST"] = sshd.docker_host
     py = [sys.executable, "-m", "deployer"]
     try:
-        res = subprocess.run(py + ["apply", "--yes", "--wait-timeout", "30", m.path], env=local, cwd=ROOT,
+        res = subprocess.run(py + ["apply", "--yes", "--wait-timeout", "30", m.path], env=local, cwd=REPO,
                              capture_output=True, text=True)
         if res.returncode != 0:
             raise SystemExit(res.stdout + res.stderr)
-        timed(py + ["plan", m.path], local)
-        timed(py + ["plan", m.path], remote)  # warm both once
+        noop_plan(py + ["plan", m.path], local)
+        noop_plan(py + ["plan", m.path], remote)  # warm both once
         # ssh with the secrets checked by local os calls (same machine): the transport alone
         transport_only = dict(remote, DEPLOYER_SECRETS_CHECK="local")
         lt, rt, tt = [], [], []
         for _ in range(args.reps):
-            lt.append(timed(py + ["plan", m.path], local))
-            rt.append(timed(py + ["plan", m.path], remote))
-            tt.append(timed(py + ["plan", m.path], transport_only))
+            lt.append(noop_plan(py + ["plan", m.path], local))
+            rt.append(noop_plan(py + ["plan", m.path], remote))
+            tt.append(noop_plan(py + ["plan", m.path], transport_only))
         ml, mr, mt = statistics.median(lt), statistics.median(rt), statistics.median(tt)
         print(f"command: python3 -m bench.remote_noop --bots {args.bots} --reps {args.reps} (shared 2-core machine)")
         print(f"no-op plan, {args.bots} bots, {args.bots - args.bots // 2} with secrets, median of {args.reps}:")

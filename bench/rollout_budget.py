@@ -16,8 +16,8 @@ Asserts nothing.
 from __future__ import annotations
 
 import argparse
-import time
 
+from bench.timing import timed
 from deployer.core.model import CREATE, REPLACE, Action, BotSpec, Plan
 from deployer.core.spec import container_spec, spec_hash
 from deployer.runtime.applier import Applier, ApplyOptions
@@ -49,9 +49,7 @@ def run(n: int, latency: float, parallelism: int, shape: str, budget: int | None
     started: list[str] = []
     applier = Applier(engine, "f", ApplyOptions(parallelism=parallelism, settle=0, max_failures=budget, canary=canary),
                       progress=lambda bot, event, message: started.append(bot) if event == "start" else None)
-    t0 = time.monotonic()
-    report = applier.apply(plan)
-    wall = time.monotonic() - t0
+    wall, report = timed(applier.apply, plan)
     label = f"--max-failures {budget}" if budget else "no budget (before issue 14)"
     if canary:
         label += f" --canary {canary}"

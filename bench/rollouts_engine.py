@@ -31,10 +31,12 @@ from pathlib import Path
 import docker
 import yaml
 
+from bench.timing import REPO, run_timed
+from deployer.backends import open_backend
 from deployer.core.vocabulary import LABEL_LOCK as L_LOCK
+from deployer.runtime.lock import FleetLock
 from tests.support.engine_harness import FLEET_LABEL, MARKER_LABELS, STAND_IN_IMAGE
 
-ROOT = Path(__file__).resolve().parent.parent
 IMAGE = STAND_IN_IMAGE
 HC = {"test": ["CMD", "/bin/true"], "interval": "6s", "timeout": "2s", "retries": 3}
 
@@ -53,19 +55,19 @@ def write(dir_: Path, fleet: str, bots: dict[str, dict]) -> str:
 
 
 def deployer(*args: str, check: bool = True) -> tuple[int, str, float]:
-    t0 = time.monotonic()
-    p = subprocess.run([sys.executable, "-m", "deployer", *args], capture_output=True, text=True, cwd=ROOT,
-                       env={**os.environ, "NO_COLOR": "1"})
+    """Exit code, output and seconds of one `deployer <args>`; with check, it must succeed."""
+    took, p = run_timed([sys.executable, "-m", "deployer", *args], ok_codes=None, timeout=None,
+                        env={**os.environ, "NO_COLOR": "1"})
     if check and p.returncode != 0:
         raise SystemExit(f"deployer {' '.join(args)} -> {p.returncode}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
-    return p.returncode, p.stdout + p.stderr, time.monotonic() - t0
+    return p.returncode, p.stdout + p.stderr, took
 
 
 def start(*args: str) -> subprocess.Popen:
     """A deployer process whose output goes to a temporary file (a pipe nobody reads would fill up
     and block it); read it with output(proc) once it has ended."""
     log = tempfile.TemporaryFile(mode="w+")
-    proc = subprocess.Popen([sys.executable, "-m", "deployer", *args], cwd=ROOT, stdout=log,
+    proc = subprocess.Popen([sys.executable, "-m", "deployer", *args], cwd=REPO, stdout=log,
                             stderr=subprocess.STDOUT, text=True, env={**os.environ, "NO_COLOR": "1"})
     proc.log = log  # type: ignore[attr-defined]
     return proc
@@ -123,14 +125,17 @@ def bench_lock(client: docker.DockerClient, tmp: Path, n: int) -> None:
         cleanup(client, fleet)
 
 
+def acquire_then_stamp(lock: FleetLock, stamps: list[float]) -> None:
+    """Wait for the lock, then note when it was had."""
+    lock.acquire()
+    stamps.append(time.monotonic())
+
+
 def bench_takeover(client: docker.DockerClient, tmp: Path, rounds: int = 3) -> None:
     """The holder is a real `deployer apply` process; the waiter is a FleetLock in this process,
     already polling when the holder is killed, so the figure is the lock protocol's alone (not
     the startup of a second Python process on a loaded machine)."""
     import threading
-
-    from deployer.backends.docker.engine import DockerEngine
-    from deployer.runtime.lock import FleetLock
 
     for r in range(rounds):
         fleet = f"bench14-take-{secrets.token_hex(3)}"
@@ -141,10 +146,10 @@ def bench_takeover(client: docker.DockerClient, tmp: Path, rounds: int = 3) -> N
             holder = start("apply", "--yes", "--wait-timeout", "60", "--lock-ttl", "5", path)
             while not any(".beat." in k for k in lock_markers(client, fleet)):
                 time.sleep(0.05)
-            engine = DockerEngine()
+            engine = open_backend("docker")
             waiter = FleetLock(engine, fleet, ttl=5, timeout=120, poll=0.2)
             got: list[float] = []
-            thread = threading.Thread(target=lambda: (waiter.acquire(), got.append(time.monotonic())))
+            thread = threading.Thread(target=acquire_then_stamp, args=(waiter, got))
             thread.start()
             while engine.calls["list"] == 0:
                 time.sleep(0.01)

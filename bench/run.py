@@ -30,8 +30,9 @@ Items (N for a full run; --quick uses N/5 or so):
      process) vs a fresh process doing raw docker SDK create+start of the same 100 containers
      (same image, names, env, labels incl. a spec-sized JSON label, port, mounts, limits) with
      a ThreadPoolExecutor(4); cleaned between runs. Target <= 1.10x. 3b: the same CLI with
-     ApplyOptions.settle (1.0 s by default) patched to 0 in the child process only, to show
-     what the settle wait costs; the deployer code is not changed.
+     every wait for a started bot told a settle time of 0 s instead of ApplyOptions.settle
+     (1.0 s by default), in the child process only (bench.children.counted_cli --settle 0), to
+     show what the settle wait costs; the deployer code is not changed.
   4. `deployer apply --yes` of the 1,000-bot fleet with one bot's env changed vs the no-op
      `deployer plan` right after it (interleaved pairs, fresh processes). Target: the
      difference is about one replace (<= a raw SDK replace of one container + 0.5 s noise
@@ -45,18 +46,22 @@ Items (N for a full run; --quick uses N/5 or so):
      Skipped with a printed note when docker-compose is missing.
   7. the CPU side of a no-op plan of 10,000 bots: `deployer plan --detailed-exitcode DIR` (the
      real CLI in a fresh process: validate + secrets + observe + plan + render) against a
-     recorded engine: the list response of the fleet with every bot created, built by the
-     deployer's own create path (Applier._create_container -> DockerEngine.create against a
-     recording API: labels, canonical spec, hash and secret fingerprints as apply makes them;
-     other row fields from a real row of the engine) and the engine's real image inspect.
+     recorded engine (bench.children.replay_engine, on a unix socket the CLI reaches through
+     DOCKER_HOST): the list response of the fleet with every bot created, its labels made by
+     the deployer's own pure functions as apply makes them (bench.children.record_fleet: the
+     docker backend's create body, canonical spec, hash and secret fingerprints; other row
+     fields from a real row of the engine) and the engine's real version and image inspect.
      Wall time vs the same at 1,000 bots: target <= 11x (10x is linear); 7b: its peak RSS,
      target <= 300 MB.
   8. `deployer --help` (the console script next to the interpreter, else python3 -m deployer)
      vs `python3 -c 'import click'`, fresh processes, k=15: target <= 1.5x.
 
-Engine calls are counted inside the CLI's own process: CLI_CHILD below runs deployer.cli.main
-like `python3 -m deployer` does, and only wraps the backend factory (open_backend) to keep each engine and
-print its `calls` counter at exit. Item 3 times its deployer runs through that wrapper too.
+The programs started in fresh processes are modules of bench/children/ (`python3 -m
+bench.children.<name>`, listed in its __init__). Engine calls are counted inside the CLI's own
+process: bench.children.counted_cli runs the CLI as `python3 -m deployer` does and only wraps its
+backend factory (deployer.backends.open_backend) to add a call observer to each backend it
+builds; the counts by kind are printed at exit. Item 3 times its deployer runs through that
+wrapper too. Every timing goes through bench.timing (timed, run_timed).
 
 Engine load and cleanup: every container the run creates carries the label bench.run=<hex>
 and belongs to fleet(s) bench-<hex>[-a|-c]; only containers with that label (and the
@@ -86,8 +91,9 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,13 +104,15 @@ import yaml
 if not __package__:
     raise SystemExit("run the bench from the repository root as a module: python3 -m bench.run [options]")
 
+from bench.children import read as read_report
+from bench.children.raw_create import create as raw_create
+from bench.timing import REPO, run_timed, timed
 from deployer.core.vocabulary import LABEL_BOT, LABEL_FLEET, LABEL_MANAGED, LABEL_SPEC, LABEL_SPEC_HASH
 from deployer.core.vocabulary import LABEL_HISTORY as L_HISTORY
 from deployer.core.vocabulary import LABEL_LOCK as L_LOCK
 from deployer.core.vocabulary import LABEL_RECORD as L_RECORD
-from tests.support.engine_harness import BOT_UID, STAND_IN_IMAGE  # noqa: E402
+from tests.support.engine_harness import BOT_UID, STAND_IN_IMAGE
 
-REPO = Path(__file__).resolve().parent.parent
 IMAGE = STAND_IN_IMAGE
 PY = sys.executable
 RUN_LABEL = "bench.run"
@@ -320,6 +328,8 @@ def raw_create_config(ff: FleetFiles) -> list[dict[str, Any]]:
                 "memory": (64 + (i % 4) * 32) * 1024 * 1024, "cpus": 0.5, "restart": "unless-stopped"}
         out.append({
             "name": f"botmaker-{name}",
+            "image": IMAGE,
+            "user": str(BOT_UID),
             "env": [f"{k}={v}" for k, v in sorted(env.items())],
             "labels": {"team": f"team-{i % 37:02d}", RUN_LABEL: run, LABEL_MANAGED: "true",
                        LABEL_BOT: name, LABEL_FLEET: ff.fleet, "botmaker.provider": provider,
@@ -334,277 +344,22 @@ def raw_create_config(ff: FleetFiles) -> list[dict[str, Any]]:
     return out
 
 
-RAW_CREATE_CHILD = rf"""
-import json, sys
-from concurrent.futures import ThreadPoolExecutor
-import docker
-from docker.types import Mount
-cfg = json.load(open(sys.argv[1]))
-api = docker.from_env(max_pool_size=16).api
-def one(c):
-    hc = api.create_host_config(
-        mounts=[Mount(target=t, source=s, type="bind", read_only=ro) for s, t, ro in c["mounts"]],
-        port_bindings={{"18789/tcp": [("127.0.0.1", c["port"])]}},
-        mem_limit=c["memory"], memswap_limit=c["memory"], nano_cpus=500_000_000,
-        restart_policy={{"Name": "unless-stopped"}}, network_mode="bridge")
-    r = api.create_container(image={IMAGE!r}, name=c["name"], environment=c["env"], user={str(BOT_UID)!r},
-                             labels=c["labels"], ports=[(18789, "tcp")], host_config=hc)
-    api.start(r["Id"])
-with ThreadPoolExecutor(max_workers=int(sys.argv[2])) as pool:
-    list(pool.map(one, cfg))
-"""
-
-FLOOR_LIST_CHILD = r"""
-import sys
-import docker
-client = docker.from_env()
-rows = client.containers.list(all=True, sparse=True, filters={"label": ["botmaker.fleet=" + sys.argv[1]]})
-print(len(rows))
-"""
-
-# Runs the real CLI (deployer.cli.main) in a fresh process, like `python3 -m deployer ...`, with
-# two bench-side patches in the child only (the code is not changed): every backend the CLI's one
-# factory (deployer.backends.open_backend) builds is remembered so its call counter
-# (DockerEngine.calls) can be printed at exit as the last line of
-# stderr (BENCH_CALLS {...}); and with a number as first argument, ApplyOptions gets that
-# `settle` unless the caller passes one.
-CLI_CHILD = r"""
-import json, sys
-settle = sys.argv[1]
-import deployer.runtime.applier as A
-import deployer.backends as B
-import deployer.backends.docker.engine  # imported up front, as before
-engines = []
-_open_backend = B.open_backend
-def _open(*a, **k):
-    engine = _open_backend(*a, **k)
-    engines.append(engine)
-    return engine
-B.open_backend = _open
-if settle != "default":
-    _opts_init = A.ApplyOptions.__init__
-    def _opts(self, *a, **k):
-        k.setdefault("settle", float(settle))
-        _opts_init(self, *a, **k)
-    A.ApplyOptions.__init__ = _opts
-from deployer.cli import main
-code = 0
-try:
-    main(sys.argv[2:])
-except SystemExit as exc:
-    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-calls = {}
-for e in engines:
-    for k, v in e.calls.items():
-        calls[k] = calls.get(k, 0) + v
-sys.stderr.write("BENCH_CALLS " + json.dumps(calls, sort_keys=True) + "\n")
-sys.exit(code)
-"""
-
-# The item-2 floor with the same job done by bare tools: parse the same manifest files with the
-# C loader, import the docker SDK, make the one label-filtered list call, read every secret file.
-FLOOR_PLAN_CHILD = r"""
-import json, os, sys, time
-t = [time.perf_counter()]
-import yaml
-manifests, secrets_root, fleet = sys.argv[1:4]
-docs = 0
-for name in sorted(os.listdir(manifests)):
-    if name.endswith((".yaml", ".yml")):
-        with open(os.path.join(manifests, name), "rb") as fh:
-            docs += sum(1 for _ in yaml.load_all(fh, Loader=yaml.CSafeLoader))
-t.append(time.perf_counter())
-import docker
-t.append(time.perf_counter())
-client = docker.from_env()
-rows = client.containers.list(all=True, sparse=True, filters={"label": ["botmaker.fleet=" + fleet]})
-t.append(time.perf_counter())
-read = 0
-for bot in sorted(os.listdir(secrets_root)):
-    d = os.path.join(secrets_root, bot)
-    if os.path.isdir(d):
-        for name in os.listdir(d):
-            with open(os.path.join(d, name), "rb") as fh:
-                read += len(fh.read())
-t.append(time.perf_counter())
-print(len(rows), docs)
-phases = dict(zip(["yaml import + parse", "import docker", "connect + list", "read secrets"],
-                  [b - a for a, b in zip(t, t[1:])]))
-sys.stderr.write("BENCH_PHASES " + json.dumps(phases) + "\n")
-"""
-
-# One no-op `deployer plan DIR` (deployer.cli.main in a fresh process, like python3 -m deployer)
-# with its phases timed (wall) by wrapping the functions the CLI calls; printed as BENCH_PHASES.
-PHASES_CHILD = r"""
-import json, sys, time
-t0 = time.perf_counter()
-import deployer.cli, deployer.flows.prepare as W, deployer.runtime.observe as O, deployer.cli.render as R
-import deployer.backends.docker.engine
-phases = {"imports (click, deployer, docker SDK, jsonschema-rs)": 0.0}
-def timed(label, fn):
-    def wrapper(*a, **k):
-        t = time.perf_counter()
-        try:
-            return fn(*a, **k)
-        finally:
-            phases[label] = phases.get(label, 0.0) + time.perf_counter() - t
-    return wrapper
-W.load_fleet = timed("load + validate (fast path)", W.load_fleet)
-O.gather = timed("observe (connect, one list call, image inspect)", O.gather)
-W.check_fleet_secrets = timed("secrets checks + fingerprints", W.check_fleet_secrets)
-W.plan = timed("planner", W.plan)
-R.render_plan = timed("render", R.render_plan)
-import jsonschema_rs
-phases["imports (click, deployer, docker SDK, jsonschema-rs)"] = time.perf_counter() - t0
-code = 0
-try:
-    deployer.cli.main(sys.argv[1:])
-except SystemExit as exc:
-    code = exc.code or 0
-phases["total in process"] = time.perf_counter() - t0
-sys.stderr.write("BENCH_PHASES " + json.dumps(phases) + "\n")
-sys.exit(code)
-"""
+def child(name: str, *args: str) -> list[str]:
+    """The command of one of the bench's child programs (bench/children/<name>.py)."""
+    return [PY, "-m", f"bench.children.{name}", *args]
 
 
-# One `deployer apply --yes ...` (deployer.cli.main in a fresh process) with its phases timed:
-# what comes before the first change, the applier's run, and what comes after it.
-APPLY_PHASES_CHILD = r"""
-import json, sys, time
-t0 = time.perf_counter()
-import deployer.cli, deployer.flows.prepare as W, deployer.runtime.applier as A, deployer.runtime.lock as L, deployer.runtime.stamps as S
-import deployer.backends.docker.engine
-phases = {"imports": time.perf_counter() - t0}
-def timed(label, fn):
-    def wrapper(*a, **k):
-        t = time.perf_counter()
-        try:
-            return fn(*a, **k)
-        finally:
-            phases[label] = phases.get(label, 0.0) + time.perf_counter() - t
-    return wrapper
-W.load_fleet = timed("load + validate", W.load_fleet)
-W.prepare = timed("observe + secrets + plan", W.prepare)
-L.FleetLock.acquire = timed("lock", L.FleetLock.acquire)
-A.Applier.apply = timed("applier (create, start, wait: settle included)", A.Applier.apply)
-S.write_record = timed("last-applied record", S.write_record)
-L.FleetLock.release = timed("unlock", L.FleetLock.release)
-code = 0
-try:
-    deployer.cli.main(sys.argv[1:])
-except SystemExit as exc:
-    code = exc.code or 0
-phases["total in process"] = time.perf_counter() - t0
-sys.stderr.write("BENCH_PHASES " + json.dumps(phases) + "\n")
-sys.exit(code)
-"""
-
-
-def child_phases(stderr: str) -> dict[str, float]:
-    for line in reversed(stderr.splitlines()):
-        if line.startswith("BENCH_PHASES "):
-            return json.loads(line[len("BENCH_PHASES "):])
-    return {}
-
-
-def fmt_phases(phases: dict[str, float]) -> str:
-    return ", ".join(f"{k} {fmt_s(v)}" for k, v in phases.items())
-
-# Item 7's recorded engine. RECORD_CHILD (set-up, not timed) builds the list response of a
-# fleet whose every bot has its container, with the deployer's own create path: Applier.
-# _create_container -> DockerEngine.create against a recording API, so labels, canonical spec,
-# spec hash and secret fingerprints are exactly what `apply` would put on the containers; the
-# other fields of each row are those of a real row of the engine (argv[3]), and the image
-# inspect is the engine's own (argv[4]).
-RECORD_CHILD = r"""
-import dataclasses, hashlib, json, sys
-from deployer.runtime.applier import Applier, ApplyOptions
-from deployer.backends.docker.engine import DockerEngine
-from deployer.secrets.checks import check_fleet_secrets
-from deployer.flows.prepare import load_fleet, plan_options
-from deployer.backends.docker.traits import DOCKER_TRAITS
-manifests, out, template_file, image_file = sys.argv[1:5]
-template = json.load(open(template_file))
-image = json.load(open(image_file))
-fleet, _ = load_fleet([manifests])
-options = plan_options(fleet, None, traits=DOCKER_TRAITS)
-secrets = check_fleet_secrets(fleet, options.secrets_dir, image_users={})
-assert not secrets.errors, secrets.problems[:3]
-options = dataclasses.replace(options, secret_fingerprints=secrets.fingerprints)
-rows = []
-class RecordingAPI:
-    def create_host_config(self, **kw):
-        return kw
-    def create_container(self, **kw):
-        cid = hashlib.sha256(kw["name"].encode()).hexdigest()
-        rows.append(dict(template, Id=cid, Names=["/" + kw["name"]], Image=kw["image"], ImageID=image["Id"],
-                         State="created", Status="Created", Labels=kw["labels"]))
-        return {"Id": cid}
-engine = DockerEngine()
-engine._client = RecordingAPI()
-applier = Applier(engine, fleet.name, ApplyOptions(plan_options=options))
-for bot in fleet.bots:
-    applier._create_container(bot)
-json.dump({"containers": rows, "image": image}, open(out, "w"))
-print(len(rows))
-"""
-
-# Item 7's timed run: the real CLI (`deployer plan --detailed-exitcode DIR`, deployer.cli.main in
-# a fresh process) with DockerEngine's API replaced by the recorded responses; each list call
-# decodes the recorded JSON text, as the SDK decodes the engine's response.
-REPLAY_CHILD = r"""
-import json, sys
-import deployer.backends.docker.engine as E
-recorded = json.load(open(sys.argv[1]))
-raw_rows = json.dumps(recorded["containers"])
-image = recorded["image"]
-class ReplayAPI:
-    def containers(self, filters=None, **kwargs):
-        rows = json.loads(raw_rows)
-        labels = (filters or {}).get("label") or []
-        name = (filters or {}).get("name")
-        def has(row, label):
-            key, eq, value = label.partition("=")
-            return row["Labels"].get(key) == value if eq else key in row["Labels"]
-        return [r for r in rows if all(has(r, label) for label in labels)
-                and (not name or any(name in n for n in r["Names"]))]
-    def inspect_image(self, ref):
-        return image
-replay = ReplayAPI()
-E.DockerEngine.api = property(lambda self: replay)
-from deployer.cli import main
-main(["plan", "--detailed-exitcode"] + sys.argv[2:])
-"""
-
-MAXRSS_CHILD = r"""
-import json, resource, subprocess, sys
-p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-print(json.dumps({"rc": p.returncode, "maxrss_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
-"""
+def fmt_phases(report: dict[str, Any] | None) -> str:
+    """A child's BENCH_PHASES report as one line; phases it never saw are named, not hidden."""
+    if not report:
+        return "(no report)"
+    text = ", ".join(f"{k} {fmt_s(v)}" for k, v in report["phases"].items())
+    if report["not_seen"]:
+        text += f"; NOT SEEN (the bench wraps a function the CLI no longer calls): {', '.join(report['not_seen'])}"
+    return text
 
 
 # --- processes and the engine -------------------------------------------------------------------
-
-def run_timed(cmd: list[str], *, ok_codes: tuple[int, ...] = (0,), env: dict[str, str] | None = None,
-              what: str = "", timeout: float = 600) -> tuple[float, subprocess.CompletedProcess]:
-    t0 = time.perf_counter()
-    try:
-        p = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"{what or shlex.join(cmd)} did not finish within {timeout:.0f} s (killed)") from None
-    dt = time.perf_counter() - t0
-    if p.returncode not in ok_codes:
-        tail = "\n".join((p.stdout + "\n" + p.stderr).strip().splitlines()[-15:])
-        raise RuntimeError(f"{what or shlex.join(cmd)} exited {p.returncode}:\n{tail}")
-    return dt, p
-
-
-def child_calls(stderr: str) -> dict[str, int]:
-    for line in reversed(stderr.splitlines()):
-        if line.startswith("BENCH_CALLS "):
-            return json.loads(line[len("BENCH_CALLS "):])
-    return {}
-
 
 def fmt_calls(calls: dict[str, int]) -> str:
     return " ".join(f"{k}={v}" for k, v in sorted(calls.items())) or "(none)"
@@ -650,9 +405,12 @@ class Engine:
         return out
 
     def clean(self, extra_label: str | None = None, parallel: int = 8) -> tuple[int, float]:
-        """Force-remove our containers, `parallel` at a time. A container the engine does not
-        remove within 120 s is logged and left (self.stuck), never retried forever."""
-        t0 = time.perf_counter()
+        """Force-remove our containers, `parallel` at a time: (how many, seconds). A container the
+        engine does not remove within 120 s is logged and left (self.stuck), never retried forever."""
+        took, count = timed(self._remove_ours, extra_label, parallel)
+        return count, took
+
+    def _remove_ours(self, extra_label: str | None, parallel: int) -> int:
         rows = self.ours(extra_label)
         assert all((r.get("Labels") or {}).get(RUN_LABEL) == self.run for r in rows)
         rows += self.markers(extra_label)
@@ -669,7 +427,7 @@ class Engine:
                 log(f"could not remove {name}: {type(exc).__name__}: {str(exc)[:200]}")
         with ThreadPoolExecutor(max_workers=parallel) as pool:
             list(pool.map(rm, rows))
-        return len(rows), time.perf_counter() - t0
+        return len(rows)
 
 
 def free_port_base(count: int, start: int = 42000) -> int:
@@ -689,10 +447,16 @@ def free_port_base(count: int, start: int = 42000) -> int:
     raise RuntimeError("no free port range")
 
 
+def child_calls(stderr: str) -> dict[str, int]:
+    """The engine calls a counted_cli child reported, by kind."""
+    calls: dict[str, int] = read_report(stderr, "CALLS") or {}
+    return calls
+
+
 def plan_calls(dir_: Path) -> dict[str, int]:
-    """Engine calls (DockerEngine.calls: gather + plan, and whatever else the CLI does) of
-    `deployer plan DIR`, counted inside the CLI's own process; it must be a no-op plan."""
-    _, p = run_timed([PY, "-c", CLI_CHILD, "default", "plan", "--detailed-exitcode", str(dir_)],
+    """Engine calls (gather + plan, and whatever else the CLI does) of `deployer plan DIR`,
+    counted inside the CLI's own process (bench.children.counted_cli); it must be a no-op plan."""
+    _, p = run_timed(child("counted_cli", "plan", "--detailed-exitcode", str(dir_)),
                      ok_codes=(0, 2), what="deployer plan (count)")
     if p.returncode != 0:
         raise RuntimeError(f"plan of {dir_} is not a no-op:\n{p.stdout[-2000:]}")
@@ -719,9 +483,7 @@ def item1_validate(res: Results, ff: FleetFiles, k: int) -> None:
         documents, load_problems = load_paths([str(d)])
         return validate_documents(documents, load_problems)
 
-    t0 = time.perf_counter()
-    result = load_and_validate([str(ff.dir)])  # the first call also builds the validators (cached)
-    cold = time.perf_counter() - t0
+    cold, result = timed(load_and_validate, [str(ff.dir)])  # the first call also builds the validators (cached)
     errors = [p.format() for p in result.problems if p.is_error]
     if errors or result.fleet is None or len(result.fleet.bots) != ff.n:
         raise RuntimeError(f"bench manifests do not validate: {errors[:5]}")
@@ -735,18 +497,10 @@ def item1_validate(res: Results, ff: FleetFiles, k: int) -> None:
     half.write()
     t_ours, t_floor, t_half, t_located = [], [], [], []
     for _ in range(k):
-        t0 = time.perf_counter()
-        floor()
-        t_floor.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        load_and_validate([str(ff.dir)])
-        t_ours.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        load_and_validate([str(half.dir)])
-        t_half.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        located(ff.dir)
-        t_located.append(time.perf_counter() - t0)
+        t_floor.append(timed(floor)[0])
+        t_ours.append(timed(load_and_validate, [str(ff.dir)])[0])
+        t_half.append(timed(load_and_validate, [str(half.dir)])[0])
+        t_located.append(timed(located, ff.dir)[0])
     o, f, h, lo = median(t_ours), median(t_floor), median(t_half), median(t_located)
     res.add(f"1. validate {ff.n} bots / {len(files)} files (in-process, k={k})", fmt_s(o), fmt_s(f),
             f"{o / f:.2f}x", "<= 1.5x", verdict(o / f <= 1.5))
@@ -766,8 +520,10 @@ def item3_apply_new(res: Results, eng: Engine, ff: FleetFiles, k: int) -> dict[s
     calls_cli: dict[str, int] = {}
     calls_zero: dict[str, int] = {}
     plan_calls_small: dict[str, int] = {}
-    # the CLI in a fresh process through CLI_CHILD (= python3 -m deployer apply ..., plus the call counter)
-    cmd_cli = [PY, "-c", CLI_CHILD, "default", "apply", "--yes", "--parallelism", "4", str(ff.dir)]
+    # the CLI in a fresh process through bench.children.counted_cli (= python3 -m deployer apply ..., plus
+    # the call counter); with --settle 0 every wait for a started bot is told a settle time of 0 s
+    apply_args = ["apply", "--yes", "--parallelism", "4", str(ff.dir)]
+    cmd_cli = child("counted_cli", *apply_args)
 
     def check_created(what: str) -> None:
         rows = eng.ours(fleet_label)
@@ -785,7 +541,7 @@ def item3_apply_new(res: Results, eng: Engine, ff: FleetFiles, k: int) -> dict[s
 
     for rep in range(k):
         c0 = child_cpu()
-        dt, _ = run_timed([PY, "-c", RAW_CREATE_CHILD, str(cfg_path), "4"], what="raw SDK create+start")
+        dt, _ = run_timed(child("raw_create", str(cfg_path), "4"), what="raw SDK create+start")
         cpu["raw"].append(child_cpu() - c0)
         check_created("raw SDK")
         t_raw.append(dt)
@@ -801,8 +557,7 @@ def item3_apply_new(res: Results, eng: Engine, ff: FleetFiles, k: int) -> dict[s
         n, dc = eng.clean(fleet_label)
         log(f"item 3 rep {rep + 1}/{k}: deployer apply (default settle) {fmt_s(dt)} (cleaned {n} in {fmt_s(dc)})")
 
-        dt, p = run_timed([PY, "-c", CLI_CHILD, "0", "apply", "--yes", "--parallelism", "4", str(ff.dir)],
-                          what="deployer apply (settle=0)")
+        dt, p = run_timed(child("counted_cli", "--settle", "0", *apply_args), what="deployer apply (settle=0)")
         check_created("deployer apply settle=0")
         t_zero.append(dt)
         calls_zero = child_calls(p.stderr)
@@ -812,18 +567,17 @@ def item3_apply_new(res: Results, eng: Engine, ff: FleetFiles, k: int) -> dict[s
         n, dc = eng.clean(fleet_label)
         log(f"item 3 rep {rep + 1}/{k}: cleaned {n} in {fmt_s(dc)}")
     # where the time goes: one more default apply with its phases timed in the process (not in the table)
-    dt, p = run_timed([PY, "-c", APPLY_PHASES_CHILD, "apply", "--yes", "--parallelism", "4", str(ff.dir)],
-                      what="deployer apply (phases)")
+    dt, p = run_timed(child("cli_phases", *apply_args), what="deployer apply (phases)")
     check_created("deployer apply (phases)")
     eng.clean(fleet_label)
-    res.note(f"item 3: phases of one more default apply ({fmt_s(dt)} wall): {fmt_phases(child_phases(p.stderr))}")
+    res.note(f"item 3: phases of one more default apply ({fmt_s(dt)} wall): {fmt_phases(read_report(p.stderr, 'PHASES'))}")
 
     f = median(t_raw)
     o = median(t_cli)
     z = median(t_zero)
     res.add(f"3. apply {ff.n} new running bots, --parallelism 4, default CLI (settle 1.0 s) (k={k})",
             fmt_s(o), fmt_s(f), f"{o / f:.2f}x", "<= 1.10x", verdict(o / f <= 1.10))
-    res.add(f"3b. same, ApplyOptions.settle=0 patched in the child (info) (k={k})",
+    res.add(f"3b. same, settle 0 s told to every wait in the child (info) (k={k})",
             fmt_s(z), fmt_s(f), f"{z / f:.2f}x", "<= 1.10x", verdict(z / f <= 1.10))
     res.note(f"item 3: the settle wait (ApplyOptions.settle, 1.0 s by default) costs {fmt_s(o - z)} of {fmt_s(o)} "
              f"({(o - z) / o * 100:.0f}%) end to end (default vs settle=0, medians); runs: raw "
@@ -848,8 +602,8 @@ def create_big_fleet(res: Results, eng: Engine, ff: FleetFiles) -> None:
 
 def item2_plan(res: Results, ff: FleetFiles, k: int, small_calls: dict[str, int], small_n: int) -> list[float]:
     cmd_ours = [PY, "-m", "deployer", "plan", str(ff.dir)]
-    cmd_floor = [PY, "-c", FLOOR_PLAN_CHILD, str(ff.dir), str(ff.secrets_root), ff.fleet]
-    cmd_old_floor = [PY, "-c", FLOOR_LIST_CHILD, ff.fleet]
+    cmd_floor = child("floor_plan", str(ff.dir), str(ff.secrets_root), ff.fleet)
+    cmd_old_floor = child("floor_list", ff.fleet)
     _, p = run_timed(cmd_floor, what="floor (parse + SDK + list + secrets)")  # warm-up, and a check
     if p.stdout.split() != [str(ff.n), str(ff.n + 1)]:
         raise RuntimeError(f"floor listed/parsed {p.stdout.strip()}, expected {ff.n} containers and {ff.n + 1} documents")
@@ -868,9 +622,9 @@ def item2_plan(res: Results, ff: FleetFiles, k: int, small_calls: dict[str, int]
             fmt_s(f_old), f"{o / f_old:.1f}x", "(was 5.7x)", "info")
     # where the time goes: one more run of each, their phases timed inside the processes
     _, p_floor = run_timed(cmd_floor, what="floor (phases)")
-    _, p_ours = run_timed([PY, "-c", PHASES_CHILD, "plan", str(ff.dir)], what="deployer plan (phases)")
-    res.note(f"item 2: phases of one no-op plan (wall, in the process): {fmt_phases(child_phases(p_ours.stderr))}; "
-             f"of one floor run: {fmt_phases(child_phases(p_floor.stderr))}")
+    _, p_ours = run_timed(child("cli_phases", "plan", str(ff.dir)), what="deployer plan (phases)")
+    res.note(f"item 2: phases of one no-op plan (wall, in the process): {fmt_phases(read_report(p_ours.stderr, 'PHASES'))}; "
+             f"of one floor run: {fmt_phases(read_report(p_floor.stderr, 'PHASES'))}")
     big_calls = plan_calls(ff.dir)
     same = big_calls == small_calls
     res.add(f"2b. engine calls, unchanged plan N={small_n} vs N={ff.n}", fmt_calls(big_calls),
@@ -880,13 +634,13 @@ def item2_plan(res: Results, ff: FleetFiles, k: int, small_calls: dict[str, int]
 
 def item5_memory(res: Results, ff: FleetFiles, k: int) -> None:
     def rss(cmd: list[str]) -> float:
-        _, p = run_timed([PY, "-c", MAXRSS_CHILD] + cmd, what="maxrss wrapper")
+        _, p = run_timed(child("maxrss", *cmd), what="maxrss wrapper")
         out = json.loads(p.stdout.strip().splitlines()[-1])
         if out["rc"] != 0:
             raise RuntimeError(f"{shlex.join(cmd)} exited {out['rc']} under the maxrss wrapper")
         return out["maxrss_kb"] / 1024
     ours = [rss([PY, "-m", "deployer", "plan", str(ff.dir)]) for _ in range(k)]
-    floor = [rss([PY, "-c", FLOOR_LIST_CHILD, ff.fleet]) for _ in range(k)]
+    floor = [rss(child("floor_list", ff.fleet)) for _ in range(k)]
     o, f = median(ours), median(floor)
     res.add(f"5. peak RSS of `deployer plan`, {ff.n} bots (k={k})", f"{o:.0f} MB", f"{f:.0f} MB",
             f"{o / f:.1f}x", "<= 150 MB", verdict(o <= 150))
@@ -895,29 +649,23 @@ def item5_memory(res: Results, ff: FleetFiles, k: int) -> None:
 def raw_replace_floor(eng: Engine, ff: FleetFiles, k: int) -> float:
     """A raw SDK replace of one stopped container (inspect, rename aside, create, remove) — the
     cost a one-bot change should add. Done on a throwaway container of our run."""
-    cfg = raw_create_config(ff)[0]
+    first = raw_create_config(ff)[0]
     name = f"botmaker-{ff.fleet}-rawreplace"
-    labels = dict(cfg["labels"], **{LABEL_FLEET: ff.fleet + "-raw"})
+    cfg = dict(first, name=name, labels=dict(first["labels"], **{LABEL_FLEET: ff.fleet + "-raw"}))
     api = eng.api
 
-    def create() -> str:
-        hc = api.create_host_config(
-            mounts=[docker.types.Mount(target=t, source=s, type="bind", read_only=ro) for s, t, ro in cfg["mounts"]],
-            port_bindings={"18789/tcp": [("127.0.0.1", cfg["port"])]}, mem_limit=cfg["memory"],
-            memswap_limit=cfg["memory"], nano_cpus=500_000_000,
-            restart_policy={"Name": "unless-stopped"}, network_mode="bridge")
-        return api.create_container(image=IMAGE, name=name, environment=cfg["env"], user=str(BOT_UID),
-                                    labels=labels, ports=[(18789, "tcp")], host_config=hc)["Id"]
-    cid = create()
+    def replace(old: str) -> str:
+        api.inspect_container(old)
+        api.rename(old, name + "_old")
+        new = raw_create(api, cfg)
+        api.remove_container(old, force=True)
+        return new
+
+    cid = raw_create(api, cfg)
     times = []
     for _ in range(k):
-        t0 = time.perf_counter()
-        api.inspect_container(cid)
-        api.rename(cid, name + "_old")
-        new = create()
-        api.remove_container(cid, force=True)
-        times.append(time.perf_counter() - t0)
-        cid = new
+        took, cid = timed(replace, cid)
+        times.append(took)
     api.remove_container(cid, force=True)
     return median(times)
 
@@ -944,7 +692,7 @@ def item4_one_change(res: Results, eng: Engine, ff: FleetFiles, k: int) -> None:
     # engine calls: one more change, counted inside the CLI's process (not timed)
     ff.revs[changed] = "count"
     ff.write()
-    _, p = run_timed([PY, "-c", CLI_CHILD, "default"] + cmd_apply[3:], what="deployer apply (count)")
+    _, p = run_timed(child("counted_cli", *cmd_apply[3:]), what="deployer apply (count)")
     apply_calls = child_calls(p.stderr)
     noop_calls = plan_calls(ff.dir)
     raw = raw_replace_floor(eng, ff, 3)
@@ -963,17 +711,34 @@ def item4_one_change(res: Results, eng: Engine, ff: FleetFiles, k: int) -> None:
 
 
 def record_engine(eng: Engine, ff: FleetFiles, out: Path, template_fleet: str | None) -> int:
-    """The recorded list response of `ff` with every bot created (see RECORD_CHILD). The row
+    """The recorded engine of `ff` with every bot created (bench.children.record_fleet). The row
     template is a bot container of this run's big fleet, else any bench-made bot container."""
     labels = [f"{LABEL_FLEET}={template_fleet}"] if template_fleet else [RUN_LABEL, f"{LABEL_MANAGED}=true"]
     rows = eng.api.containers(all=True, filters={"label": labels})
     template = {k: v for k, v in (rows[0] if rows else {}).items() if k not in ("Id", "Names", "Labels")}
-    tfile, ifile = out.with_suffix(".template.json"), out.with_suffix(".image.json")
-    tfile.write_text(json.dumps(template))
-    ifile.write_text(json.dumps(eng.api.inspect_image(IMAGE)))
-    _, p = run_timed([PY, "-c", RECORD_CHILD, str(ff.dir), str(out), str(tfile), str(ifile)],
+    template_file, engine_file = out.with_suffix(".template.json"), out.with_suffix(".engine.json")
+    template_file.write_text(json.dumps(template))
+    engine_file.write_text(json.dumps({"image": eng.api.inspect_image(IMAGE), "version": eng.api.version()}))
+    _, p = run_timed(child("record_fleet", str(ff.dir), str(out), str(template_file), str(engine_file)),
                      what=f"record the list response of {ff.n} bots", timeout=1200)
     return int(p.stdout.strip())
+
+
+@contextmanager
+def replay_engine(recorded: Path) -> Iterator[dict[str, str]]:
+    """An engine answering from `recorded` on a unix socket (bench.children.replay_engine) while the
+    block runs; yields the environment that points the deployer at it (DOCKER_HOST)."""
+    sock, errors = recorded.with_suffix(".sock"), recorded.with_suffix(".log")
+    with open(errors, "w") as err:
+        server = subprocess.Popen(child("replay_engine", str(sock), str(recorded)), cwd=REPO, stdout=subprocess.PIPE,
+                                  stderr=err, text=True)
+    try:
+        if server.stdout is None or server.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the replay engine of {recorded.name} did not start: {errors.read_text()[-1500:]}")
+        yield dict(os.environ, DOCKER_HOST=f"unix://{sock}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def item7_plan_10k(res: Results, eng: Engine, root: Path, run: str, big: FleetFiles | None, n_small: int,
@@ -984,28 +749,30 @@ def item7_plan_10k(res: Results, eng: Engine, root: Path, run: str, big: FleetFi
         small = make_fleet(root, f"bench-{run}-s", n_small, files=max(1, n_small // 20), state="stopped",
                            port_base=20000)
     log(f"item 7: writing {n_big} bot manifests, state dirs and secrets")
-    t0 = time.perf_counter()
-    large = make_fleet(root, f"bench-{run}-x", n_big, files=max(1, n_big // 20), state="stopped", port_base=1)
-    log(f"item 7: wrote them in {fmt_s(time.perf_counter() - t0)}")
+    took, large = timed(make_fleet, root, f"bench-{run}-x", n_big, files=max(1, n_big // 20), state="stopped",
+                        port_base=1)
+    log(f"item 7: wrote them in {fmt_s(took)}")
     template_fleet = big.fleet if big is not None and eng.ours(f"{LABEL_FLEET}={big.fleet}") else None
     rec_small, rec_large = root / "recorded-small.json", root / "recorded-large.json"
     if record_engine(eng, small, rec_small, template_fleet) != small.n or \
             record_engine(eng, large, rec_large, template_fleet) != large.n:
         raise RuntimeError("recording the list responses made the wrong number of rows")
-    cmd_small = [PY, "-c", REPLAY_CHILD, str(rec_small), str(small.dir)]
-    cmd_large = [PY, "-c", REPLAY_CHILD, str(rec_large), str(large.dir)]
-    for cmd in (cmd_small, cmd_large):  # warm-up and check: a no-op plan exits 0 with --detailed-exitcode
-        _, p = run_timed(cmd, what="replayed plan")
-        if "No changes" not in p.stdout:
-            raise RuntimeError(f"the replayed plan is not a no-op:\n{p.stdout[-1500:]}")
-    t_small, t_large, rss_large = [], [], []
-    for _ in range(k):
-        t_small.append(run_timed(cmd_small, what="replayed plan (small)")[0])
-        t_large.append(run_timed(cmd_large, what="replayed plan (large)")[0])
-    for _ in range(max(1, k - 1)):
-        _, p = run_timed([PY, "-c", MAXRSS_CHILD] + cmd_large, what="maxrss wrapper")
-        out = json.loads(p.stdout.strip().splitlines()[-1])
-        rss_large.append(out["maxrss_kb"] / 1024)
+    cmd_small = [PY, "-m", "deployer", "plan", "--detailed-exitcode", str(small.dir)]
+    cmd_large = [PY, "-m", "deployer", "plan", "--detailed-exitcode", str(large.dir)]
+    t_small: list[float] = []
+    t_large: list[float] = []
+    rss_large: list[float] = []
+    with replay_engine(rec_small) as env_small, replay_engine(rec_large) as env_large:
+        # warm-up and check: a no-op plan exits 0 with --detailed-exitcode (2: the recording is not what apply makes)
+        for cmd, env in ((cmd_small, env_small), (cmd_large, env_large)):
+            run_timed(cmd, env=env, what="replayed plan (must be a no-op)")
+        for _ in range(k):
+            t_small.append(run_timed(cmd_small, env=env_small, what="replayed plan (small)")[0])
+            t_large.append(run_timed(cmd_large, env=env_large, what="replayed plan (large)")[0])
+        for _ in range(max(1, k - 1)):
+            _, p = run_timed(child("maxrss", *cmd_large), env=env_large, what="maxrss wrapper")
+            out = json.loads(p.stdout.strip().splitlines()[-1])
+            rss_large.append(out["maxrss_kb"] / 1024)
     s_, l_ = median(t_small), median(t_large)
     res.add(f"7. plan {n_big} bots, recorded engine (validate + secrets + plan, fresh process, k={k})",
             fmt_s(l_), f"{n_small} bots: {fmt_s(s_)}", f"{l_ / s_:.1f}x", f"<= {11 * n_big // n_small / 10:g}x"
@@ -1013,9 +780,10 @@ def item7_plan_10k(res: Results, eng: Engine, root: Path, run: str, big: FleetFi
     r = median(rss_large)
     res.add(f"7b. peak RSS of that {n_big}-bot plan", f"{r:.0f} MB", "-", "-", "<= 300 MB", verdict(r <= 300))
     res.note(f"item 7: runs {n_small} bots {', '.join(fmt_s(x) for x in t_small)}; {n_big} bots "
-             f"{', '.join(fmt_s(x) for x in t_large)}; the engine is a recorded list response "
-             f"(built by Applier._create_container against a recording API, rows shaped like a real row"
-             f"{' of fleet ' + template_fleet if template_fleet else ''}) and the real image inspect")
+             f"{', '.join(fmt_s(x) for x in t_large)}; the engine is a replay on a unix socket "
+             f"(bench.children.replay_engine) of list responses whose labels are the deployer's create body "
+             f"(bench.children.record_fleet), rows shaped like a real row"
+             f"{' of fleet ' + template_fleet if template_fleet else ''}, and the real image inspect")
 
 
 def item8_help(res: Results, k: int) -> None:
@@ -1093,9 +861,8 @@ def item6_compose(res: Results, eng: Engine, root: Path, run: str, n: int, k: in
     env = dict(os.environ, COMPOSE_HTTP_TIMEOUT="600", COMPOSE_PARALLEL_LIMIT=str(max(64, 4 * n)))
     base = [compose, "-p", project, "-f", str(cfile)]
     try:
-        t0 = time.perf_counter()
-        run_timed(base + ["up", "-d"], env=env, what="docker-compose up -d (first)", timeout=900)
-        log(f"item 6: docker-compose up -d created {n} services in {fmt_s(time.perf_counter() - t0)}")
+        took, _p = run_timed(base + ["up", "-d"], env=env, what="docker-compose up -d (first)", timeout=900)
+        log(f"item 6: docker-compose up -d created {n} services in {fmt_s(took)}")
         t_compose = []
         for rep in range(k):
             dt, _p = run_timed(base + ["up", "-d"], env=env, what="docker-compose up -d (no-op)", timeout=300)
@@ -1182,7 +949,7 @@ def print_table(res: Results) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
 
     def line(row: tuple[str, ...]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
     print(line(header))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows[1:]:

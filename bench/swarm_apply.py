@@ -11,26 +11,23 @@ the settle time, i.e. converged. The machine is shared: read the figures as rati
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
+from bench.timing import CommandFailed, run_timed
 from tests.support.swarmkit import SwarmFleet, remove_fleet
 from tests.support.swarmlab import SwarmLab
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def timed_apply(fleet: SwarmFleet, env: dict[str, str], *extra: str) -> tuple[float, str]:
-    began = time.monotonic()
-    res = subprocess.run([sys.executable, "-m", "deployer", "apply", "--yes", "--parallelism", "8", *extra, fleet.path],
-                         env=env, cwd=REPO, capture_output=True, text=True)
-    took = time.monotonic() - began
-    if res.returncode != 0:
-        raise SystemExit(f"apply failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
+    """Seconds and output of one `deployer apply --yes` (converged when it returns)."""
+    try:
+        took, res = run_timed([sys.executable, "-m", "deployer", "apply", "--yes", "--parallelism", "8", *extra,
+                               fleet.path], env=env, timeout=None, what="apply")
+    except CommandFailed as exc:
+        raise SystemExit(str(exc)) from None
     return took, res.stdout
 
 

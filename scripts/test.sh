@@ -13,7 +13,7 @@ bash scripts/remote-tools.sh
 bash scripts/swarm-tools.sh
 
 # lint and types first (seconds): a style or type error fails the run before the long suite
-python3 -m ruff check deployer
+python3 -m ruff check deployer bench
 python3 -m mypy
 
 rc=0
