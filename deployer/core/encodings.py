@@ -8,6 +8,7 @@ a swarm's RestartPolicy condition) in its own translate module, and back.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 NANO = 1_000_000_000
 
@@ -76,3 +77,9 @@ def parse_memory(value: str | int) -> int | None:
         return None
     return int(m.group(1)) * MEMORY_UNITS[(m.group(2) or "b").lower()]
 
+
+def scalar_text(value: Any) -> str:
+    """How a manifest scalar becomes text (an env value): 3.0 -> "3", 1.5 -> "1.5", True -> "True"."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deployer.core.encodings import nano_from_cpus, parse_duration, parse_memory
+from deployer.core.encodings import nano_from_cpus, parse_duration, parse_memory, scalar_text
 from deployer.core.model import BotSpec, FleetSpec, Healthcheck, Port, Volume
 from deployer.core.spec import canonical_json
 from deployer.core.vocabulary import DEFAULT_FLEET, RUNTIME_OPENCLAW
@@ -47,7 +47,7 @@ def build_bot(doc: Document, spec: dict[str, Any]) -> BotSpec:
         provider=tuple(sorted(provider.items())),
         channels=tuple(c["type"] for c in spec.get("channels", [])),
         secrets=tuple(sorted(spec.get("secrets", []))),
-        env=tuple(sorted((k, _env_text(v)) for k, v in spec.get("env", {}).items())),
+        env=tuple(sorted((k, scalar_text(v)) for k, v in spec.get("env", {}).items())),
         command=tuple(spec["command"]) if "command" in spec else None,
         user=str(user) if user is not None else None,
         ports=tuple(
@@ -95,7 +95,3 @@ def _healthcheck(hc: dict[str, Any]) -> Healthcheck:
     )
 
 
-def _env_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)

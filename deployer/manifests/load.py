@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from deployer.core.encodings import scalar_text
 from deployer.core.problems import Problem
 
 try:  # the C parser is several times faster; fall back to pure Python where it is missing
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 64
@@ -37,7 +39,31 @@ _FLOAT = "tag:yaml.org,2002:float"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 _MERGE = "tag:yaml.org,2002:merge"
-_scalar_constructor = yaml.constructor.SafeConstructor()
+_STR = "tag:yaml.org,2002:str"
+
+# YAML 1.2's core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution), not PyYAML's 1.1
+# rules: `22:30` stays text (1.1: the sexagesimal 1350), `0123` is 123 (1.1: the octal 83), octal
+# is written 0o17, `yes`/`on`/`no` are text, and there are no implicit timestamps. An unquoted
+# number that does not print back as written (`0123`, `1.10`) is recorded on the document
+# (Document.reshaped) so validation can warn where the value becomes text.
+_CORE_RULES: list[tuple[str, re.Pattern[str], str]] = [
+    (_NULL, re.compile(r"^(?:~|null|Null|NULL|)$"), "~nN"),
+    (_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), "tTfF"),
+    (_INT, re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), "-+0123456789"),
+    (_FLOAT, re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), "-+.0123456789"),
+]
+
+
+class _Loader(_BaseLoader):
+    """The composer with YAML 1.2 core-schema tag resolution for plain scalars."""
+
+    yaml_implicit_resolvers: dict[Any, list[tuple[str, re.Pattern[str]]]] = {}
+
+
+for _tag, _regexp, _first in _CORE_RULES:
+    _Loader.add_implicit_resolver(_tag, _regexp, list(_first) + ([""] if _tag == _NULL else []))
+_Loader.add_implicit_resolver(_MERGE, re.compile(r"^<<$"), ["<"])  # refused with its own message
 
 
 @dataclass(frozen=True)
@@ -56,6 +82,9 @@ class Document:
     data: Any
     locations: dict[JsonPath, Location] = field(default_factory=dict)
     key_locations: dict[JsonPath, Location] = field(default_factory=dict)
+    # plain (unquoted) numbers that do not print as written: path -> the text in the file (the
+    # plain loader tracks no paths and records them under ())
+    reshaped: dict[JsonPath, str] = field(default_factory=dict)
 
     def locate(self, path: JsonPath, *, key: bool = False) -> Location:
         """Best location for a path: the node itself, else its nearest located ancestor."""
@@ -109,7 +138,8 @@ IGNORE_FILE = ".deployerignore"
 
 
 def _walk(root: Path) -> list[Path]:
-    """*.yaml / *.yml below root, sorted. Hidden directories (.git, .github) are skipped, and so
+    """*.yaml / *.yml below root, sorted. Hidden directories (.git, .github) and hidden files
+    (.gitlab-ci.yml, .pre-commit-config.yaml) are skipped, and so
     is whatever a .deployerignore file lists (one glob per line, relative to its directory, a
     trailing / for directories); a path named on the command line is always read."""
     found: list[Path] = []
@@ -121,7 +151,8 @@ def _walk(root: Path) -> list[Path]:
             if not d.startswith(".") and not any(fnmatch.fnmatch(d + "/", pat) for pat in ignored)
         )
         for name in filenames:
-            if name.endswith((".yaml", ".yml")) and not any(fnmatch.fnmatch(name, pat) for pat in ignored):
+            if (name.endswith((".yaml", ".yml")) and not name.startswith(".")
+                    and not any(fnmatch.fnmatch(name, pat) for pat in ignored)):
                 path = here / name
                 if path.is_file():
                     found.append(path)
@@ -301,7 +332,10 @@ def _convert(node: yaml.Node, path: JsonPath, doc: Document, depth: int, budget:
         )
     doc.locations.setdefault(path, _loc(doc, node))
     if isinstance(node, yaml.ScalarNode):
-        return _scalar(node)
+        value = _scalar(node)
+        if not node.style and reshaped(value, node.value):
+            doc.reshaped[path] = node.value
+        return value
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, path + (i,), doc, depth + 1, budget) for i, item in enumerate(node.value)]
     if isinstance(node, yaml.MappingNode):
@@ -325,15 +359,34 @@ def _convert(node: yaml.Node, path: JsonPath, doc: Document, depth: int, budget:
 
 
 def _scalar(node: yaml.ScalarNode) -> Any:
-    # Only JSON-compatible scalar types; timestamps, binary and custom tags stay text.
-    if node.tag == _BOOL and node.value.lower() not in ("true", "false"):
-        return node.value  # YAML 1.1's yes/no/on/off stay text, as in YAML 1.2: `restart: no` is the policy "no"
-    if node.tag in (_INT, _FLOAT, _BOOL, _NULL):
-        try:
-            return _scalar_constructor.construct_object(node)
-        except (ValueError, yaml.constructor.ConstructorError):
-            return node.value
-    return node.value
+    """A scalar by YAML 1.2's core schema; only JSON-compatible types (explicit tags such as
+    !!timestamp or !!binary stay text)."""
+    tag, text = node.tag, node.value
+    if tag == _STR or tag not in (_INT, _FLOAT, _BOOL, _NULL):
+        return text
+    if tag == _NULL:
+        return None if _CORE_RULES[0][1].match(text) else text
+    if tag == _BOOL:
+        lowered = text.lower()
+        return lowered == "true" if lowered in ("true", "false") else text
+    try:
+        if tag == _INT:
+            if text.startswith(("0o", "0x")):
+                return int(text[2:], 8 if text[1] == "o" else 16)
+            return int(text)
+        value = float(text.replace(".inf", "inf").replace(".Inf", "inf").replace(".INF", "inf")
+                      .replace(".nan", "nan").replace(".NaN", "nan").replace(".NAN", "nan"))
+    except ValueError:  # an explicit !!int/!!float tag on text that is not one
+        return text
+    return value
+
+
+def reshaped(value: Any, text: str) -> bool:
+    """Whether a plain scalar's value prints differently from how it was written (`0123` -> 123,
+    `1.10` -> 1.1, `1e3` -> 1000.0): where such a value becomes text, the text is not the file's."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return scalar_text(value) != text
 
 
 def load_paths(paths: list[str]) -> tuple[list[Document], list[Problem]]:
@@ -361,7 +414,6 @@ def load_files(files: list[Path], problems: list[Problem] | None = None) -> tupl
 # Composing this deep is cheap (libyaml's scanner is quadratic in the flow depth: 2,000 levels
 # take 30 ms, 10,000 take 0.5 s, and near 50,000 its composer overflows the C stack).
 SAFE_COMPOSE_DEPTH = 1000
-_STR = "tag:yaml.org,2002:str"
 
 
 class _NotPlain(Exception):
@@ -428,7 +480,11 @@ def load_bytes_plain(raw: bytes, name: str) -> list[Document] | None:
             node = loader.get_node()
             if node is None:
                 break
-            documents.append(Document(name, len(documents), _plain(node, 0)))
+            texts: list[str] = []
+            doc = Document(name, len(documents), _plain(node, 0, texts))
+            if texts:
+                doc.reshaped[()] = texts[0]
+            documents.append(doc)
     except (yaml.YAMLError, RecursionError, _NotPlain):
         return None
     finally:
@@ -452,16 +508,23 @@ def _cheap_to_compose(raw: bytes) -> bool:
     return 2 * width + 2 + raw.count(b"[") + raw.count(b"{") <= SAFE_COMPOSE_DEPTH
 
 
-def _plain(node: yaml.Node, depth: int) -> Any:
+def _plain(node: yaml.Node, depth: int, reshaped_texts: list[str]) -> Any:
     """_convert without locations: raises _NotPlain exactly where _convert refuses (no aliases here,
-    and no more nodes than the budget, see _cheap_to_compose and _prescan)."""
+    and no more nodes than the budget, see _cheap_to_compose and _prescan). Unquoted numbers that
+    do not print as written are collected in reshaped_texts (no paths here: the fast path then
+    takes the located one, which knows where they are)."""
     if depth > MAX_DEPTH:
         raise _NotPlain
     kind = node.__class__
     if kind is yaml.ScalarNode:
-        return node.value if node.tag == _STR else _scalar(node)  # type: ignore[arg-type]  # kind is ScalarNode
+        if node.tag == _STR:
+            return node.value
+        value = _scalar(node)  # type: ignore[arg-type]  # kind is ScalarNode
+        if not node.style and reshaped(value, node.value):  # type: ignore[attr-defined]
+            reshaped_texts.append(node.value)
+        return value
     if kind is yaml.SequenceNode:
-        return [_plain(item, depth + 1) for item in node.value]
+        return [_plain(item, depth + 1, reshaped_texts) for item in node.value]
     if kind is yaml.MappingNode:
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -472,6 +535,6 @@ def _plain(node: yaml.Node, depth: int) -> Any:
                 key = key_node.value
             if key in result:
                 raise _NotPlain
-            result[key] = _plain(value_node, depth + 1)
+            result[key] = _plain(value_node, depth + 1, reshaped_texts)
         return result
     raise _NotPlain

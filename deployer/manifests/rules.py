@@ -8,7 +8,7 @@ import os
 import re
 from typing import Any
 
-from deployer.core.encodings import image_tag, parse_memory
+from deployer.core.encodings import image_tag, parse_memory, scalar_text
 from deployer.core.model import FleetSpec, Port
 from deployer.core.problems import WARNING
 from deployer.core.vocabulary import LABEL_NAMESPACE, RUNTIME_OPENCLAW, SECRETS_MOUNT
@@ -65,6 +65,14 @@ def check_spec(doc: Document, base: JsonPath, report: Reporter) -> None:
                     f"env {key} looks like a secret: list it in spec.secrets and put the value in the "
                     f"file <secretsDir>/<bot>/{key} instead of the manifest",
                     key=True,
+                )
+            written = doc.reshaped.get(base + ("env", key))
+            if written is not None:
+                report.add(
+                    doc, base + ("env", key),
+                    f"env {key}: the unquoted {written} is read as the number {env[key]!r}, so the container "
+                    f"gets {scalar_text(env[key])!r}; quote it (\"{written}\") to keep it as written",
+                    severity=WARNING,
                 )
     volumes = spec.get("volumes")
     if isinstance(volumes, list):

@@ -277,3 +277,19 @@ def test_an_unknown_backend_is_one_line_naming_where_it_came_from():
     assert result.returncode == 1
     assert result.stderr == "error: unknown backend 'swarmm' (known: docker, swarm) (DEPLOYER_BACKEND)\n"
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_yaml_1_1_numbers_are_kept_as_written_or_warned(tmp_path):
+    """Issue 24: `22:30`, `0123`, `1.10` validated with 0 warnings and reached the container as
+    1350, 83 and 1.1. Now 22:30 is text (YAML 1.2), and each number that does not reach the
+    container as written is a located warning naming the value to quote."""
+    write(tmp_path / "bot.yaml", BOT.replace("image:", "env: {QUIET_HOURS_START: 22:30, CHAT_ID: 0123, "
+                                             "VERSION: 1.10, PORT: 8080}\n      image:"))
+    (tmp_path / ".gitlab-ci.yml").write_text("stages: [broken\n")  # hidden: not a manifest
+    out = deployer("validate", str(tmp_path), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    problems = json.loads(out.stdout)
+    assert [(p["path"], p["severity"]) for p in problems] == [
+        ("$.spec.env.CHAT_ID", "warning"), ("$.spec.env.VERSION", "warning")]
+    assert "gets '123'" in problems[0]["message"] and '"0123"' in problems[0]["message"]
+    assert "gets '1.1'" in problems[1]["message"]

@@ -133,7 +133,10 @@ spec:
      {"fleet.yaml": FLEET, "bot.yaml": bot(spec="healthcheck: {interval: 10s}")}, True),
     # jsonschema (Python re) lets `$` match before a final newline; the compiled validator does not
     ("name-with-final-newline", {"bot.yaml": bot(name='"a\\n"')}, True),
-    ("numbers-as-env-values", {"bot.yaml": bot(spec=f"image: {IMAGE}\nenv: {{A: 1, B: 2.5, C: 1e3}}")}, True),
+    ("numbers-as-env-values", {"bot.yaml": bot(spec=f"image: {IMAGE}\nenv: {{A: 1, B: 2.5, C: 10}}")}, True),
+    # issue 24: 1e3 reaches the container as 1000: a warning, so the located path answers
+    ("number-not-as-written", {"bot.yaml": bot(spec=f"image: {IMAGE}\nenv: {{A: 1, B: 2.5, C: 1e3}}")}, False),
+    ("yaml-1.2-time-is-text", {"bot.yaml": bot(spec=f"image: {IMAGE}\nenv: {{QUIET_HOURS_START: 22:30}}")}, True),
     ("anchors-and-aliases", {"bot.yaml": bot(spec=f"image: &i {IMAGE}\nenv: {{A: *i}}")}, True),
     ("ipv6-host", {"bot.yaml": bot(spec=f"image: {IMAGE}\nports: [{{containerPort: 1, hostPort: 2, hostIP: '::1'}}]")},
      True),

@@ -153,7 +153,7 @@ def test_scalars_are_json_types_and_keys_are_strings():
         "1": "one",
         "date": "2026-02-26",  # timestamps stay text
         "text": "18789",
-        "octal": "0o17",
+        "octal": 15,  # YAML 1.2 core: 0o17 is octal (issue 24; YAML 1.1 left it text)
         "tagged": "value",
     }
 
@@ -422,3 +422,35 @@ def test_directory_walk_skips_hidden_dirs_and_deployerignore(tmp_path):
     # naming the ignored directory reads it
     files, _ = find_manifest_files([str(tmp_path / "invalid")])
     assert [f.name for f in files] == ["bad.yaml"]
+
+
+def test_scalars_follow_yaml_1_2_core_not_1_1():
+    """Issue 24: 22:30 is text (1.1: sexagesimal 1350), 0123 is 123 (1.1: octal 83), and numbers
+    that do not print as written are recorded with the text the file had."""
+    (doc,), problems = load_text("""
+        time: 22:30
+        chat: 0123
+        version: 1.10
+        port: 8080
+        hex: 0x1F
+        quoted: "0123"
+        stamp: 2026-12-03
+        answer: yes
+    """)
+    assert problems == []
+    assert doc.data == {"time": "22:30", "chat": 123, "version": 1.1, "port": 8080, "hex": 31,
+                        "quoted": "0123", "stamp": "2026-12-03", "answer": "yes"}
+    assert doc.reshaped == {("chat",): "0123", ("version",): "1.10", ("hex",): "0x1F"}
+
+
+def test_hidden_files_in_a_directory_are_not_manifests(tmp_path):
+    """Issue 24: .gitlab-ci.yml and .pre-commit-config.yaml sit beside manifests; hidden
+    directories were skipped already, hidden files were read. Named on the command line, a
+    hidden file is still read."""
+    (tmp_path / "bot.yaml").write_text("a: 1\n")
+    (tmp_path / ".gitlab-ci.yml").write_text("stages: [x\n")
+    (tmp_path / ".pre-commit-config.yaml").write_text("repos: []\n")
+    files, problems = manifest.find_manifest_files([str(tmp_path)])
+    assert [f.name for f in files] == ["bot.yaml"] and problems == []
+    files, _ = manifest.find_manifest_files([str(tmp_path / ".gitlab-ci.yml")])
+    assert [f.name for f in files] == [".gitlab-ci.yml"]

@@ -904,7 +904,10 @@ def test_model_without_fleet_uses_default_fleet_and_field_defaults(tmp_path, mon
         resources:
           cpus: 0.5
     """)})
-    assert formatted(result) == []
+    # issue 24: an unquoted number that does not reach the container as written is a warning
+    assert formatted(result) == [
+        "bot.yaml:11:10: $.spec.env.BIG: warning: env BIG: the unquoted 2.0 is read as the number 2.0, so the "
+        "container gets '2'; quote it (\"2.0\") to keep it as written"]
     assert result.fleet.name == "default"
     assert result.fleet.secrets_dir is None
     (spec,) = result.fleet.bots
