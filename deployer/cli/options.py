@@ -191,3 +191,7 @@ manifests_option = click.option(
 uid_option = click.option(
     "--uid", type=click.IntRange(0), default=None,
     help="Owner of the file (default: the bot's spec.user, else 1000, OpenClaw's uid).")
+strip_newline_option = click.option(
+    "--strip-newline", is_flag=True,
+    help="Drop the line break at the end of the value (what `echo` adds). Without it the value is written "
+         "byte for byte, with a warning when a one-line value ends with one.")
