@@ -23,6 +23,7 @@ def secret() -> None:
 @options.secrets_dir_option
 @options.uid_option
 @options.strip_newline_option
+@options.global_options
 def secret_set(bot: str, name: str, paths: tuple[str, ...], secrets_dir: str | None, uid: int | None,
                strip_newline: bool) -> None:
     """Write <secretsDir>/BOT/NAME from standard input (never from an argument, which would land in
