@@ -47,7 +47,6 @@ class ApplyArgs:
     adopt: tuple[str, ...]
     secrets_dir: str | None
     no_preflight: bool
-    no_color: bool
 
 
 @click.command()
@@ -61,7 +60,7 @@ class ApplyArgs:
 @options.adopt_option
 @options.secrets_dir_option
 @options.no_preflight_option
-@options.no_color_option
+@options.global_options
 @options.parsed_as(ApplyArgs)
 def apply(args: ApplyArgs) -> None:
     """Converge the engine to the manifests: lock the fleet, plan, show, confirm, execute, record."""
@@ -93,7 +92,7 @@ def apply(args: ApplyArgs) -> None:
     _apply_and_exit(engine, ApplyRequest(
         fleet=fleet, settings=settings, paths=paths, revision=args.revision, saved=saved,
         **dataclasses.asdict(args.rollout),
-    ), ask=not args.yes and saved is None, no_color=args.no_color)
+    ), ask=not args.yes and saved is None)
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,6 @@ class RollbackArgs:
     rollout: Rollout
     pruning: Pruning
     secrets_dir: str | None
-    no_color: bool
 
 
 @click.command()
@@ -118,7 +116,7 @@ class RollbackArgs:
 @options.rollout_options
 @options.prune_options("the history entry")
 @options.secrets_dir_option
-@options.no_color_option
+@options.global_options
 @options.parsed_as(RollbackArgs)
 def rollback(args: RollbackArgs) -> None:
     """Put the fleet back as a history entry recorded it: its canonical specs, with images pinned to
@@ -146,22 +144,22 @@ def rollback(args: RollbackArgs) -> None:
     settings = plan_settings(args.secrets_dir, args.pruning, preflight=True)
     if args.dry_run:
         prepared, _ = handle_errors(lambda: prepare([], settings, parallelism=parallelism, engine=engine, fleet=spec))
-        click.echo(render_plan(prepared.plan, "text", wants_color(args.no_color)))
+        click.echo(render_plan(prepared.plan, "text", wants_color()))
         for line in rb.notes(entry, prepared.fleet, prepared.options.secrets_dir):
             click.echo(line)
         sys.exit(EXIT_ERROR if prepared.plan.errors else EXIT_OK)
     _apply_and_exit(engine, ApplyRequest(
         fleet=spec, settings=settings, rollback_of=entry, **dataclasses.asdict(args.rollout),
-    ), ask=not args.yes, no_color=args.no_color)
+    ), ask=not args.yes)
 
 
-def _apply_and_exit(engine: Backend, request: ApplyRequest, *, ask: bool, no_color: bool) -> NoReturn:
+def _apply_and_exit(engine: Backend, request: ApplyRequest, *, ask: bool) -> NoReturn:
     """Run the apply flow with the terminal as its hooks; say how it ended and exit with its code."""
     from deployer.flows.apply import ApplyHooks, run_apply
 
     def show(prepared: Prepared, notes: list[str]) -> None:
         click.echo(engine_line(engine))
-        click.echo(render_plan(prepared.plan, "text", wants_color(no_color)))
+        click.echo(render_plan(prepared.plan, "text", wants_color()))
         for line in notes:
             click.echo(line)
 
@@ -170,7 +168,7 @@ def _apply_and_exit(engine: Backend, request: ApplyRequest, *, ask: bool, no_col
         click.echo(f"[{mark}] {bot}: {message}")
 
     hooks = ApplyHooks(notify=lambda text: click.echo(text, err=True), show=show,
-                       confirm=lambda plan: not ask or click.confirm("Apply this plan?", default=False),
+                       confirm=lambda plan: not ask or _confirm("Apply this plan?"),
                        progress=progress, applied=_show_report)
     previous = _interrupts_raise()
     try:
@@ -178,6 +176,18 @@ def _apply_and_exit(engine: Backend, request: ApplyRequest, *, ask: bool, no_col
     finally:
         _restore_signals(previous)
     sys.exit(_said(outcome))
+
+
+def _confirm(question: str) -> bool:
+    """Ask on the terminal. Ctrl-C at the question is an interrupt like any other (the flow says
+    nothing was changed, exit 130), not click's "Aborted!" and exit 1."""
+    try:
+        return click.confirm(question, default=False)
+    except click.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):  # click turns ^C (and end of input) into Abort
+            click.echo("")  # end the question's line
+            raise KeyboardInterrupt from None
+        raise
 
 
 def _show_report(report: ApplyReport, result: str) -> None:

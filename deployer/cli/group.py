@@ -1,5 +1,5 @@
-"""The `deployer` command group: the engine chosen for every command (-H/--context) and the
-commands, one module per group of them:
+"""The `deployer` command group: the global options (-H/--host, -c/--context, --no-color, taken
+before or after any command), usage errors that exit 1, and the commands, one module per group of them:
 
     validate  validate                  offline: manifests and secret files
     plan      plan, drift, status       compare with the engine, change nothing, take no lock
@@ -10,23 +10,63 @@ commands, one module per group of them:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import click
 
 from deployer import __version__
 from deployer.cli import options
 from deployer.cli.apply import apply, rollback
+from deployer.cli.exits import EXIT_ERROR
 from deployer.cli.plan import drift, plan, status
 from deployer.cli.records import history, unlock
 from deployer.cli.secret import secret
 from deployer.cli.validate import validate
 
+EPILOG = """\b
+Exit codes:
+  0    success; no changes (plan --detailed-exitcode), no drift (drift)
+  1    an error, also a usage error (unknown option, missing argument)
+  2    changes found (plan --detailed-exitcode), drift found (drift)
+  130  apply or rollback interrupted (Ctrl-C, SIGTERM)
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+\b
+-H/--host, -c/--context and --no-color go before or after the command.
+Shell completion (bash; zsh_source, fish_source for the others):
+  eval "$(_DEPLOYER_COMPLETE=bash_source deployer)"
+"""
+
+
+@contextmanager
+def _usage_errors_exit_1() -> Iterator[None]:
+    """A usage error ends with exit 1, as in Terraform: 2 means "changes/drift found", and a typo in
+    a scheduled `drift` job must not read as drift. click gives every UsageError exit code 2."""
+    try:
+        yield
+    except click.UsageError as exc:
+        exc.exit_code = EXIT_ERROR
+        raise
+
+
+class DeployerGroup(click.Group):
+    """The root group: every usage error, of the group or of any command below it, exits 1."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        with _usage_errors_exit_1():
+            return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _usage_errors_exit_1():  # the commands' own parsing happens here, inside the group's invoke
+            return super().invoke(ctx)
+
+
+@click.group(cls=DeployerGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(__version__, prog_name="deployer")
-@options.host_option
-@options.context_option
-@click.pass_context
-def main(ctx: click.Context, engine_host: str | None, engine_context: str | None) -> None:
+@options.global_options
+def main() -> None:
     """Declarative deployer for fleets of OpenClaw chat bots on Docker.
 
     Manifests (apiVersion botmaker/v1, kind Bot / Fleet) live in git; validate them, plan
@@ -37,10 +77,7 @@ def main(ctx: click.Context, engine_host: str | None, engine_context: str | None
     currentContext of $DOCKER_CONFIG/config.json (~/.docker), else the local socket. DOCKER_HOST
     wins over DOCKER_CONTEXT and the current context. ssh:// uses the system ssh client and your
     ssh config (keys, known_hosts); it never prompts.
-
-    Exit codes: 0 success, 1 error, 2 changes/drift found (plan --detailed-exitcode, drift).
     """
-    ctx.obj = {"host": engine_host, "context": engine_context}
 
 
 for command in (validate, plan, drift, status, apply, rollback, unlock, history, secret):

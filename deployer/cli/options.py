@@ -49,14 +49,41 @@ def _grouped(name: str, cls: type[Any], *declarations: Decorator) -> Decorator:
     return decorate
 
 
-# --- the engine (the group's own options) --------------------------------------------------------
+# --- the global options: before or after the command --------------------------------------------
+
+def _remember(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """Keep a global option's value in the root context's obj, where open_engine and wants_color
+    look; given twice (before and after the command) with two values, it is a usage error."""
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None or value is False:
+            return value
+        chosen = ctx.find_root().ensure_object(dict)
+        if chosen.get(key) not in (None, value):
+            raise click.BadOptionUsage(
+                param.name or key, f"{param.opts[-1]} is given twice, as {chosen[key]} and as {value}: give it once")
+        chosen[key] = value
+        return value
+    return callback
+
 
 host_option = click.option(
-    "-H", "--host", "engine_host", metavar="URL", default=None,
+    "-H", "--host", "engine_host", metavar="URL", default=None, expose_value=False, callback=_remember("host"),
     help="Engine to use: unix:///path, tcp://host:2376, ssh://user@host[:port]. Wins over everything.")
 context_option = click.option(
-    "-c", "--context", "engine_context", metavar="NAME", default=None,
+    "-c", "--context", "engine_context", metavar="NAME", default=None, expose_value=False,
+    callback=_remember("context"),
     help="docker context to use (from the docker CLI's context store); wins over DOCKER_HOST.")
+no_color_option = click.option(
+    "--no-color", is_flag=True, expose_value=False, callback=_remember("no_color"),
+    help="No colour (also when NO_COLOR is set).")
+
+
+def global_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """-H/--host, -c/--context and --no-color: taken by the group and by every command alike (before
+    or after the command's name), all kept in one place (the root context's obj)."""
+    for declare in (no_color_option, context_option, host_option):
+        command = declare(command)
+    return command
 
 
 # --- what to read and how to print it ------------------------------------------------------------
@@ -67,7 +94,6 @@ fleet_argument = click.argument("fleet")
 secrets_dir_option = click.option(
     "--secrets-dir", type=click.Path(), default=None, envvar="DEPLOYER_SECRETS_DIR", show_envvar=True,
     help="Host directory with one sub-directory of secret files per bot (overrides the Fleet's spec.secretsDir).")
-no_color_option = click.option("--no-color", is_flag=True, help="No colour (also when NO_COLOR is set).")
 
 
 def format_option(kind: str) -> Decorator:
@@ -191,3 +217,7 @@ manifests_option = click.option(
 uid_option = click.option(
     "--uid", type=click.IntRange(0), default=None,
     help="Owner of the file (default: the bot's spec.user, else 1000, OpenClaw's uid).")
+strip_newline_option = click.option(
+    "--strip-newline", is_flag=True,
+    help="Drop the line break at the end of the value (what `echo` adds). Without it the value is written "
+         "byte for byte, with a warning when a one-line value ends with one.")

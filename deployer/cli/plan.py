@@ -3,12 +3,13 @@ They take no lock; plan may save what it found for `apply --plan`."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
 from deployer.cli import options
-from deployer.cli.exits import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, handle_errors
+from deployer.cli.exits import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, fail, handle_errors
 from deployer.cli.options import Pruning
 from deployer.cli.shared import engine_line, plan_settings, prepare, render_plan, wants_color
 
@@ -23,32 +24,50 @@ from deployer.cli.shared import engine_line, plan_settings, prepare, render_plan
 @options.adopt_option
 @options.secrets_dir_option
 @options.no_preflight_option
-@options.no_color_option
+@options.global_options
 def plan(paths: tuple[str, ...], fmt: str, out_file: str | None, detailed_exitcode: bool, refresh: bool,
-         pruning: Pruning, adopt: tuple[str, ...], secrets_dir: str | None, no_preflight: bool,
-         no_color: bool) -> None:
+         pruning: Pruning, adopt: tuple[str, ...], secrets_dir: str | None, no_preflight: bool) -> None:
     """Show what apply would change on the engine, field by field. Changes no bot, takes no lock
     (the preflight runs throwaway containers of the bots' images, offline)."""
+    if out_file:
+        _check_writable(out_file)  # before the plan, which can take minutes
     settings = plan_settings(secrets_dir, pruning, adopt=adopt, refresh=refresh, preflight=not no_preflight)
     prepared, engine = handle_errors(lambda: prepare(list(paths), settings))
     if fmt == "text":
         click.echo(engine_line(engine))
-    click.echo(render_plan(prepared.plan, fmt, wants_color(no_color)))
+    click.echo(render_plan(prepared.plan, fmt, wants_color()))
     if prepared.plan.errors:
         sys.exit(EXIT_ERROR)
     if out_file:
         from deployer.flows.planfile import write_plan_file
 
-        write_plan_file(out_file, paths=list(paths), fleet=prepared.fleet, observed=prepared.observed,
-                        options=prepared.options, refresh=refresh, plan=prepared.plan)
+        try:
+            write_plan_file(out_file, paths=list(paths), fleet=prepared.fleet, observed=prepared.observed,
+                            options=prepared.options, refresh=refresh, plan=prepared.plan)
+        except OSError as exc:
+            fail(f"cannot write plan file {out_file}: {exc.strerror or exc}")
         click.echo(f"Saved the plan to {out_file}; apply exactly it with: deployer apply --plan {out_file}", err=True)
     sys.exit(EXIT_CHANGES if detailed_exitcode and prepared.plan.has_changes else EXIT_OK)
+
+
+def _check_writable(path: str) -> None:
+    """Refuse an --out that cannot be written (no such directory, not a directory, read-only), in the
+    words `apply --plan` uses for a plan file it cannot read. (click refuses an existing directory.)"""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.exists(directory):
+        fail(f"cannot write plan file {path}: directory {os.path.dirname(path) or '.'} does not exist")
+    if not os.path.isdir(directory):
+        fail(f"cannot write plan file {path}: {os.path.dirname(path)} is not a directory")
+    target = path if os.path.exists(path) else directory
+    if not os.access(target, os.W_OK | (os.X_OK if target == directory else 0)):
+        fail(f"cannot write plan file {path}: permission denied")
 
 
 @click.command()
 @options.paths_argument
 @options.format_option("drift")
 @options.secrets_dir_option
+@options.global_options
 def drift(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
     """Inspect every container of the fleet and report where the engine differs from the manifests.
 
@@ -68,6 +87,7 @@ def drift(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
 @options.paths_argument
 @options.format_option("status")
 @options.secrets_dir_option
+@options.global_options
 def status(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
     """Show each bot: desired and actual state, health, image, start time, restarts, revision, in sync;
     and the fleet's last apply (revision, time, who, result)."""

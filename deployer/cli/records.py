@@ -15,6 +15,7 @@ from deployer.cli.shared import fleet_name, open_engine
 @click.command()
 @options.fleet_argument
 @options.force_option
+@options.global_options
 def unlock(fleet: str, force: bool) -> None:
     """Remove a fleet's engine-side lock left by a dead run (needs --force)."""
     from deployer.runtime.lock import current_holder, force_unlock
@@ -34,6 +35,7 @@ def unlock(fleet: str, force: bool) -> None:
 @options.fleet_argument
 @options.history_format_option
 @options.limit_option
+@options.global_options
 def history(fleet: str, fmt: str, limit: int) -> None:
     """The fleet's last applies, newest first: entry, revision, time, who, CI job, result, and per
     bot the spec hash and the image ID it ran. Kept on the engine (the newest 20)."""

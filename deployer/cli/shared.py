@@ -19,10 +19,18 @@ if TYPE_CHECKING:  # types only: these modules are imported by the functions tha
     from deployer.flows.prepare import PlanSettings, Prepared
 
 
-def wants_color(no_color: bool) -> bool:
+def chosen() -> dict[str, Any]:
+    """The global options as given, before or after the command (options.global_options)."""
+    ctx = click.get_current_context(silent=True)
+    return (ctx.find_root().obj if ctx is not None else None) or {}
+
+
+def wants_color() -> bool:
+    """Colour on standard output: not with --no-color (before or after the command) or NO_COLOR,
+    and only on a terminal."""
     from deployer.cli.render import use_color
 
-    return use_color(no_color, sys.stdout)
+    return use_color(bool(chosen().get("no_color")), sys.stdout)
 
 
 def load(paths: list[str]) -> Any:
@@ -41,9 +49,8 @@ def open_engine(max_pool_size: int = 16, backend: str | None = None) -> Backend:
     the commands that read no manifest (unlock, history, rollback)."""
     from deployer.backends.endpoint import resolve
 
-    ctx = click.get_current_context(silent=True)
-    chosen = (ctx.find_root().obj if ctx is not None else None) or {}
-    endpoint = handle_errors(lambda: resolve(os.environ, host=chosen.get("host"), context=chosen.get("context")))
+    given = chosen()
+    endpoint = handle_errors(lambda: resolve(os.environ, host=given.get("host"), context=given.get("context")))
     kind = backend or os.environ.get("DEPLOYER_BACKEND") or "docker"
     where = "" if backend else " (DEPLOYER_BACKEND)"
     return handle_errors(lambda: _open(kind, where, max_pool_size, endpoint))

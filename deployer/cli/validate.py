@@ -15,6 +15,7 @@ from deployer.cli.exits import EXIT_ERROR, EXIT_OK
 @options.format_option("problems")
 @options.check_secrets_option
 @options.secrets_dir_option
+@options.global_options
 def validate(paths: tuple[str, ...], fmt: str, check_secrets: bool, secrets_dir: str | None) -> None:
     """Check manifests against the schemas and the semantic rules; report every problem.
 

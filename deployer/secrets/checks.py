@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deployer.core.model import BotSpec, FleetSpec, container_uid
+from deployer.core.model import BotSpec, FleetSpec, container_uid, parse_uid
 from deployer.core.problems import ERROR, WARNING, Problem
-from deployer.core.vocabulary import MAX_SECRET_BYTES, SECRETS_MOUNT
+from deployer.core.vocabulary import MAX_SECRET_BYTES, OPENCLAW_UID, SECRETS_MOUNT
 
 KEY_FILE = ".deployer-fingerprint-key"
 # Tokens that only one process may use at a time: two bots sharing one fight forever.
@@ -123,13 +123,18 @@ def judge_secrets(fleet: FleetSpec, root: Path, facts: SecretsFacts, *,
     for bot in needing:
         uid = container_uid(bot, image_users)
         bot_dir = root / bot.name
+        one = len(bot.secrets) == 1
+        wanted = f"the bot's secret {bot.secrets[0]}" if one else f"each of the bot's secrets ({', '.join(bot.secrets)})"
+        command = _secret_set(fleet, root, bot, bot.secrets[0] if one else "NAME", uid)
         if not _judge_dir(report, bot_dir, facts.bot_dirs.get(bot.name, PathFacts("missing")), bot,
-                          "bot secrets directory", uid=uid):
+                          "bot secrets directory", uid=uid,
+                          missing_fix=f"write {wanted} with: {_PIPE}{command}, which creates it"):
             continue
         prints: dict[str, str] = {}
         for name in bot.secrets:
             f = facts.files.get((bot.name, name), PathFacts("missing"))
-            if not _judge_file(report, bot_dir / name, f, bot, name, uid, single_link=bot.is_openclaw):
+            if not _judge_file(report, bot_dir / name, f, bot, name, uid, single_link=bot.is_openclaw,
+                               set_command=_secret_set(fleet, root, bot, name, uid)):
                 continue
             if facts.has_key and f.fingerprint:
                 prints[name] = f.fingerprint
@@ -319,14 +324,32 @@ def _with_content(f: PathFacts, name: str, content: bytes, key: bytes | None, to
     )
 
 
+# Where a hint says how to write a secret: `deployer secret set` writes the file and its directory
+# as the checks want them (mode, owner, one link); an operator's `echo > file` as root does not.
+_PIPE = 'printf %s "$VALUE" | '
+
+
+def _secret_set(fleet: FleetSpec, root: Path, bot: BotSpec, name: str, uid: int | None) -> str:
+    """The `deployer secret set` command that writes the secret where and as these checks want it:
+    PATHS are the manifests planned; --secrets-dir and --uid only where its defaults (the Fleet's
+    spec.secretsDir, the bot's spec.user else 1000) would differ."""
+    command = f"deployer secret set {bot.name} {name} -f PATHS"
+    if str(root) != (fleet.secrets_dir or ""):
+        command += f" --secrets-dir {root}"
+    owner = parse_uid(bot.user) if bot.user else None
+    if uid is not None and uid != (OPENCLAW_UID if owner is None else owner):
+        command += f" --uid {uid}"
+    return command
+
+
 def _judge_dir(report: SecretsReport, path: Path, f: PathFacts, bot: BotSpec | None, what: str,
-               uid: int | None = None) -> bool:
+               uid: int | None = None, missing_fix: str | None = None) -> bool:
     if not path.is_absolute():
         _add(report, str(path), bot, None, f"{what} {path} must be an absolute path")
         return False
     if f.kind == "missing":
-        fix = f"mkdir -m 700 {path}" + (f" && chown {uid} {path}" if uid else "")
-        _add(report, str(path), bot, None, f"{what} {path} does not exist; create it: {fix}")
+        fix = missing_fix or "create it: mkdir -m 700 " + str(path) + (f" && chown {uid} {path}" if uid else "")
+        _add(report, str(path), bot, None, f"{what} {path} does not exist; {fix}")
         return False
     if f.kind == "error":
         _add(report, str(path), bot, None, f"{what} {path} cannot be read: {f.error}")
@@ -337,11 +360,14 @@ def _judge_dir(report: SecretsReport, path: Path, f: PathFacts, bot: BotSpec | N
     if f.kind != "dir":
         _add(report, str(path), bot, None, f"{what} {path} is not a directory")
         return False
-    if f.mode & 0o077:
+    foreign = uid is not None and uid != 0 and f.uid != uid
+    if f.mode & 0o077:  # with the owner in the same fix: one hint, not one per run
+        owner = f" and owned by uid {f.uid}, but the container runs as uid {uid}" if foreign else ""
         _add(report, str(path), bot, None,
-             f"{what} {path} is open to group or others (mode {f.mode:04o}); run: chmod 700 {path}")
+             f"{what} {path} is open to group or others (mode {f.mode:04o}){owner}; run: chmod 700 {path}"
+             + (f" && chown {uid} {path}" if foreign else ""))
         return False
-    if uid is not None and uid != 0 and f.uid != uid:
+    if foreign:
         _add(report, str(path), bot, None,
              f"{what} {path} is owned by uid {f.uid}, but the container runs as uid {uid} and cannot enter it; "
              f"run: chown {uid} {path}")
@@ -350,11 +376,12 @@ def _judge_dir(report: SecretsReport, path: Path, f: PathFacts, bot: BotSpec | N
 
 
 def _judge_file(report: SecretsReport, path: Path, f: PathFacts, bot: BotSpec, name: str, uid: int | None, *,
-                single_link: bool = False) -> bool:
+                single_link: bool = False, set_command: str = "") -> bool:
     # Nothing can resolve outside the bot's directory: the name has no '/' or '..' (schema
     # pattern), the directory itself is no symlink (_judge_dir), and neither is the file.
+    set_command = set_command or f"deployer secret set {bot.name} {name} -f PATHS"
     if f.kind == "missing":
-        _add(report, str(path), bot, name, f"file {path} does not exist; write the value there with mode 0600")
+        _add(report, str(path), bot, name, f"file {path} does not exist; write it with: {_PIPE}{set_command}")
         return False
     if f.kind == "error":
         _add(report, str(path), bot, name, f"file {path} cannot be read: {f.error}")
@@ -372,7 +399,7 @@ def _judge_file(report: SecretsReport, path: Path, f: PathFacts, bot: BotSpec, n
     if single_link and f.nlink > 1:
         _add(report, str(path), bot, name,
              f"file {path} has {f.nlink} hard links, and OpenClaw refuses a hard-linked secret file; "
-             f"give it its own copy: deployer secret set {bot.name} {name} < {path}")
+             f"give it its own copy: {set_command} < {path}")
         return False
     if f.size > MAX_SECRET_BYTES:
         _add(report, str(path), bot, name, f"file {path} is larger than {MAX_SECRET_BYTES} bytes; is it the right file?")
@@ -381,7 +408,8 @@ def _judge_file(report: SecretsReport, path: Path, f: PathFacts, bot: BotSpec, n
         _add(report, str(path), bot, name, f"file {path} cannot be read: {f.error}")
         return False
     if f.blank:
-        _add(report, str(path), bot, name, f"file {path} is empty or only whitespace")
+        _add(report, str(path), bot, name,
+             f"file {path} is empty or only whitespace; write the value with: {_PIPE}{set_command}")
         return False
     if uid is not None and uid != 0 and f.uid != uid:
         _add(report, str(path), bot, name,

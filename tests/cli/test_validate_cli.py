@@ -219,7 +219,7 @@ def test_bad_and_good_inputs_together_report_everything(tmp_path):
 )
 def test_usage_errors_are_short(args):
     result = deployer(*args)
-    assert result.returncode == 2  # click's usage-error code
+    assert result.returncode == 1  # issue 24: a usage error exits 1, as in Terraform (2 is "changes found")
     assert "Traceback" not in result.stderr
     assert "Error:" in result.stderr
     assert result.stdout == ""

@@ -315,7 +315,7 @@ def test_hard_linked_secret_refused_for_openclaw_bots_only(tmp_path: Path, runti
         return
     assert [p.format() for p in report.problems] == [
         f"{key}: bot support: secret {KEY} file {key} has 2 hard links, and OpenClaw refuses a hard-linked secret "
-        f"file; give it its own copy: deployer secret set support {KEY} < {key}"
+        f"file; give it its own copy: deployer secret set support {KEY} -f PATHS --secrets-dir {root} < {key}"
     ]
     assert "support" not in report.fingerprints
     # the fix the message gives works

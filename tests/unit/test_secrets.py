@@ -135,17 +135,36 @@ def test_secrets_dir_mode_0755(root: Path, good: Path) -> None:
 
 # --- the bot's directory ------------------------------------------------------------------------
 
+SET = 'printf %s "$VALUE" | deployer secret set'  # the hints name the command that writes a secret right
+
+
 def test_bot_dir_missing_includes_the_fix(root: Path) -> None:
+    # issue 24: "mkdir -m 700 … && chown 1000 …" left every file to write by hand (as root: the wrong owner)
     d = root / "support"
     assert only_error(check(root)) == (
-        f"bot support: bot secrets directory {d} does not exist; create it: mkdir -m 700 {d} && chown 1000 {d}"
+        f"bot support: bot secrets directory {d} does not exist; write each of the bot's secrets "
+        f"({KEY}, {TOKEN}) with: {SET} support NAME -f PATHS --secrets-dir {root}, which creates it"
     )
 
 
 def test_bot_dir_missing_root_user_has_no_chown(root: Path) -> None:
     d = root / "support"
     msg = only_error(check(root, support(user=None)))
-    assert msg.endswith(f"create it: mkdir -m 700 {d}")
+    assert msg.startswith(f"bot support: bot secrets directory {d} does not exist; ")
+    assert msg.endswith(f"{SET} support NAME -f PATHS --secrets-dir {root}, which creates it")
+
+
+def test_the_hint_names_one_secret_and_only_the_options_that_differ(root: Path) -> None:
+    """--secrets-dir only when the Fleet's spec.secretsDir is not the directory checked; --uid only
+    when the container's uid is not what `secret set` would choose (spec.user, else 1000)."""
+    one = support(secrets=(TOKEN,))
+    assert only_error(check_fleet_secrets(FleetSpec(name="demo", secrets_dir=str(root), bots=(one,)), str(root))) == (
+        f"bot support: bot secrets directory {root / 'support'} does not exist; write the bot's secret {TOKEN} "
+        f"with: {SET} support {TOKEN} -f PATHS, which creates it"
+    )
+    from_image = support(secrets=(TOKEN,), user=None, runtime="container")
+    msg = only_error(check(root, from_image, image_users={IMAGE: "2000"}))
+    assert msg.endswith(f"{SET} support {TOKEN} -f PATHS --secrets-dir {root} --uid 2000, which creates it")
 
 
 def test_bot_dir_symlink(root: Path, tmp_path: Path) -> None:
@@ -169,6 +188,16 @@ def test_bot_dir_owned_by_another_uid(root: Path, good: Path) -> None:
     )
 
 
+def test_bot_dir_open_and_owned_by_another_uid_gets_one_fix(root: Path, good: Path) -> None:
+    """issue 24: not "chmod 700" now and "chown 1000" on the next run."""
+    os.chmod(good, 0o755)
+    os.chown(good, 0, 0)
+    assert only_error(check(root)) == (
+        f"bot support: bot secrets directory {good} is open to group or others (mode 0755) and owned by uid 0, "
+        f"but the container runs as uid 1000; run: chmod 700 {good} && chown 1000 {good}"
+    )
+
+
 def test_bot_dir_not_a_directory(root: Path) -> None:
     (root / "support").write_text("x")
     assert "is not a directory" in only_error(check(root))
@@ -180,7 +209,8 @@ def test_secret_file_missing(root: Path, good: Path) -> None:
     (good / TOKEN).unlink()
     report = check(root)
     assert only_error(report) == (
-        f"bot support: secret {TOKEN} file {good / TOKEN} does not exist; write the value there with mode 0600"
+        f"bot support: secret {TOKEN} file {good / TOKEN} does not exist; write it with: "
+        f"{SET} support {TOKEN} -f PATHS --secrets-dir {root}"
     )
     assert "support" not in report.fingerprints  # only bots whose secrets all passed
 
@@ -221,7 +251,10 @@ def test_secret_file_mode_0644(root: Path, good: Path) -> None:
 @pytest.mark.parametrize("content", ["", "  \n\t\n"], ids=["empty", "whitespace-only"])
 def test_secret_file_empty(root: Path, good: Path, content: str) -> None:
     (good / TOKEN).write_text(content)
-    assert only_error(check(root)) == f"bot support: secret {TOKEN} file {good / TOKEN} is empty or only whitespace"
+    assert only_error(check(root)) == (
+        f"bot support: secret {TOKEN} file {good / TOKEN} is empty or only whitespace; write the value with: "
+        f"{SET} support {TOKEN} -f PATHS --secrets-dir {root}"
+    )
 
 
 def test_secret_file_owned_by_root_when_user_is_1000(root: Path, good: Path) -> None:
