@@ -8,7 +8,7 @@ import time
 import pytest
 
 from deployer.backends.base import Marker
-from deployer.core.model import REMOVE, REPLACE, Action, BotSpec, Plan
+from deployer.core.model import CREATE, REMOVE, REPLACE, Action, BotSpec, Plan
 from deployer.core.spec import container_spec, spec_hash
 from deployer.errors import LockHeld
 from deployer.runtime.applier import Applier, ApplyOptions
@@ -80,6 +80,19 @@ def test_budget_bounds_started_actions_by_budget_plus_parallelism(parallelism):
     assert len(report.results) == len(started) and len(report.failed) == len(started)
     assert len(report.not_started) == 60 - len(started)
     assert {a.bot for a in report.not_started}.isdisjoint(started)
+
+
+@pytest.mark.parametrize("parallelism", [1, 2])
+def test_budget_bounds_creates_that_exit_at_once(parallelism):
+    """Issue 24, defect 2: six new bots whose containers exit right after start (found by the
+    wait for ready, which holds the slot): at most N + parallelism - 1 are started."""
+    engine = FakeBackend(bad_commands=frozenset({BAD}), ready_delay=0.02)
+    plan = Plan("f", tuple(Action(f"bot{i:04d}", CREATE, desired=BotSpec(name=f"bot{i:04d}", image="openclaw:1",
+                                                                         command=BAD)) for i in range(6)))
+    report, started = run(engine, plan, parallelism=parallelism, max_failures=1)
+    assert 1 <= len(started) <= parallelism and len(report.failed) == len(started), started
+    assert len(report.not_started) == 6 - len(started) and not report.interrupted
+    assert report.stopped == "the failure budget is spent: 1 failed (--max-failures 1)"  # as the stop saw it
 
 
 def test_without_a_budget_every_action_is_tried():
