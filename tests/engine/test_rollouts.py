@@ -354,3 +354,17 @@ def test_failure_budget_bounds_creates_that_exit_at_once(tmp_path, fleet_name, d
     assert "Rollout stopped early: the failure budget is spent: 1 failed (--max-failures 1)" in out, out
     assert "Apply finished: 0 succeeded, 1 failed, 5 not started." in out, out
 
+
+def test_a_rolled_back_replace_says_how_long_it_took_not_the_timeout(tmp_path, fleet_name, docker_client):
+    """Issue 24, paper cut: the new container turns unhealthy in about a second; the message says
+    so, not the --wait-timeout."""
+    m = Manifests(tmp_path, fleet_name, None)
+    m.write({"a": bot()})
+    apply_ok(m)
+    sick = {"test": ["CMD", "/bin/false"], "interval": "1s", "timeout": "1s", "retries": 1}
+    m.write({"a": bot(healthcheck=sick)})
+    code, out = run_cli("apply", "--yes", "--wait-timeout", "60", "--stop-timeout", "5", m.path)
+    assert code == 1, out
+    found = re.search(r"rolled back: container is unhealthy after (\d+\.\d)s; the old container was restored", out)
+    assert found and float(found.group(1)) < 30, out
+    assert "after 60s" not in out, out
