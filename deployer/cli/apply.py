@@ -197,8 +197,9 @@ def _show_report(report: ApplyReport, result: str) -> None:
         status = "ok" if r.ok else ("rolled back" if r.rolled_back else "FAILED")
         detail = "" if r.ok else r.message
         click.echo(f"  {r.bot:<30} {r.action:<8} {status:<12} {r.seconds:6.1f}s  {detail}".rstrip())
+    why = "an earlier change failed" if report.failed else report.stopped or "the rollout stopped early"
     for bot in report.skipped:
-        click.echo(f"  {bot:<30} remove   skipped      (an earlier change failed; nothing pruned)")
+        click.echo(f"  {bot:<30} remove   skipped      ({why}; nothing pruned)")
     for a in report.not_started:
         click.echo(f"  {a.bot:<30} {a.action:<8} not started")
     if report.stopped:
@@ -226,6 +227,9 @@ def _said(outcome: ApplyOutcome) -> int:
                    "record may not have been written: the next apply writes it.", err=True)
     elif status is ApplyStatus.INTERRUPTED:
         click.echo("Interrupted before any change was made; nothing was changed.", err=True)
+    elif outcome.late_interrupt:
+        click.echo("Interrupted after the last change was made: nothing was left undone (the summary is above).",
+                   err=True)
     for warning in outcome.warnings:
         click.echo(f"warning: {warning}", err=True)
     return _exit_code(outcome)
@@ -235,8 +239,8 @@ def _exit_code(outcome: ApplyOutcome) -> int:
     from deployer.flows.apply import ApplyStatus
 
     report = outcome.report
-    if outcome.status is ApplyStatus.INTERRUPTED or (report is not None and report.interrupted):
-        return 130
+    if outcome.status is ApplyStatus.INTERRUPTED or outcome.late_interrupt or (report is not None and report.interrupted):
+        return 130  # also when nothing was left undone: a script that loops over fleets stops on Ctrl-C too
     if outcome.status is ApplyStatus.NO_CHANGES:
         return EXIT_OK
     if outcome.status is ApplyStatus.APPLIED and report is not None:

@@ -170,7 +170,8 @@ class Rollout:
 rollout_options = _grouped(
     "rollout", Rollout,
     click.option("--parallelism", type=click.IntRange(1, 64), default=4, show_default=True,
-                 help="How many bots are changed at once."),
+                 help="How many bots are changed at once; a change holds its place until its container is "
+                      "ready or failed."),
     click.option("--wait-timeout", type=click.FloatRange(1, 3600), default=180, show_default=True,
                  help="Seconds to wait for a started container to run (and be healthy); a real OpenClaw gateway "
                       "needs 20-70 s on a small host, depending on its load."),

@@ -27,6 +27,7 @@ from deployer.flows.prepare import PlanSettings, Prepared
 from deployer.runtime import stamps
 from deployer.runtime.applier import Applier, ApplyOptions, ApplyReport, Progress
 from deployer.runtime.history import Entry, write_entry
+from deployer.runtime.interrupts import Interrupts
 from deployer.runtime.lock import FleetLock, ci_job_url
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ class ApplyStatus(enum.Enum):
     REFUSED = "refused"  # the plan has errors; nothing was changed
     CANCELLED = "cancelled"  # the confirmation said no; nothing was changed
     FAILED = "failed"  # `error` stopped it (before the applier ran, or writing a no-change record)
-    INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM outside the applier (which reports its own)
+    INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM before the first change (later ones let the run finish)
 
 
 @dataclass
@@ -90,6 +91,7 @@ class ApplyOutcome:
     error: DeployerError | None = None
     took_over: str | None = None  # the holder of the expired lock we took over
     warnings: list[str] = field(default_factory=list)  # record, history entry or lock not written / released
+    late_interrupt: bool = False  # an interrupt came after the last change: nothing was left undone
 
     @property
     def plan(self) -> Plan | None:
@@ -100,30 +102,35 @@ def run_apply(request: ApplyRequest, engine: Backend, hooks: ApplyHooks = ApplyH
     """Take the fleet lock, run the apply under it, release the lock whatever happens.
 
     Expected failures (DeployerError) and interrupts (KeyboardInterrupt; the CLI maps SIGTERM to
-    it) end in the outcome; anything else (a hook's exception) propagates, after the release."""
+    it) end in the outcome; anything else (a hook's exception) propagates, after the release.
+    An interrupt before the first change unwinds (nothing was changed); from the first change to
+    the release of the lock, interrupts (however many) are said at once through hooks.notify and
+    let the run finish: the bots under way, the summary, the record and history entry of what
+    ran, the release (runtime.interrupts)."""
     outcome = ApplyOutcome(ApplyStatus.FAILED)
     lock: FleetLock | None = None
     ended = False
-    try:
+    with Interrupts() as interrupts:
         try:
-            lock = FleetLock(engine, request.fleet.name, ttl=request.lock_ttl, timeout=request.lock_timeout,
-                             notify=hooks.notify)
-            lock.acquire()
-            if lock.took_over:
-                outcome.took_over = lock.took_over
-                hooks.notify(f"Took over the expired lock of {lock.took_over}.")
-            _apply_locked(request, engine, lock, hooks, outcome)
-        except KeyboardInterrupt:
-            outcome.status = ApplyStatus.INTERRUPTED
-        except DeployerError as exc:
-            outcome.status, outcome.error = ApplyStatus.FAILED, exc
-        ended = True
-    finally:
-        warning = _release(lock, request.fleet.name)
-        if warning and ended:
-            outcome.warnings.append(warning)
-        elif warning:  # no outcome will be read: say it now
-            hooks.notify(f"warning: {warning}")
+            try:
+                lock = FleetLock(engine, request.fleet.name, ttl=request.lock_ttl, timeout=request.lock_timeout,
+                                 notify=hooks.notify)
+                lock.acquire()
+                if lock.took_over:
+                    outcome.took_over = lock.took_over
+                    hooks.notify(f"Took over the expired lock of {lock.took_over}.")
+                _apply_locked(request, engine, lock, hooks, outcome, interrupts)
+            except KeyboardInterrupt:
+                outcome.status = ApplyStatus.INTERRUPTED
+            except DeployerError as exc:
+                outcome.status, outcome.error = ApplyStatus.FAILED, exc
+            ended = True
+        finally:
+            warning = _release(lock, request.fleet.name)
+            if warning and ended:
+                outcome.warnings.append(warning)
+            elif warning:  # no outcome will be read: say it now
+                hooks.notify(f"warning: {warning}")
     return outcome
 
 
@@ -138,7 +145,7 @@ def _release(lock: FleetLock | None, fleet: str) -> str | None:
 
 
 def _apply_locked(request: ApplyRequest, engine: Backend, lock: FleetLock, hooks: ApplyHooks,
-                  outcome: ApplyOutcome) -> None:
+                  outcome: ApplyOutcome, interrupts: Interrupts) -> None:
     entry = request.rollback_of
     revision = entry.revision if entry is not None else request.revision or stamps.git_revision(list(request.paths))
     stamp = stamps.Stamp.now(revision)
@@ -175,7 +182,17 @@ def _apply_locked(request: ApplyRequest, engine: Backend, lock: FleetLock, hooks
     # no new action starts once the heartbeat can no longer vouch for the lock
     applier.hold = lambda: f"the fleet lock was lost: {why}" if (why := lock.lost_reason()) else None
     applier.progress = hooks.progress
+    applier.notify = hooks.notify
+    interrupts.defer(applier.interrupt)  # from the first change on, an interrupt lets the run finish
     report = applier.apply(the_plan)
+
+    def late() -> None:
+        outcome.late_interrupt = True
+        hooks.notify("interrupt received after the last change: writing the record and the history entry, "
+                     "then releasing the lock")
+
+    interrupts.defer(late)
+    outcome.late_interrupt = applier.cancelled.is_set() and not report.interrupted  # between the two defers
     outcome.status, outcome.report, outcome.result = ApplyStatus.APPLIED, report, result_line(report)
     hooks.applied(report, outcome.result)
     try:
@@ -192,7 +209,7 @@ def result_line(report: ApplyReport) -> str:
               + (f", {len(report.not_started)} not started" if report.not_started else "")
               + (f", {len(report.skipped)} skipped" if report.skipped else ""))
     if report.interrupted:
-        result += " (interrupted: actions not started are listed as failed)"
+        result += " (interrupted)"
     return result
 
 

@@ -16,10 +16,9 @@ from deployer.backends.base import Backend
 from deployer.core.model import CREATE, NOOP, ORPHAN, REMOVE, REPLACE, START, STOP, UPDATE, Action, Observed, Plan
 from deployer.errors import EngineError
 from deployer.plan.planner import PlanOptions
+from deployer.runtime.interrupts import Interrupts
 from deployer.runtime.stamps import Stamp
 from deployer.runtime.steps import STEPS, Deferred, StartFailed, StepRolledBack, Steps
-
-WAITERS = 64  # waits are inspect polls, cheap for the engine; they need not share the mutation bound
 
 
 @dataclass(frozen=True)
@@ -75,14 +74,22 @@ class Applier:
         self.cancelled = threading.Event()
         # asked before every new action: a reason to start no more (e.g. the fleet lock was lost)
         self.hold: Callable[[], str | None] = lambda: None
+        # one-line notices said at once (an interrupt received, what is still under way)
+        self.notify: Callable[[str], None] = lambda text: None
         self._failures = 0
+        self._under_way = 0  # actions between their first engine call and their result
         self._count_lock = threading.Lock()
 
     def apply(self, plan: Plan) -> ApplyReport:
-        """Run the plan. On KeyboardInterrupt (SIGINT, or SIGTERM mapped to it by the CLI) no new
-        action starts, the ones under way finish, and the report says what was and wasn't done.
-        The same holds once the failure budget is spent, a canary failed, or the lock was lost:
-        those end with the untouched actions in report.not_started."""
+        """Run the plan. After `interrupt()` (or a KeyboardInterrupt in the caller's thread, however
+        many) no new action starts, the ones under way finish, and the report says what was and
+        wasn't done (report.interrupted). The same holds once the failure budget is spent, a
+        canary failed, or the lock was lost: every path ends with the untouched actions in
+        report.not_started and its reason in report.stopped."""
+        with Interrupts(self.interrupt):  # unless the caller handles them already (the apply flow does)
+            return self._apply(plan)
+
+    def _apply(self, plan: Plan) -> ApplyReport:
         report = ApplyReport()
         main = [a for a in plan.actions if a.mutates and a.action not in (REMOVE, ORPHAN)]
         removals = [a for a in plan.actions if a.action == REMOVE]
@@ -104,8 +111,9 @@ class Applier:
         if removals:
             if report.failed or report.not_started:
                 report.skipped.extend(a.bot for a in removals)
+                why = "an earlier change failed" if report.failed else report.stopped or "the rollout stopped early"
                 for a in removals:
-                    self.progress(a.bot, "skip", "not removed: an earlier change failed, so nothing is pruned")
+                    self.progress(a.bot, "skip", f"not removed: {why}, so nothing is pruned")
             else:
                 report.results.extend(self._run_all(removals, report))
         return report
@@ -116,69 +124,94 @@ class Applier:
             return f"the failure budget is spent: {self._failures} failed (--max-failures {budget})"
         return self.hold()
 
+    def interrupt(self) -> None:
+        """Start no new action; the ones under way finish, since a bot is never left half-changed
+        (SIGINT and SIGTERM call this through the apply flow's handler; a KeyboardInterrupt that
+        reaches the applier does the same). Says so at once through `notify`. Safe from a signal
+        handler in the main thread: it sets an Event and reads a counter, and takes no lock."""
+        again = self.cancelled.is_set()
+        self.cancelled.set()
+        n = self._under_way
+        bots = f"{n} bot{'' if n == 1 else 's'} under way"
+        if again:
+            self.notify(f"interrupt received again, still finishing {bots}: a bot is never left "
+                        "half-changed; the summary, the record and the history entry follow")
+        else:
+            self.notify(f"interrupt received, finishing {bots}; no new change starts")
+
     def _run_all(self, actions: list[Action], report: ApplyReport) -> list[BotResult]:
-        """`parallelism` bounds the bots being changed at once. Waiting for a created or started
-        container to prove itself happens in a separate pool, so the next bot's change does
-        not queue behind another bot's settle time. Actions are handed out one at a time as a
-        slot frees up, so a stop (budget spent, lock lost, interrupt) keeps the rest unstarted."""
+        """`parallelism` bounds the bots being changed at once: an action holds its slot from its
+        first engine call until its unit is ready or has failed (the wait for a created or started
+        container included), so the bound and the failure budget hold for creates and starts as
+        for replaces. Actions are handed out one at a time as a slot frees up, so a stop (budget
+        spent, lock lost, interrupt) keeps the rest unstarted. Each worker writes down its own
+        result, so what ran is reported whatever interrupts the main thread."""
         if not actions:
             return []
         slots = threading.Semaphore(max(1, self.options.parallelism))
-        futures: list[Future[BotResult | Future[BotResult]]] = []
+        outcomes: dict[int, BotResult] = {}  # by the action's index; written by the worker that ran it
+        futures: list[Future[None]] = []
 
-        def run_in_slot(action: Action, waiters: ThreadPoolExecutor) -> BotResult | Future[BotResult]:
+        def run_in_slot(index: int, action: Action) -> None:
             try:
-                return self._run(action, waiters)
+                result = self._run(action)
+                if result is not None:
+                    outcomes[index] = result
             finally:
                 slots.release()
 
-        with ThreadPoolExecutor(max_workers=max(1, self.options.parallelism)) as pool, \
-                ThreadPoolExecutor(max_workers=WAITERS) as waiters:
+        pool = ThreadPoolExecutor(max_workers=max(1, self.options.parallelism))
+        try:
+            for index, action in enumerate(actions):
+                slots.acquire()
+                reason = None if self.cancelled.is_set() else self._stop_reason()
+                if reason is not None or self.cancelled.is_set():
+                    slots.release()
+                    if reason is not None and report.stopped is None:
+                        report.stopped = reason
+                    break
+                futures.append(pool.submit(run_in_slot, index, action))
+        except KeyboardInterrupt:  # no deferring handler (a Python caller), or raised by `hold`
+            self.interrupt()
+        while True:  # the changes under way finish, however often the caller is interrupted
             try:
-                for action in actions:
-                    slots.acquire()
-                    reason = None if self.cancelled.is_set() else self._stop_reason()
-                    if reason is not None or self.cancelled.is_set():
-                        slots.release()
-                        if reason is not None and report.stopped is None:
-                            report.stopped = reason
-                        break
-                    futures.append(pool.submit(run_in_slot, action, waiters))
-                results = [_resolve(f) for f in futures]
+                pool.shutdown(wait=True)
+                break
             except KeyboardInterrupt:
-                self.cancelled.set()
-                report.interrupted = True
-                results = [_resolve(f) for f in futures]
-        unstarted = actions[len(futures):]
-        if report.interrupted:
-            results += [BotResult(a.bot, a.action, False, "not started: the apply was interrupted") for a in unstarted]
-        else:
-            report.not_started.extend(unstarted)
-        return results
+                self.interrupt()
+        for f in futures:
+            f.result()  # a bug outside the step's own error handling (e.g. in a hook) propagates
+        unstarted = [a for i, a in enumerate(actions) if i not in outcomes]
+        report.not_started.extend(unstarted)
+        if self.cancelled.is_set():
+            report.interrupted = True
+            if unstarted and report.stopped is None:
+                report.stopped = "the apply was interrupted"
+        return [outcomes[i] for i in sorted(outcomes)]
 
     # -- one action ----------------------------------------------------------------------------
-    def _run(self, action: Action, waiters: ThreadPoolExecutor) -> BotResult | Future[BotResult]:
+    def _run(self, action: Action) -> BotResult | None:
+        """The action's step, and the wait for its unit to prove itself, in the caller's slot.
+        None: not started (interrupted before it began)."""
         if self.cancelled.is_set():
-            return BotResult(action.bot, action.action, False, "not started: the apply was interrupted")
-        started = time.monotonic()
-        verb = {CREATE: "creating", REPLACE: "replacing", UPDATE: "updating", START: "starting",
-                STOP: "stopping", REMOVE: "removing", NOOP: "cleaning up"}[action.action]
-        self.progress(action.bot, "start", verb)
+            return None
+        with self._count_lock:
+            self._under_way += 1
         try:
-            outcome = STEPS[action.method](self.steps, action)
-        except Exception as exc:  # noqa: BLE001 - mapped per bot in _result
-            return self._result(action, started, error=exc)
-        if isinstance(outcome, Deferred):
-            return waiters.submit(self._finish, action, started, outcome.wait)
-        return self._finish(action, started, lambda: outcome)
-
-    def _finish(self, action: Action, started: float, wait: Callable[[], str]) -> BotResult:
-        try:
-            message = wait()
-            self.steps.remove_leftovers(action)
-        except Exception as exc:  # noqa: BLE001 - mapped per bot in _result
-            return self._result(action, started, error=exc)
-        return self._result(action, started, message=message)
+            started = time.monotonic()
+            verb = {CREATE: "creating", REPLACE: "replacing", UPDATE: "updating", START: "starting",
+                    STOP: "stopping", REMOVE: "removing", NOOP: "cleaning up"}[action.action]
+            self.progress(action.bot, "start", verb)
+            try:
+                outcome = STEPS[action.method](self.steps, action)
+                message = outcome.wait() if isinstance(outcome, Deferred) else outcome
+                self.steps.remove_leftovers(action)
+            except Exception as exc:  # noqa: BLE001 - mapped per bot in _result
+                return self._result(action, started, error=exc)
+            return self._result(action, started, message=message)
+        finally:
+            with self._count_lock:
+                self._under_way -= 1
 
     def _result(self, action: Action, started: float, *, message: str = "", error: Exception | None = None) -> BotResult:
         rolled_back = isinstance(error, StepRolledBack)
@@ -195,8 +228,3 @@ class Applier:
         seconds = time.monotonic() - started
         self.progress(action.bot, "done" if ok else "fail", f"{message} in {seconds:.1f}s" if ok else message)
         return BotResult(action.bot, action.action, ok, message, seconds, rolled_back)
-
-
-def _resolve(f: Future[BotResult | Future[BotResult]]) -> BotResult:
-    result = f.result()
-    return result.result() if isinstance(result, Future) else result

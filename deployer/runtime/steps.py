@@ -7,6 +7,7 @@ at once, when to stop) is the applier's."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -255,8 +256,10 @@ class Steps:
         return message
 
     def _wait_started(self, container_id: str, bot: BotSpec) -> UnitStatus:
+        began = time.monotonic()
         st = self.engine.wait_ready(container_id, timeout=self.wait_timeout, settle=self.settle,
                                     healthcheck=bot.healthcheck is not None)
+        took = time.monotonic() - began  # what the message says: an unhealthy unit may say so long before the timeout
         ok = st.running and st.restart_count == 0 and (bot.healthcheck is None or st.health == "healthy")
         if ok:
             return st
@@ -272,8 +275,8 @@ class Steps:
                 + (f"; last log lines: {tail}" if tail else "; no log output")
             )
         if bot.healthcheck is not None and st.health != "healthy":
-            raise StartFailed(f"container is {st.health or 'not healthy'} after {self.wait_timeout:.0f}s")
-        raise StartFailed(f"container is {st.status} after {self.wait_timeout:.0f}s, not running")
+            raise StartFailed(f"container is {st.health or 'not healthy'} after {took:.1f}s")
+        raise StartFailed(f"container is {st.status} after {took:.1f}s, not running")
 
     def _discard(self, container_id: str) -> None:
         try:

@@ -270,3 +270,101 @@ def test_a_holder_whose_lock_is_removed_starts_no_new_change(tmp_path, fleet_nam
     assert 1 <= len(not_started) <= 3, out  # the one under way finished, at least the last never started
     assert "warning: could not release the lock" not in out, out
     assert lock_markers(docker_client, fleet_name) == {}  # and it cleared its own heartbeat
+
+
+# --- issue 24: interrupts, and bounds that hold for creates -----------------------------------------
+
+def _lines_of(out: str, mark: str) -> list[str]:
+    """The bots of the progress lines with `mark` ('...', 'ok ', 'ERR'), in order."""
+    return [line[6:].split()[0].rstrip(":") for line in out.splitlines() if line.startswith(f"[{mark}] ")]
+
+
+def _history(fleet: str) -> list[dict[str, Any]]:
+    import json
+
+    code, out = run_cli("history", fleet, "--format", "json")
+    assert code == 0, out
+    return json.loads(out)["entries"]
+
+
+def test_a_second_ctrl_c_still_reports_and_records_what_ran(tmp_path, fleet_name, docker_client, procs):
+    """Issue 24, defect 1: ^C twice a second apart while the first of 5 replaces waits for its
+    new container. The bot under way finishes, the other 4 are not started, and the summary, the
+    record and a history entry say so; never "nothing was changed"."""
+    m = Manifests(tmp_path, fleet_name, None)
+    shorts = ("a", "b", "c", "d", "e")
+    m.write({s: bot() for s in shorts})
+    apply_ok(m, "--parallelism", "5")
+    old = {s: get_container(docker_client, m.cname(s)).id for s in shorts}
+    entries_before = len(_history(fleet_name))
+    m.write({s: bot(healthcheck=SLOW) for s in shorts})  # each replace waits ~4 s for healthy
+    proc = procs.start("apply", "--yes", "--parallelism", "1", "--wait-timeout", "60", m.path, tag="twice")
+    poll(lambda: f"[...] {m.name('a')}: replacing" in procs.output(proc), timeout=60, interval=0.05,
+         what="the first replace to start")
+    proc.send_signal(signal.SIGINT)
+    poll(lambda: "interrupt received" in procs.output(proc), timeout=2, interval=0.05,
+         what="the interrupt to be acknowledged at once")
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    code, out = procs.finish(proc, timeout=120)
+
+    assert code == 130, out
+    assert "Traceback" not in out and "nothing was changed" not in out, out
+    said = out.index("interrupt received, finishing 1 bot under way")
+    assert said < out.index(f"[ok ] {m.name('a')}: replaced and started"), out  # said before it finished
+    assert "interrupt received again" in out, out
+    assert _lines_of(out, "...") == [m.name("a")], out
+    not_started = [line.split()[0] for line in out.splitlines() if line.endswith(" not started")]
+    assert not_started == [m.name(s) for s in shorts[1:]], out
+    assert "FAILED" not in out, out  # never-started bots are not counted as failed
+    assert "Apply finished: 1 succeeded, 0 failed, 4 not started (interrupted)." in out, out
+    # what ran is recorded: a new history entry and the record say it
+    entries = _history(fleet_name)
+    assert len(entries) == entries_before + 1, entries
+    assert entries[0]["result"] == "1 succeeded, 0 failed, 4 not started (interrupted)", entries[0]
+    code, status = run_cli("status", m.path)
+    assert "1 succeeded, 0 failed, 4 not started (interrupted)" in status, status
+    assert lock_id(docker_client, fleet_name) is None
+    assert get_container(docker_client, m.cname("a")).id != old["a"]
+    for s in shorts[1:]:  # never touched
+        c = get_container(docker_client, m.cname(s))
+        assert c.id == old[s] and c.status == "running", s
+
+
+def test_parallelism_bounds_creates_until_they_are_ready(tmp_path, fleet_name, docker_client):
+    """Issue 24, defect 2: with --parallelism 1, a new bot is created only once the one before it
+    is ready (the settle time is part of its change): never two under way at once."""
+    m = Manifests(tmp_path, fleet_name, None)
+    m.write({f"n{i}": bot() for i in range(5)})
+    out = apply_ok(m, "--parallelism", "1")
+    events = [(line[1:4], line[6:].split()[0].rstrip(":")) for line in out.splitlines()
+              if line.startswith(("[...] ", "[ok ] "))]
+    names = [m.name(f"n{i}") for i in range(5)]
+    assert events == [e for n in names for e in (("...", n), ("ok ", n))], out
+
+
+def test_failure_budget_bounds_creates_that_exit_at_once(tmp_path, fleet_name, docker_client):
+    """Issue 24, defect 2: six new bots whose containers exit at once, --parallelism 1
+    --max-failures 1: at most N + parallelism - 1 = 1 is started."""
+    m = Manifests(tmp_path, fleet_name, None)
+    m.write({f"n{i}": bot(command=BAD) for i in range(6)})
+    code, out = run_cli("apply", "--yes", *FAST, "--parallelism", "1", "--max-failures", "1", m.path)
+    assert code == 1, out
+    assert _lines_of(out, "...") == [m.name("n0")], out
+    assert "Rollout stopped early: the failure budget is spent: 1 failed (--max-failures 1)" in out, out
+    assert "Apply finished: 0 succeeded, 1 failed, 5 not started." in out, out
+
+
+def test_a_rolled_back_replace_says_how_long_it_took_not_the_timeout(tmp_path, fleet_name, docker_client):
+    """Issue 24, paper cut: the new container turns unhealthy in about a second; the message says
+    so, not the --wait-timeout."""
+    m = Manifests(tmp_path, fleet_name, None)
+    m.write({"a": bot()})
+    apply_ok(m)
+    sick = {"test": ["CMD", "/bin/false"], "interval": "1s", "timeout": "1s", "retries": 1}
+    m.write({"a": bot(healthcheck=sick)})
+    code, out = run_cli("apply", "--yes", "--wait-timeout", "60", "--stop-timeout", "5", m.path)
+    assert code == 1, out
+    found = re.search(r"rolled back: container is unhealthy after (\d+\.\d)s; the old container was restored", out)
+    assert found and float(found.group(1)) < 30, out
+    assert "after 60s" not in out, out

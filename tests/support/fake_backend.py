@@ -16,6 +16,9 @@ What it records, for assertions:
 - `log`: every call in order as a `Call` (kind, target name, container id, whether it failed);
 - `max_in_flight`: the most mutating calls that were under way at the same moment (with a
   `latency`, parallel callers overlap the way they do on a real engine);
+- `max_starting`: the most units that were started and not yet through their `wait_ready` at
+  the same moment (with a `ready_delay`, a unit takes that long to prove itself, like a booting
+  gateway); a start nobody waits for (a rolled-back replace restarting the old unit) ends there;
 - `call_observers`: told (kind, what) after every call, failed or not, as DockerEngine tells them.
 
 Behaviour on demand:
@@ -109,10 +112,11 @@ class FakeBackend:
 
     def __init__(self, *, latency: float = 0.0, bad_images: frozenset[str] = frozenset(),
                  bad_commands: frozenset[tuple[str, ...]] = frozenset(), traits: Traits = DOCKER_TRAITS,
-                 missing_images: Collection[str] = ()):
+                 missing_images: Collection[str] = (), ready_delay: float = 0.0):
         self.traits = traits  # by default it plays a single host: renames aside, updates in place
         self.endpoint = Endpoint("fake://memory", source="fake")
         self.latency = latency
+        self.ready_delay = ready_delay  # how long wait_ready takes (a unit proving itself)
         self.bad_images = bad_images
         self.bad_commands = bad_commands
         self.missing_images = set(missing_images)
@@ -122,6 +126,7 @@ class FakeBackend:
         self.log: list[Call] = []
         self.started_creates: list[str] = []  # container names, in order of create
         self.max_in_flight = 0
+        self._readiness: list[tuple[str, str]] = []  # ("start" | "ready", unit id), in order
         self.run_once_result: tuple[int, str] = (0, "")
         self.helper_result = HelperResult(0, "", "")
         self.clock: Callable[[], float] = time.time  # the engine's clock (tests may move it)
@@ -141,6 +146,24 @@ class FakeBackend:
     def fail_call(self, k: int, *, error: type[EngineError] = EngineError, mutating: bool = False) -> None:
         """Fail the k-th call from now, of any kind (of any mutating kind with mutating=True)."""
         self.fail_on(MUTATING if mutating else None, nth=k, error=error)
+
+    @property
+    def max_starting(self) -> int:
+        """The most units started and not yet through wait_ready at one moment (see the module
+        docstring); a start with no wait_ready after it does not count."""
+        with self._lock:
+            events = list(self._readiness)
+        waited = {i for i, (kind, cid) in enumerate(events) if kind == "start"
+                  and ("ready", cid) in events[i + 1:]}
+        starting: set[str] = set()
+        peak = 0
+        for i, (kind, cid) in enumerate(events):
+            if kind == "start" and i in waited:
+                starting.add(cid)
+                peak = max(peak, len(starting))
+            elif kind == "ready":
+                starting.discard(cid)
+        return peak
 
     @property
     def mutating_calls(self) -> int:
@@ -282,6 +305,8 @@ class FakeBackend:
         def start() -> None:
             c = self._get(container_id, f"start {name}")
             c.status = "exited" if self._bad(c) else "running"
+            with self._lock:
+                self._readiness.append(("start", container_id))
 
         self._call("start", self._name_of(container_id), start, cid=container_id)
 
@@ -353,7 +378,13 @@ class FakeBackend:
         return self._call("update", self._name_of(unit_id), replace, cid=unit_id)
 
     def wait_ready(self, container_id: str, *, timeout: float, settle: float, healthcheck: bool) -> UnitStatus:
-        return self.inspect(container_id)  # start settles at once here: running, or exited
+        if self.ready_delay:
+            time.sleep(self.ready_delay)
+        try:
+            return self.inspect(container_id)  # settled after ready_delay: running, or exited
+        finally:
+            with self._lock:
+                self._readiness.append(("ready", container_id))
 
     # -- markers -----------------------------------------------------------------------------------------
     def create_marker(self, name: str, labels: dict[str, str]) -> str:

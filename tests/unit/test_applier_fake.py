@@ -213,10 +213,10 @@ def test_an_interrupt_starts_no_new_action_and_reports_the_unstarted_ones():
     bots = [spec(f"b{i}") for i in range(6)]
     actions = [Action(b.name, CREATE, desired=b) for b in bots]
     report = apply(engine, *actions, hold=interrupt_after(engine, 2), parallelism=1)
-    assert report.interrupted
-    assert [(r.bot, r.ok) for r in report.results[:2]] == [("b0", True), ("b1", True)]
-    assert [(r.bot, r.ok, r.message) for r in report.results[2:]] == [
-        (b.name, False, "not started: the apply was interrupted") for b in bots[2:]]
+    assert report.interrupted and report.stopped == "the apply was interrupted"
+    assert [(r.bot, r.ok) for r in report.results] == [("b0", True), ("b1", True)]
+    # never started: "not started", as after a spent budget or a lost lock, not failed (issue 24)
+    assert [a.bot for a in report.not_started] == [b.name for b in bots[2:]] and not report.failed
     assert sorted(c.name for c in engine.containers.values()) == ["botmaker-b0", "botmaker-b1"]
     assert {n for _, n in mutations(engine)} == {"botmaker-b0", "botmaker-b1"}
 
@@ -229,16 +229,58 @@ def test_an_interrupt_lets_the_actions_under_way_finish_and_prunes_nothing():
                    hold=interrupt_after(engine, 1), parallelism=3)
     assert report.interrupted and report.skipped == ["z"] and gone.container_id in engine.containers
     started = [r for r in report.results if r.ok]
-    unstarted = [r for r in report.results if not r.ok]
-    assert len(started) + len(unstarted) == len(bots) and started and unstarted
-    assert all(r.message == "not started: the apply was interrupted" for r in unstarted)
+    unstarted = report.not_started
+    assert len(started) + len(unstarted) == len(report.results) + len(unstarted) == len(bots) and started and unstarted
     # every action that was started finished: its container runs; the others have none
     running = {c.name for c in engine.containers.values() if c.running and c.name != "botmaker-z"}
     assert running == {f"botmaker-{r.bot}" for r in started}
     assert all(f"botmaker-{r.bot}" not in {c.name for c in engine.log} for r in unstarted)
 
 
+def test_interrupts_however_many_let_the_action_under_way_finish_and_say_so_at_once():
+    """Ctrl-C pressed twice while the first of five waits for its unit: a real SIGINT, which raises
+    KeyboardInterrupt in the main thread (no handler of the apply flow here), each time."""
+    import os
+    import signal
+    import time
+
+    engine = FakeBackend(ready_delay=0.6)
+    said: list[str] = []
+
+    def progress(bot: str, event: str, message: str) -> None:
+        if (bot, event) == ("b0", "start"):
+            for _ in range(2):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.15)
+
+    applier = Applier(engine, FLEET, ApplyOptions(settle=0, parallelism=1), progress=progress)
+    applier.notify = said.append
+    bots = [spec(f"b{i}") for i in range(5)]
+    report = applier.apply(Plan(FLEET, tuple(Action(b.name, CREATE, desired=b) for b in bots)))
+    assert report.interrupted and [(r.bot, r.ok) for r in report.results] == [("b0", True)]
+    assert [a.bot for a in report.not_started] == ["b1", "b2", "b3", "b4"]
+    assert said[0] == "interrupt received, finishing 1 bot under way; no new change starts"
+    assert said[1].startswith("interrupt received again, still finishing 1 bot under way") and len(said) == 2
+    assert [c.name for c in engine.containers.values()] == ["botmaker-b0"]
+
+
 # --- parallelism -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("parallelism", [1, 2, 3])
+def test_a_change_holds_its_slot_until_its_unit_is_ready(parallelism):
+    """Issue 24, defect 2: creates and starts too, not only replaces, count against the bound
+    until their unit is ready (here: 20 ms after start, like a gateway that boots)."""
+    engine = FakeBackend(ready_delay=0.02)
+    olds = [spec(f"r{i}") for i in range(3)]
+    actions = [replace(b, deployed(engine, b), image="img:2") for b in olds]
+    stopped = [spec(f"s{i}") for i in range(3)]
+    actions += [Action(b.name, START, container_id=deployed(engine, b, running=False), desired=b) for b in stopped]
+    actions += [Action(f"n{i}", CREATE, desired=spec(f"n{i}")) for i in range(6)]
+    report = apply(engine, *actions, parallelism=parallelism)
+    assert all(r.ok for r in report.results) and len(report.results) == 12
+    assert engine.max_starting == parallelism, engine.max_starting  # reached, never passed
+
+
 
 @pytest.mark.parametrize("parallelism", [1, 2, 4])
 def test_no_more_mutating_calls_at_once_than_the_parallelism(parallelism):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
 import pytest
 
 from deployer.backends.base import Marker
-from deployer.core.model import REMOVE, REPLACE, Action, BotSpec, Plan
+from deployer.core.model import CREATE, REMOVE, REPLACE, Action, BotSpec, Plan
 from deployer.core.spec import container_spec, spec_hash
 from deployer.core.vocabulary import LABEL_LOCK_BEAT_OF, LABEL_LOCK_EXPIRES, LABEL_LOCK_TOKEN, LABEL_LOCK_TTL
 from deployer.errors import LockHeld
@@ -77,6 +78,21 @@ def test_budget_bounds_started_actions_by_budget_plus_parallelism(parallelism):
     assert len(report.results) == len(started) and len(report.failed) == len(started)
     assert len(report.not_started) == 60 - len(started)
     assert {a.bot for a in report.not_started}.isdisjoint(started)
+
+
+@pytest.mark.parametrize("parallelism", [1, 2])
+def test_budget_bounds_creates_that_exit_at_once(parallelism):
+    """Issue 24, defect 2: six new bots whose containers exit right after start (found by the
+    wait for ready, which holds the slot): at most N + parallelism - 1 are started."""
+    engine = FakeBackend(bad_commands=frozenset({BAD}), ready_delay=0.02)
+    plan = Plan("f", tuple(Action(f"bot{i:04d}", CREATE, desired=BotSpec(name=f"bot{i:04d}", image="openclaw:1",
+                                                                         command=BAD)) for i in range(6)))
+    report, started = run(engine, plan, parallelism=parallelism, max_failures=1)
+    assert 1 <= len(started) <= parallelism and len(report.failed) == len(started), started
+    assert len(report.not_started) == 6 - len(started) and not report.interrupted
+    # as the stop saw it: with two slots, both creates may have failed before the next check
+    seen = re.fullmatch(r"the failure budget is spent: (\d) failed \(--max-failures 1\)", report.stopped or "")
+    assert seen and 1 <= int(seen.group(1)) <= len(report.failed), report.stopped
 
 
 def test_without_a_budget_every_action_is_tried():
