@@ -74,7 +74,11 @@ def test_history_records_three_applies_and_rollback_pins_the_image_id(tmp_path, 
 
         code, text = run_cli("history", fleet_name)
         assert code == 0, text
-        assert "#1 " in text and "revision aaaa1111" in text and img1.split(":")[1][:12] in text, text
+        assert "#1 " in text and "revision aaaa1111" in text and f"created 2: {m.name('a')}, {m.name('b')}" in text
+        assert img1.split(":")[1][:12] not in text, text  # per-bot rows only on request (issue 24)
+        code, text = run_cli("history", fleet_name, "--entry", "1")
+        assert code == 0 and "revision aaaa1111" in text and img1.split(":")[1][:12] in text, text
+        assert "#2 " not in text, text
 
         # a secret rotates after entry 1: rollback keeps today's file (and says so)
         write_secret(secrets_dir, m.name("a"), "TELEGRAM_BOT_TOKEN", "token-a-2")
@@ -141,3 +145,4 @@ def test_rollback_refusals(tmp_path, fleet_name, docker_client):
     code, out = run_cli("history", "Not_A_Fleet")
     assert code == 1 and "is not a fleet name" in out, out
     assert "Traceback" not in out
+
