@@ -120,7 +120,8 @@ class RollbackArgs:
 @options.parsed_as(RollbackArgs)
 def rollback(args: RollbackArgs) -> None:
     """Put the fleet back as a history entry recorded it: its canonical specs, with images pinned to
-    the image IDs that ran then, and today's secret files. Planned field by field and applied
+    the image IDs that ran then where a bot runs another image now, and today's secret files.
+    Planned field by field and applied
     through the same lock, confirmation, failure budget and record as apply."""
     from deployer.flows import rollback as rb
     from deployer.flows.apply import ApplyRequest
@@ -130,7 +131,7 @@ def rollback(args: RollbackArgs) -> None:
     engine = open_engine(max(16, parallelism * 2))
     entries = handle_errors(lambda: read_history(engine, fleet_name(fleet)))
     entry = handle_errors(lambda: find_entry(entries, args.to))
-    spec = handle_errors(lambda: rb.fleet_at(entry, fleet))
+    spec = handle_errors(lambda: rb.restorable_fleet(engine, entries, entry, fleet))
     if not args.yes and not args.dry_run and not sys.stdin.isatty():
         fail("refusing to roll back without confirmation: no terminal to ask on; pass --yes")
     missing = handle_errors(lambda: [b for b in {b.image: b for b in spec.bots}.values()

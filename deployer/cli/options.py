@@ -212,6 +212,11 @@ dry_run_option = click.option("--dry-run", is_flag=True, help="Show the rollback
 force_option = click.option("--force", is_flag=True, required=False, help="Remove the lock whoever holds it.")
 limit_option = click.option("--limit", type=click.IntRange(1), default=20, show_default=True,
                             help="Show the newest N entries.")
+history_bots_option = click.option("--bots", "bots", is_flag=True,
+                                   help="List every bot of each entry: state, spec hash, image and image ID.")
+history_entry_option = click.option(
+    "--entry", "entry", metavar="ENTRY", default=None,
+    help="Show only this entry (its number or a revision, as `rollback --to` takes), with every bot.")
 manifests_option = click.option(
     "-f", "--manifests", "paths", multiple=True, type=click.Path(),
     help="The manifests (for the Fleet's spec.secretsDir and the bot's uid); repeatable.")

@@ -36,10 +36,15 @@ def unlock(fleet: str, force: bool) -> None:
 @options.history_format_option
 @options.limit_option
 @options.global_options
-def history(fleet: str, fmt: str, limit: int) -> None:
-    """The fleet's last applies, newest first: entry, revision, time, who, CI job, result, and per
-    bot the spec hash and the image ID it ran. Kept on the engine (the newest 20)."""
-    from deployer.runtime.history import read_history, render_history
+@options.history_bots_option
+@options.history_entry_option
+def history(fleet: str, fmt: str, limit: int, bots: bool, entry: str | None) -> None:
+    """The fleet's last applies, newest first: entry, revision, time, who, CI job, result, and
+    which bots each one changed and how. Every bot's spec hash and image ID with --bots, or for
+    one entry with --entry N; --format json has them all. Kept on the engine (the newest 20)."""
+    from deployer.runtime.history import find_entry, read_history, render_history
 
     entries = handle_errors(lambda: read_history(open_engine(), fleet_name(fleet)))
-    click.echo(render_history(fleet, entries[:limit], fmt))
+    if entry is not None:
+        entries = [handle_errors(lambda: find_entry(entries, entry))]
+    click.echo(render_history(fleet, entries[:limit], fmt, bots=bots or entry is not None))

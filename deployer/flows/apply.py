@@ -17,16 +17,17 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from deployer.core.model import FleetSpec, Plan
+from deployer.core.model import FleetSpec, ObservedContainer, Plan
 from deployer.errors import DeployerError
 from deployer.flows import prepare as workflow
 from deployer.flows.planfile import SavedPlan, check_state
 from deployer.flows.prepare import PlanSettings, Prepared
+from deployer.plan.planner import desired_spec
 from deployer.runtime import stamps
 from deployer.runtime.applier import Applier, ApplyOptions, ApplyReport, Progress
-from deployer.runtime.history import Entry, write_entry
+from deployer.runtime.history import Entry, changes_of, write_entry
 from deployer.runtime.interrupts import Interrupts
 from deployer.runtime.lock import FleetLock, ci_job_url
 
@@ -196,7 +197,7 @@ def _apply_locked(request: ApplyRequest, engine: Backend, lock: FleetLock, hooks
     outcome.status, outcome.report, outcome.result = ApplyStatus.APPLIED, report, result_line(report)
     hooks.applied(report, outcome.result)
     try:
-        warning = _record(engine, request, stamp, the_plan, outcome.result)
+        warning = _record(engine, request, stamp, the_plan, outcome.result, ran=(prepared, report))
     except DeployerError as exc:
         warning = f"could not write the fleet's last-applied record: {exc}"
     outcome.warnings += [warning] if warning else []
@@ -213,9 +214,11 @@ def result_line(report: ApplyReport) -> str:
     return result
 
 
-def _record(engine: Backend, request: ApplyRequest, stamp: stamps.Stamp, plan: Plan, result: str) -> str | None:
+def _record(engine: Backend, request: ApplyRequest, stamp: stamps.Stamp, plan: Plan, result: str,
+            ran: tuple[Prepared, ApplyReport] | None = None) -> str | None:
     """Replace the last-applied record (raises when it cannot), and add a history entry for every
-    apply that tried to change something; a history entry that cannot be written is a warning."""
+    apply that tried to change something (`ran`: what was planned and how it went); a history
+    entry that cannot be written is a warning."""
     entry = request.rollback_of
     if entry is not None:
         result = f"rollback to #{entry.seq}: {result}"
@@ -224,11 +227,28 @@ def _record(engine: Backend, request: ApplyRequest, stamp: stamps.Stamp, plan: P
         return None
     try:
         kind = "apply" if entry is None else "rollback"
+        applied, inspected, changes = _what_ran(*ran) if ran is not None else (None, None, None)
         write_entry(engine, plan.fleet, Entry(0, stamp.revision, stamp.applied_at, stamp.applied_by, ci_job_url(),
-                                              kind, result, plan.summary(), None if entry is None else entry.seq))
+                                              kind, result, plan.summary(), None if entry is None else entry.seq,
+                                              changes=changes),
+                    applied=applied, inspected=inspected)
     except DeployerError as exc:
         return f"could not write the history entry of this apply: {exc}"
     return None
+
+
+def _what_ran(prepared: Prepared, report: ApplyReport) -> tuple[
+        dict[str, dict[str, Any]], dict[str, ObservedContainer], dict[str, str]]:
+    """For the history entry: the canonical spec of every bot that runs what the plan wanted (its
+    change succeeded, or it had none: the planner found it equal, in-place settings included),
+    the containers inspected before the apply (their live in-place settings), and per bot what
+    became of its change. A container's spec label is written at create and an in-place update
+    cannot change it, so it alone would record the spec from before the update."""
+    ok = {r.bot for r in report.results if r.ok}
+    applied = {a.bot: desired_spec(a.desired, prepared.options) for a in prepared.plan.actions
+               if a.desired is not None and (a.bot in ok or not a.mutates)}
+    inspected = {c.id: c for c in prepared.observed.containers if c.inspected}
+    return applied, inspected, changes_of(report)
 
 
 def _notes(request: ApplyRequest, engine: Backend, prepared: Prepared) -> list[str]:

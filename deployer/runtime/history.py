@@ -4,11 +4,16 @@ Each entry is botmaker-history.<fleet>.<seq> (seq counts up per fleet and never 
 `rollback --to 12` means the same apply tomorrow). Its labels hold compact JSON:
   botmaker.history.meta    revision, time, who, CI job, kind (apply|rollback), result, summary
   botmaker.history.data.N  base64 of zlib-compressed JSON, in chunks of at most CHUNK characters:
-                           per bot [spec hash, image ID, state, manifest file, spec hash key], and
-                           every distinct canonical spec once (bots sharing a spec share it)
-What is recorded is what the engine runs after the apply (one list call): a bot whose change
-failed and was rolled back is recorded with the old container's spec and image ID, the image
-ID being the one the container was created from (a tag can move; the ID cannot).
+                           per bot [spec hash, image ID, state, manifest file, spec hash key],
+                           every distinct canonical spec once (bots sharing a spec share it), and
+                           what the apply did to each bot it touched (created, updated, failed, ...)
+What is recorded is what the engine runs after the apply (one list call for image IDs and
+states). The spec is not read from the container's label alone, which is written at create and
+cannot follow an in-place update (docker update changes limits, not labels): a bot the apply
+changed, or found unchanged, runs the spec the apply planned, so that is recorded; any other bot
+(failed and rolled back, not started) its label's spec with the in-place settings an inspect
+before the apply saw. Image IDs are the ones the containers were created from (a tag can move;
+the ID cannot).
 
 Label sizes: dockerd keeps any size, but every list call that shows these markers carries
 them, so one entry's data is capped at MAX_DATA characters (about 1,000 distinct bots); a
@@ -20,11 +25,14 @@ from __future__ import annotations
 import base64
 import json
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from deployer.core.encodings import cpus_from_nano, restart_string
 from deployer.core.labels import ownership_filters
-from deployer.core.spec import canonical_json
+from deployer.core.model import CREATE, NOOP, REMOVE, REPLACE, START, STOP, UPDATE
+from deployer.core.spec import canonical_json, spec_hash
 from deployer.core.vocabulary import (
     CONTAINER_PREFIX,
     HISTORY_PREFIX,
@@ -41,6 +49,7 @@ from deployer.errors import HistoryError
 if TYPE_CHECKING:
     from deployer.backends.base import Backend, MarkerStore
     from deployer.core.model import ObservedContainer
+    from deployer.runtime.applier import ApplyReport
 
 KEEP = 20
 CHUNK = 60_000
@@ -69,6 +78,9 @@ class Entry:
     rollback_to: int | None = None
     bots: dict[str, BotRecord] = field(default_factory=dict)
     restorable: bool = True
+    # what the apply did to each bot it touched, one of OUTCOMES; None: not recorded (an entry
+    # written before deployer kept it)
+    changes: dict[str, str] | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -76,9 +88,29 @@ class Entry:
             "applied_by": self.applied_by, "ci_job": self.ci_job, "kind": self.kind,
             "rollback_to": self.rollback_to, "result": self.result, "summary": self.summary,
             "restorable": self.restorable,
+            "changes": None if self.changes is None else dict(sorted(self.changes.items())),
             "bots": {name: {"spec_hash": b.spec_hash, "image_id": b.image_id, "state": b.state,
                             "manifest": b.source_file} for name, b in sorted(self.bots.items())},
         }
+
+
+# What an apply did to a bot, in the order `history` lists them.
+DONE = {CREATE: "created", REPLACE: "replaced", UPDATE: "updated", START: "started", STOP: "stopped",
+        REMOVE: "removed", NOOP: "cleaned up"}
+FAILED, NOT_STARTED, NOT_REMOVED = "failed", "not started", "not removed"
+OUTCOMES = (*DONE.values(), FAILED, NOT_STARTED, NOT_REMOVED)
+
+
+def changes_of(report: ApplyReport) -> dict[str, str]:
+    """Per bot the apply touched, what became of it (one of OUTCOMES)."""
+    out: dict[str, str] = {}
+    for r in report.results:
+        out[r.bot] = DONE.get(r.action, r.action) if r.ok else FAILED
+    for a in report.not_started:
+        out[a.bot] = NOT_STARTED
+    for bot in report.skipped:
+        out[bot] = NOT_REMOVED
+    return out
 
 
 def entry_name(fleet: str, seq: int) -> str:
@@ -87,20 +119,51 @@ def entry_name(fleet: str, seq: int) -> str:
 
 # --- encoding (pure) -------------------------------------------------------------------------------
 
-def bots_from_containers(containers: list[ObservedContainer]) -> dict[str, BotRecord]:
-    """Per bot, what its canonical container runs (aside copies and unlabelled ones are skipped)."""
+def bots_from_containers(containers: list[ObservedContainer], applied: Mapping[str, dict[str, Any]] | None = None,
+                         inspected: Mapping[str, ObservedContainer] | None = None,
+                         in_place_fields: frozenset[str] = frozenset()) -> dict[str, BotRecord]:
+    """Per bot, what its canonical container runs (aside copies and unlabelled ones are skipped):
+    its image ID and state as listed; its spec from `applied` (bot -> the canonical spec the apply
+    put in place or found in place), else from its label, with the in-place fields an inspect of
+    the same container saw (`inspected`, by container ID) where the backend changes them in place."""
     bots: dict[str, BotRecord] = {}
     for c in containers:
         bot = c.bot
         if not bot or c.name != CONTAINER_PREFIX + bot:
             continue
-        try:
-            spec = json.loads(c.labels.get(LABEL_SPEC, ""))
-        except ValueError:
-            spec = None
-        bots[bot] = BotRecord(c.labels.get(LABEL_SPEC_HASH, ""), c.image_id, "running" if c.running else "stopped",
-                              c.labels.get(LABEL_MANIFEST, ""), spec if isinstance(spec, dict) else None)
+        spec: dict[str, Any] | None
+        if applied is not None and bot in applied:
+            spec = applied[bot]
+        else:
+            try:
+                spec = json.loads(c.labels.get(LABEL_SPEC, ""))
+            except ValueError:
+                spec = None
+            seen = (inspected or {}).get(c.id)
+            if isinstance(spec, dict) and seen is not None and seen.inspected:
+                spec = as_run(spec, seen, in_place_fields)
+        if isinstance(spec, dict):
+            digest = c.labels.get(LABEL_SPEC_HASH, "") if spec == _label_spec(c) else spec_hash(spec)
+        else:
+            spec, digest = None, c.labels.get(LABEL_SPEC_HASH, "")
+        bots[bot] = BotRecord(digest, c.image_id, "running" if c.running else "stopped",
+                              c.labels.get(LABEL_MANIFEST, ""), spec)
     return bots
+
+
+def as_run(spec: dict[str, Any], c: ObservedContainer, in_place_fields: frozenset[str]) -> dict[str, Any]:
+    """A recorded spec with the live values of the fields the backend changes in place (memory,
+    cpus, restart on Docker), as an inspect of the container saw them."""
+    live = {"memory": c.memory_bytes or None, "cpus": cpus_from_nano(c.nano_cpus),
+            "restart": restart_string(c.restart_policy, c.restart_max_retries)}
+    return {**spec, **{k: v for k, v in live.items() if k in in_place_fields and k in spec}}
+
+
+def _label_spec(c: ObservedContainer) -> Any:
+    try:
+        return json.loads(c.labels.get(LABEL_SPEC, ""))
+    except ValueError:
+        return None
 
 
 def encode_labels(fleet: str, entry: Entry) -> dict[str, str]:
@@ -113,9 +176,10 @@ def encode_labels(fleet: str, entry: Entry) -> dict[str, str]:
         if b.spec is not None:
             specs.setdefault(key, b.spec)
         rows[name] = [b.spec_hash, b.image_id, b.state, b.source_file, key]
-    data = _pack({"bots": rows, "specs": specs})
+    changes = {} if entry.changes is None else {"changes": dict(sorted(entry.changes.items()))}
+    data = _pack({"bots": rows, "specs": specs, **changes})
     if len(data) > MAX_DATA:  # too big to carry on every list call: keep the record, not the specs
-        data = _pack({"bots": {n: r[:4] + [""] for n, r in rows.items()}, "specs": {}})
+        data = _pack({"bots": {n: r[:4] + [""] for n, r in rows.items()}, "specs": {}, **changes})
         meta["unrestorable"] = f"specs of {len(specs)} bots exceed {MAX_DATA} characters"
     labels = {LABEL_HISTORY: fleet, LABEL_HISTORY_SEQ: str(entry.seq), LABEL_HISTORY_META: canonical_json(meta)}
     for i in range(0, max(1, len(data)), CHUNK):
@@ -133,11 +197,14 @@ def decode_labels(labels: dict[str, str]) -> Entry:
             name: BotRecord(h, image_id, state, source, data["specs"].get(key) if key else None)
             for name, (h, image_id, state, source, key) in data["bots"].items()
         }
+        changes = data.get("changes")
+        changes = None if changes is None else {str(k): str(v) for k, v in dict(changes).items()}
     except (KeyError, ValueError, TypeError, zlib.error) as exc:
         raise HistoryError(f"unreadable history entry ({type(exc).__name__}: {exc})") from None
     return Entry(seq, meta.get("revision", ""), meta.get("at", ""), meta.get("by", ""), meta.get("ci", ""),
                  meta.get("kind", "apply"), meta.get("result", ""), meta.get("summary") or {}, meta.get("to"), bots,
-                 restorable=not meta.get("unrestorable") and all(b.spec is not None for b in bots.values()))
+                 restorable=not meta.get("unrestorable") and all(b.spec is not None for b in bots.values()),
+                 changes=changes)
 
 
 def _pack(data: Any) -> str:
@@ -181,15 +248,19 @@ def read_history(engine: MarkerStore, fleet: str) -> list[Entry]:
     return sorted(entries, key=lambda e: e.seq, reverse=True)
 
 
-def write_entry(engine: Backend, fleet: str, entry: Entry, *, keep: int = KEEP) -> Entry:
+def write_entry(engine: Backend, fleet: str, entry: Entry, *, applied: Mapping[str, dict[str, Any]] | None = None,
+                inspected: Mapping[str, ObservedContainer] | None = None, keep: int = KEEP) -> Entry:
     """Record what the fleet runs now as the next entry (call it while holding the fleet lock),
-    then remove entries beyond the newest `keep`."""
+    then remove entries beyond the newest `keep`. `applied` and `inspected`: see
+    bots_from_containers; `entry` gives the meta and the changes."""
     containers = engine.list_containers(labels=ownership_filters(fleet))
     _, markers = engine.list_markers(LABEL_HISTORY, fleet)
     ours = [(int(m.labels.get(LABEL_HISTORY_SEQ, "0") or 0), m) for m in markers if m.name.startswith(HISTORY_PREFIX + fleet + ".")]
     seq = max((s for s, _ in ours), default=0) + 1
     entry = Entry(seq, entry.revision, entry.applied_at, entry.applied_by, entry.ci_job, entry.kind, entry.result,
-                  entry.summary, entry.rollback_to, bots_from_containers(containers))
+                  entry.summary, entry.rollback_to,
+                  bots_from_containers(containers, applied, inspected, engine.traits.in_place_fields),
+                  changes=entry.changes)
     engine.create_marker(entry_name(fleet, seq), encode_labels(fleet, entry))
     for old_seq, m in ours:
         if old_seq <= seq - keep:
@@ -197,10 +268,16 @@ def write_entry(engine: Backend, fleet: str, entry: Entry, *, keep: int = KEEP) 
     return entry
 
 
-__all__ = ["Entry", "BotRecord", "read_history", "write_entry", "find_entry", "KEEP"]
+__all__ = ["Entry", "BotRecord", "read_history", "write_entry", "find_entry", "changes_of", "render_history", "KEEP"]
 
 
-def render_history(fleet: str, entries: list[Entry], fmt: str) -> str:
+NAMES_SHOWN = 10  # per kind of change in `history`'s text; the rest are counted ("+N more")
+
+
+def render_history(fleet: str, entries: list[Entry], fmt: str, *, bots: bool = False) -> str:
+    """`deployer history`: JSON (every field of every entry, all bots), or text: per entry its
+    line, its result and what it changed (at most NAMES_SHOWN names per kind); the per-bot
+    record (spec hash, image ID) only with bots=True."""
     if fmt == "json":
         return json.dumps({"fleet": fleet, "entries": [e.as_json() for e in entries]}, indent=2, sort_keys=True)
     if not entries:
@@ -211,8 +288,34 @@ def render_history(fleet: str, entries: list[Entry], fmt: str) -> str:
         lines.append(f"#{e.seq}  {e.applied_at}  {what}  revision {e.revision}  by {e.applied_by}"
                      + (f"  ({e.ci_job})" if e.ci_job else ""))
         lines.append(f"    result: {e.result}" + ("" if e.restorable else "  [specs not recorded: cannot roll back]"))
-        for name, b in sorted(e.bots.items()):
-            image = (b.spec or {}).get("image", "?")
-            image = "image pinned by a rollback" if image.startswith("sha256:") else image
-            lines.append(f"    {name:<30} {b.state:<8} {b.spec_hash:<36} {image} ({b.image_id.split(':', 1)[-1][:12]})")
+        lines += [f"    {line}" for line in change_lines(e)]
+        if bots:
+            lines.append(f"    bots ({len(e.bots)}):")
+            for name, b in sorted(e.bots.items()):
+                image = (b.spec or {}).get("image", "?")
+                image = "image pinned by a rollback" if image.startswith("sha256:") else image
+                lines.append(f"      {name:<30} {b.state:<8} {b.spec_hash:<36} {image} "
+                             f"({b.image_id.split(':', 1)[-1][:12]})")
+    if not bots:
+        lines.append(f"(each bot's spec hash and image ID: deployer history {fleet} --entry N, or --bots)")
     return "\n".join(lines)
+
+
+def change_lines(e: Entry) -> list[str]:
+    """What an entry changed, one line per kind, in OUTCOMES order: 'replaced 2: a, b'."""
+    if e.changes is None:  # written before entries kept it: the plan's counts are all there is
+        planned = ", ".join(f"{n} {kind}" for kind, n in e.summary.items() if n)
+        return [f"planned: {planned or 'nothing'} (which bots changed was not recorded)"]
+    by_outcome: dict[str, list[str]] = {}
+    for bot, outcome in sorted(e.changes.items()):
+        by_outcome.setdefault(outcome, []).append(bot)
+    order = list(OUTCOMES) + sorted(set(by_outcome) - set(OUTCOMES))
+    lines = []
+    for outcome in order:
+        names = by_outcome.get(outcome)
+        if not names:
+            continue
+        shown = ", ".join(names[:NAMES_SHOWN])
+        more = f" +{len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else ""
+        lines.append(f"{outcome} {len(names)}: {shown}{more}")
+    return lines or ["changed: nothing"]

@@ -11,6 +11,7 @@ from tests.support.engine_harness import STAND_IN_IMAGE, STAND_IN_IMAGE_V2
 from tests.support.fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
     FAST,
     Manifests,
+    assert_clean,
     bot,
     cleanup_markers,
     env_of,
@@ -74,7 +75,11 @@ def test_history_records_three_applies_and_rollback_pins_the_image_id(tmp_path, 
 
         code, text = run_cli("history", fleet_name)
         assert code == 0, text
-        assert "#1 " in text and "revision aaaa1111" in text and img1.split(":")[1][:12] in text, text
+        assert "#1 " in text and "revision aaaa1111" in text and f"created 2: {m.name('a')}, {m.name('b')}" in text
+        assert img1.split(":")[1][:12] not in text, text  # per-bot rows only on request (issue 24)
+        code, text = run_cli("history", fleet_name, "--entry", "1")
+        assert code == 0 and "revision aaaa1111" in text and img1.split(":")[1][:12] in text, text
+        assert "#2 " not in text, text
 
         # a secret rotates after entry 1: rollback keeps today's file (and says so)
         write_secret(secrets_dir, m.name("a"), "TELEGRAM_BOT_TOKEN", "token-a-2")
@@ -141,3 +146,64 @@ def test_rollback_refusals(tmp_path, fleet_name, docker_client):
     code, out = run_cli("history", "Not_A_Fleet")
     assert code == 1 and "is not a fleet name" in out, out
     assert "Traceback" not in out
+
+
+def limits_of(docker_client, name: str) -> tuple[int, int]:
+    c = get_container(docker_client, name)
+    return c.attrs["HostConfig"]["Memory"], c.attrs["HostConfig"]["NanoCpus"]
+
+
+def test_an_in_place_update_is_recorded_and_rolled_back_to(tmp_path, fleet_name, secrets_dir, docker_client):
+    """Issue 24, defect 3: an entry records what the engine runs after the apply, in-place updates
+    included (the container's spec label cannot change in place, so it is not what is recorded)."""
+    m = Manifests(tmp_path, fleet_name, secrets_dir)
+    m.write({"a": bot()})
+    apply_rev(m, "aaaa1111")  # 1: no limits
+    m.write({"a": bot(resources={"memory": "64m", "cpus": 0.5})})
+    out = apply_rev(m, "bbbb2222")  # 2: the limits, in place
+    assert "updated in place" in out, out
+    created = get_container(docker_client, m.cname("a")).id
+    assert limits_of(docker_client, m.cname("a")) == (64 << 20, 500_000_000)
+    m.write({"a": bot(resources={"memory": "64m", "cpus": 0.5}), "b": bot()})
+    apply_rev(m, "cccc3333")  # 3: another bot; a is unchanged and still runs its limits
+
+    entries = {e["entry"]: e for e in history(fleet_name)["entries"]}
+    a = m.name("a")
+    assert entries[2]["bots"][a]["spec_hash"] != entries[1]["bots"][a]["spec_hash"], entries
+    assert entries[3]["bots"][a]["spec_hash"] == entries[2]["bots"][a]["spec_hash"], entries
+
+    # what runs now: nothing to do (was: "memory limit removed", a replace)
+    code, out = run_cli("rollback", fleet_name, "--to", "3", "--yes", *FAST)
+    assert code == 0 and "No changes." in out, out
+    code, out = run_cli("rollback", fleet_name, "--to", "2", "--dry-run")  # b is not in entry 2: an orphan
+    assert code == 0 and "memory" not in out and f"bot {a} " not in out, out
+    assert get_container(docker_client, m.cname("a")).id == created
+    assert limits_of(docker_client, m.cname("a")) == (64 << 20, 500_000_000)
+
+    code, out = run_cli("rollback", fleet_name, "--to", "1", "--yes", *FAST, "--prune")
+    assert code == 0, out
+    assert "memory limit removed" in out, out
+    assert limits_of(docker_client, m.cname("a")) == (0, 0)
+    assert get_container(docker_client, m.cname("a")).labels["botmaker.revision"] == "aaaa1111"
+
+    code, out = run_cli("rollback", fleet_name, "--to", "2", "--yes", *FAST, "--prune")
+    assert code == 0 and "Apply finished: 1 succeeded, 0 failed." in out, out
+    assert limits_of(docker_client, m.cname("a")) == (64 << 20, 500_000_000)
+    newest = history(fleet_name)["entries"][0]
+    assert newest["rollback_to"] == 2 and newest["bots"][a]["spec_hash"] == entries[2]["bots"][a]["spec_hash"]
+
+
+def test_rollback_to_the_entry_that_runs_now_changes_nothing(tmp_path, fleet_name, secrets_dir, docker_client):
+    """Issue 24: rollback pins an image to its recorded ID only where the bot runs another image
+    now; a rollback to what runs is no change, and the next apply of the manifests none either."""
+    m = Manifests(tmp_path, fleet_name, secrets_dir)
+    m.write({s: bot(env={"V": "1"}) for s in ("a", "b")})
+    apply_rev(m, "aaaa1111")
+    ids = {s: get_container(docker_client, m.cname(s)).id for s in ("a", "b")}
+    code, out = run_cli("rollback", fleet_name, "--to", "1", "--dry-run")
+    assert code == 0 and "No changes." in out, out
+    code, out = run_cli("rollback", fleet_name, "--to", "1", "--yes", *FAST)
+    assert code == 0 and "No changes." in out, out
+    assert "no image is pinned" in out, out
+    assert {s: get_container(docker_client, m.cname(s)).id for s in ("a", "b")} == ids
+    assert_clean(m)

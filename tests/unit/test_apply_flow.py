@@ -466,3 +466,19 @@ def test_ctrl_c_before_any_change_still_unwinds_and_the_handler_is_put_back() ->
     assert outcome.status is ApplyStatus.INTERRUPTED and outcome.report is None
     assert bots_on(engine) == [] and read_record(engine, FLEET) is None and lock_markers(engine) == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_history_records_an_in_place_update_and_what_each_apply_changed() -> None:
+    """Issue 24: the container's spec label cannot follow an in-place update; the entry must."""
+    engine = Engine()
+    run_apply(request(fleet("a")), engine)
+    limited = BotSpec(name="a", image="app:1", memory_bytes=64 << 20)
+    outcome = run_apply(request(FleetSpec(name=FLEET, bots=(limited,))), engine)
+    assert outcome.plan is not None and [a.action for a in outcome.plan.actions] == ["update"]
+    run_apply(request(FleetSpec(name=FLEET, bots=(limited, BotSpec(name="b", image="app:1")))), engine)
+    third, second, first = read_history(engine, FLEET)
+    assert first.bots["a"].spec is not None and first.bots["a"].spec["memory"] is None
+    assert second.bots["a"].spec is not None and second.bots["a"].spec["memory"] == 64 << 20
+    assert second.bots["a"].spec_hash != first.bots["a"].spec_hash
+    assert third.bots["a"].spec_hash == second.bots["a"].spec_hash  # unchanged: still its limit
+    assert [first.changes, second.changes, third.changes] == [{"a": "created"}, {"a": "updated"}, {"b": "created"}]
