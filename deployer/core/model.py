@@ -171,6 +171,11 @@ class ObservedContainer:
     def running(self) -> bool:
         return self.state in ("running", "restarting")
 
+    @property
+    def paused(self) -> bool:
+        """Frozen by hand (`docker pause`): neither running nor stopped, and it cannot be started."""
+        return self.state == "paused"
+
 
 @dataclass(frozen=True)
 class Observed:
@@ -218,6 +223,7 @@ class Method(StrEnum):
 
     CREATE = "create"
     START = "start"
+    UNPAUSE = "unpause"  # a unit paused by hand resumes; a paused unit cannot be started
     STOP = "stop"
     REMOVE = "remove"
     IN_PLACE = "in-place update"  # the engine changes the unit's settings; a state change rides along

@@ -238,9 +238,9 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
     if found.riding:
         # docker update neither starts nor stops a container; the state change rides along
         if bot.state == "running" and not current.running:
-            found.rides("state", current.state, "running", f"{noun} is {current.state}, manifest says running")
-        elif bot.state == "stopped" and current.running:
-            found.rides("state", current.state, "stopped", f"{noun} is {current.state}, manifest says stopped")
+            found.rides("state", current.state, "running", _state_why(current, "running", noun))
+        elif bot.state == "stopped" and (current.running or current.paused):
+            found.rides("state", current.state, "stopped", _state_why(current, "stopped", noun))
         if hot_config and current.running and bot.state == "running":
             found.note(RELOADS, first=True)
             return Action(action=UPDATE, reasons=tuple(found.reasons), changes=tuple(found.riding),
@@ -249,16 +249,23 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
                       write_config=hot_config, how=Method.IN_PLACE, **base)
     # `reasons` can only hold the extra-containers note here; keep it, they are removed as leftovers
     if bot.state == "running" and not current.running:
-        why = f"{noun} is {current.state}, manifest says running"
-        return Action(action=START, reasons=(why, *found.reasons), how=Method.START,
+        why = _state_why(current, "running", noun)
+        return Action(action=START, reasons=(why, *found.reasons), how=Method.UNPAUSE if current.paused else Method.START,
                       changes=(Change("state", current.state, "running", why=why),), **base)
-    if bot.state == "stopped" and current.running:
-        why = f"{noun} is {current.state}, manifest says stopped"
+    if bot.state == "stopped" and (current.running or current.paused):
+        why = _state_why(current, "stopped", noun)
         return Action(action=STOP, reasons=(why, *found.reasons), how=Method.STOP,
                       changes=(Change("state", current.state, "stopped", why=why),), **base)
     asides = [c.name for c in containers if c.id in leftovers and _is_aside(c.name, options.traits)]
     reasons_noop = (f"copies left by an interrupted apply will be removed: {', '.join(asides)}",) if asides else ()
     return Action(action=NOOP, reasons=reasons_noop + tuple(found.reasons), how=Method.CLEAN_UP, **base)
+
+
+def _state_why(current: ObservedContainer, wanted: str, noun: str) -> str:
+    why = f"{noun} is {current.state}, manifest says {wanted}"
+    if current.paused and wanted == "running":
+        return why + ": it will be unpaused (a paused unit cannot be started)"
+    return why
 
 
 def _diff(bot: BotSpec, want: dict[str, Any], current: ObservedContainer, observed: Observed,

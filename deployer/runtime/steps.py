@@ -143,6 +143,9 @@ class Steps:
             self.engine.stop(action.container_id, bot.container_name, timeout=self.stop_timeout)
             return f"updated {fields} in place and stopped"
         if state == "running":
+            if _was_paused(action):
+                self._unpause_and_wait(action.container_id, bot)
+                return f"updated {fields} in place and unpaused"
             self._start_and_wait(action.container_id, bot)
             return f"updated {fields} in place and started"
         return f"updated {fields} in place"
@@ -173,6 +176,14 @@ class Steps:
         assert container_id
         self.engine.start(container_id, bot.container_name)
         return Deferred(lambda: self._wait_then(container_id, bot, "started"))
+
+    def unpause(self, action: Action) -> Outcome:
+        """A unit paused by hand: its processes resume where they were (a start is refused)."""
+        bot = _desired(action)
+        container_id = action.container_id
+        assert container_id
+        self.engine.unpause(container_id, bot.container_name)
+        return Deferred(lambda: self._resumed_then(container_id, bot))
 
     def stop(self, action: Action) -> str:
         assert action.container_id
@@ -250,6 +261,23 @@ class Steps:
         self.engine.start(container_id, bot.container_name)
         return self._wait_started(container_id, bot)
 
+    def _unpause_and_wait(self, container_id: str, bot: BotSpec) -> UnitStatus:
+        self.engine.unpause(container_id, bot.container_name)
+        return self._wait_resumed(container_id, bot)
+
+    def _resumed_then(self, container_id: str, bot: BotSpec) -> str:
+        self._wait_resumed(container_id, bot)
+        return "unpaused"
+
+    def _wait_resumed(self, container_id: str, bot: BotSpec) -> UnitStatus:
+        """A resumed unit must stay up for the settle time. Its healthcheck is not waited for: it
+        failed its probes while frozen, and says so until the next probe passes, an interval later
+        (`status` shows it)."""
+        st = self.engine.wait_ready(container_id, timeout=self.wait_timeout, settle=self.settle, healthcheck=False)
+        if st.running and st.status != "paused" and st.status not in ("exited", "dead", "restarting"):
+            return st
+        raise StartFailed(f"container is {st.status} after it was unpaused, not running")
+
     def _wait_then(self, container_id: str, bot: BotSpec, message: str) -> str:
         self._wait_started(container_id, bot)
         return message
@@ -292,6 +320,10 @@ class Steps:
         return self.observed.image_users if self.observed else None
 
 
+def _was_paused(action: Action) -> bool:
+    return any(c.field == "state" and c.before == "paused" for c in action.changes)
+
+
 def _desired(action: Action) -> BotSpec:
     assert action.desired is not None, f"action {action.action} for {action.bot} has no desired spec"
     return action.desired
@@ -305,6 +337,7 @@ STEPS: dict[Method, Callable[[Steps, Action], Outcome]] = {
     Method.IN_PLACE: Steps.in_place,
     Method.HOT_RELOAD: Steps.hot_reload,
     Method.START: Steps.start,
+    Method.UNPAUSE: Steps.unpause,
     Method.STOP: Steps.stop,
     Method.REMOVE: Steps.remove,
     Method.CLEAN_UP: Steps.clean_up,
