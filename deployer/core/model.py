@@ -146,6 +146,9 @@ class ObservedContainer:
     image_id: str
     state: str  # created, running, paused, restarting, exited, dead
     labels: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    # the healthcheck's verdict (starting, healthy, unhealthy), None without one or when unknown
+    health: str | None = None
+    created: float = 0.0  # when the unit was created, on the engine's clock (0: unknown)
     # Only filled in by an inspect, for containers whose in-place settings may differ:
     memory_bytes: int | None = None
     nano_cpus: int | None = None
@@ -231,6 +234,9 @@ class Method(StrEnum):
     STOP_FIRST_REPLACE = "stop-first replace"  # old unit stopped and kept aside until the new one is up
     IN_ENGINE_REPLACE = "in-engine replace"  # one engine-side update that stops first and rolls back itself
     CLEAN_UP = "clean-up"  # nothing to change: only copies left by an interrupted apply are removed
+    # an interrupted stop-first replace: the new unit must prove itself (ready, healthy) before the
+    # old one kept aside goes; otherwise the aside copy is restored, as the replace would have done
+    FINISH_REPLACE = "finish an interrupted replace"
     LEAVE = "leave alone"  # an orphan without --prune
 
 
@@ -256,6 +262,9 @@ class Action:
     how: Method | None = None
     # what a hot reload the gateway does not confirm falls back to (a replace), None: nothing
     fallback: Method | None = None
+    # Method.FINISH_REPLACE: the id of the old unit the interrupted replace kept aside, restored
+    # when the new one does not prove itself
+    aside: str | None = None
 
     @property
     def method(self) -> Method:

@@ -66,6 +66,7 @@ def _with_live_settings(c: ObservedContainer, st: ContainerStatus, refresh: bool
         nano_cpus=st.nano_cpus,
         restart_policy=st.restart_policy,
         restart_max_retries=st.restart_max_retries,
+        health=st.health,
         inspected=True,
         live=st.live if refresh else None,
     )

@@ -113,6 +113,37 @@ class Steps:
         self.engine.remove(old_id, aside)
         return "replaced" + (" and started" if bot.state == "running" else " (stopped)")
 
+    def finish_replace(self, action: Action) -> str:
+        """The rest of a stop-first replace an earlier apply left unfinished (killed while it
+        waited): the new unit (the action's) must prove itself as the replace would have made it,
+        started or unpaused first if need be, before the old unit kept aside goes (with the
+        action's leftovers, after this step). If it does not, it is removed and the aside copy is
+        renamed back and started: the bot is rolled back, as the uninterrupted replace would have
+        rolled it back. In-place changes that ride along are made first."""
+        bot = _desired(action)
+        new_id, old_id = action.container_id, action.aside
+        assert new_id is not None and old_id is not None, f"finishing the replace of {bot.name} needs both units"
+        self._update_settings(action, bot)
+        if action.write_config:
+            gateway_files.write_config(bot)
+        try:
+            status = self.engine.inspect(new_id)
+            if status.status == "paused":
+                self.engine.unpause(new_id, bot.container_name)
+            elif not status.running:
+                self.engine.start(new_id, bot.container_name)
+            self._wait_started(new_id, bot)
+        except (EngineError, StartFailed) as exc:
+            self._discard(new_id)
+            self._restore(old_id, bot, True, action)
+            # the interrupted replace wrote the new gateway config before it made the new unit, and
+            # kept no copy of the old one: the restored gateway reads the new file
+            config = (" with the generated config of the new one (the interrupted apply kept no copy of the old)"
+                      if bot.is_openclaw else "")
+            raise StepRolledBack(f"rolled back: the replace an earlier apply left unfinished did not complete: {exc}; "
+                                 f"the old container was restored{config}") from None
+        return "finished the replace an earlier apply left unfinished: the new container is ready, the old one is removed"
+
     def in_engine_replace(self, action: Action) -> str:
         """One engine-side update (a swarm service: stop-first, rollback on failure)."""
         bot = _desired(action)
@@ -341,4 +372,5 @@ STEPS: dict[Method, Callable[[Steps, Action], Outcome]] = {
     Method.STOP: Steps.stop,
     Method.REMOVE: Steps.remove,
     Method.CLEAN_UP: Steps.clean_up,
+    Method.FINISH_REPLACE: Steps.finish_replace,
 }

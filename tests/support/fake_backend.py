@@ -218,7 +218,8 @@ class FakeBackend:
         def rows() -> list[ObservedContainer]:
             with self._lock:
                 found = list(self.containers.values())
-            return [ObservedContainer(c.id, c.name, c.image, self._image_digest(c.image), c.status, dict(c.labels))
+            return [ObservedContainer(c.id, c.name, c.image, self._image_digest(c.image), c.status, dict(c.labels),
+                                      health=c.health if c.running else None, created=float(int(c.created)))
                     for c in found
                     if all((c.labels.get(k) == v) if v is not None else k in c.labels for k, v in wanted)
                     and (name is None or name in c.name)]  # the engine's name filter matches substrings
