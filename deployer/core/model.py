@@ -193,6 +193,9 @@ class Observed:
     image_users: dict[str, str | None] = field(default_factory=dict, compare=False, hash=False)
     # OpenClaw bots: the bytes of <configDir>/<bot>/openclaw.json as found on the host (None: no file)
     configs: dict[str, bytes | None] = field(default_factory=dict, compare=False, hash=False)
+    # the applies of this fleet that show life (lock token -> who): the lock's holder, and runs that
+    # lost the lock but still finish their changes. Read only when a unit kept aside names its run.
+    live_runs: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)

@@ -214,6 +214,15 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
             if c is not current and c.labels.get(LABEL_PROTECT) == "true" and not _is_aside(c.name, options.traits)]
     leftovers = tuple(sorted(c.id for c in containers if c is not current and c not in kept))
     base: dict[str, Any] = dict(bot=bot.name, container_id=current.id, leftovers=leftovers, desired=bot)
+    # a copy set aside by a run that still shows life (it lost the lock, or this is a plan, which
+    # takes none): its replace is under way, and nothing of this bot is touched until it ends
+    busy = next(((c, run) for c in containers if (run := options.traits.aside_run(c.name)) in observed.live_runs),
+                None)
+    if busy is not None:
+        copy, run = busy
+        why = (f"a replace by a run still under way ({observed.live_runs[run]}) keeps {copy.name} aside: "
+               f"the bot is left alone until that run ends")
+        return Action(bot.name, NOOP, (why,), container_id=current.id, desired=bot, how=Method.LEAVE)
 
     found = _diff(bot, want, current, observed, options.traits)
     if bot.is_openclaw:

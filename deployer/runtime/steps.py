@@ -83,15 +83,13 @@ class Steps:
     def stop_first_replace(self, action: Action) -> str:
         """Stop-first: a Telegram token allows one poller, so old and new never run together. The
         old unit is kept aside (renamed) until the new one is up, and restored if it is not."""
-        mark = self.engine.traits.aside_mark
-        assert mark is not None, f"{self.engine.traits.unit_noun}s of this backend are never kept aside"
         bot = _desired(action)
         self.ensure_image(bot)  # a failed pull leaves the current unit untouched
         old_id = action.container_id
         assert old_id is not None
         old_status = self.engine.inspect(old_id)
         was_running = old_status.running
-        aside = f"{bot.container_name}{mark}{old_id[:12]}"
+        aside = self.engine.traits.aside_name(bot.container_name, old_id, self.stamp.run if self.stamp else "")
         if was_running:
             self.engine.stop(old_id, bot.container_name, timeout=self.stop_timeout)
         if old_status.name != aside:
