@@ -7,6 +7,9 @@ What it keeps, like a single Docker host:
 - units (containers) with ids, names, states and labels; one name space shared with markers,
   so a create or a rename to a held name raises NameTaken, an unknown id raises NotFound;
 - the in-place settings `update` changes (memory, cpus, restart), read back by `inspect`;
+- a unit paused by hand (`pause`, not a call of the contract): it refuses a start and is resumed
+  by `unpause`, as on Docker; a unit's `health` (None: no healthcheck) is what its healthcheck says,
+  in the list and the inspect: set it to play one;
 - images: every ref is present unless listed in `missing_images` (then `image_id` is None and a
   create of it raises NotFound, until a `pull`).
 
