@@ -227,7 +227,9 @@ class FleetLock:
             self.interval = beat_interval(self.ttl)
 
     def acquire(self) -> None:
-        """Create the lock marker, taking over an expired one; then start the heartbeat."""
+        """Create the lock marker, taking over an expired one; then start the heartbeat, and hold
+        off while a run that lost the lock still shows life (_wait_for_runs_without_the_lock).
+        While it waits for a holder it says so through `notify`: once, then every notice_every s."""
         deadline = time.monotonic() + self.timeout
         pending_takeover: str | None = None
         told = False
