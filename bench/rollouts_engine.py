@@ -33,7 +33,7 @@ import yaml
 
 from bench.timing import REPO, run_timed
 from deployer.backends import open_backend
-from deployer.core.vocabulary import LABEL_LOCK as L_LOCK
+from deployer.core.vocabulary import LABEL_LOCK as LABEL_LOCK
 from deployer.runtime.lock import FleetLock
 from tests.support.engine_harness import FLEET_LABEL, MARKER_LABELS, STAND_IN_IMAGE
 
@@ -88,7 +88,7 @@ def cleanup(client: docker.DockerClient, fleet: str) -> None:
 
 
 def lock_markers(client: docker.DockerClient, fleet: str) -> dict[str, str]:
-    rows = client.api.containers(all=True, filters={"label": f"{L_LOCK}={fleet}"})
+    rows = client.api.containers(all=True, filters={"label": f"{LABEL_LOCK}={fleet}"})
     return {r["Names"][0].lstrip("/"): r["Id"] for r in rows}
 
 

@@ -109,7 +109,7 @@ from bench.children.raw_create import create as raw_create
 from bench.timing import REPO, run_timed, timed
 from deployer.core.vocabulary import LABEL_BOT, LABEL_FLEET, LABEL_MANAGED, LABEL_SPEC, LABEL_SPEC_HASH
 from deployer.core.vocabulary import LABEL_HISTORY as L_HISTORY
-from deployer.core.vocabulary import LABEL_LOCK as L_LOCK
+from deployer.core.vocabulary import LABEL_LOCK as LABEL_LOCK
 from deployer.core.vocabulary import LABEL_RECORD as L_RECORD
 from tests.support.engine_harness import BOT_UID, STAND_IN_IMAGE
 
@@ -399,7 +399,7 @@ class Engine:
         for r in self.api.containers(all=True, filters={"name": f"bench-{self.run}"}):
             name = (r.get("Names") or ["/"])[0].lstrip("/")
             labels = r.get("Labels") or {}
-            owner = labels.get(L_LOCK) or labels.get(L_RECORD) or labels.get(L_HISTORY)
+            owner = labels.get(LABEL_LOCK) or labels.get(L_RECORD) or labels.get(L_HISTORY)
             if name.startswith("botmaker-") and owner in fleets and RUN_LABEL not in labels:
                 out.append(r)
         return out

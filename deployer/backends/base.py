@@ -23,7 +23,7 @@ from deployer.core.traits import Traits
 
 # Calls that change bot units. Marker calls (lock, record) are counted apart as marker_create /
 # marker_remove, and preflight or helper runs as oneshot_* / helper.
-MUTATING = frozenset({"pull", "create", "start", "stop", "update", "rename", "remove"})
+MUTATING = frozenset({"pull", "create", "start", "stop", "update", "rename", "remove", "unpause"})
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,10 @@ class UnitWriter(Protocol):
     def remove(self, container_id: str, name: str = "") -> None: ...
 
     def rename(self, container_id: str, new_name: str) -> None: ...
+
+    def unpause(self, container_id: str, name: str = "") -> None:
+        """Resume a paused unit (frozen by hand, e.g. `docker pause`): its processes go on where
+        they stopped. A unit that cannot be paused (a swarm service) raises EngineError."""
 
     def update(self, container_id: str, bot: BotSpec, name: str = "") -> None:
         """Change the traits' in-place fields of a running unit without recreating it."""

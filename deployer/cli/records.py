@@ -27,8 +27,16 @@ def unlock(fleet: str, force: bool) -> None:
             click.echo(f"fleet {fleet} is not locked")
             sys.exit(EXIT_OK)
         fail(f"fleet {fleet} is locked by {holder}; pass --force to remove the lock (only when that run is dead)")
-    holder = handle_errors(lambda: force_unlock(engine, fleet))
-    click.echo(f"removed the lock of fleet {fleet} held by {holder}" if holder else f"fleet {fleet} was not locked")
+    unlocked = handle_errors(lambda: force_unlock(engine, fleet))
+    if unlocked is None:
+        click.echo(f"fleet {fleet} was not locked")
+        return
+    click.echo(f"removed the lock of fleet {fleet} held by {unlocked.holder}")
+    if unlocked.alive is not None:
+        alive = unlocked.alive
+        click.echo(f"That run showed life {alive.age:.0f}s ago. If it is still going, it starts no new change, and "
+                   f"the next apply waits until it has finished the ones under way (or stayed silent for its TTL, "
+                   f"{alive.ttl:.0f}s) before it changes anything.")
 
 
 @click.command()

@@ -148,6 +148,9 @@ class ObservedContainer:
     image_id: str
     state: str  # created, running, paused, restarting, exited, dead
     labels: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    # the healthcheck's verdict (starting, healthy, unhealthy), None without one or when unknown
+    health: str | None = None
+    created: float = 0.0  # when the unit was created, on the engine's clock (0: unknown)
     # Only filled in by an inspect, for containers whose in-place settings may differ:
     memory_bytes: int | None = None
     nano_cpus: int | None = None
@@ -173,6 +176,11 @@ class ObservedContainer:
     def running(self) -> bool:
         return self.state in ("running", "restarting")
 
+    @property
+    def paused(self) -> bool:
+        """Frozen by hand (`docker pause`): neither running nor stopped, and it cannot be started."""
+        return self.state == "paused"
+
 
 @dataclass(frozen=True)
 class Observed:
@@ -187,6 +195,9 @@ class Observed:
     image_users: dict[str, str | None] = field(default_factory=dict, compare=False, hash=False)
     # OpenClaw bots: the bytes of <configDir>/<bot>/openclaw.json as found on the host (None: no file)
     configs: dict[str, bytes | None] = field(default_factory=dict, compare=False, hash=False)
+    # the applies of this fleet that show life (lock token -> who): the lock's holder, and runs that
+    # lost the lock but still finish their changes. Read only when a unit kept aside names its run.
+    live_runs: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -220,6 +231,7 @@ class Method(StrEnum):
 
     CREATE = "create"
     START = "start"
+    UNPAUSE = "unpause"  # a unit paused by hand resumes; a paused unit cannot be started
     STOP = "stop"
     REMOVE = "remove"
     IN_PLACE = "in-place update"  # the engine changes the unit's settings; a state change rides along
@@ -227,6 +239,9 @@ class Method(StrEnum):
     STOP_FIRST_REPLACE = "stop-first replace"  # old unit stopped and kept aside until the new one is up
     IN_ENGINE_REPLACE = "in-engine replace"  # one engine-side update that stops first and rolls back itself
     CLEAN_UP = "clean-up"  # nothing to change: only copies left by an interrupted apply are removed
+    # an interrupted stop-first replace: the new unit must prove itself (ready, healthy) before the
+    # old one kept aside goes; otherwise the aside copy is restored, as the replace would have done
+    FINISH_REPLACE = "finish an interrupted replace"
     LEAVE = "leave alone"  # an orphan without --prune
 
 
@@ -252,6 +267,9 @@ class Action:
     how: Method | None = None
     # what a hot reload the gateway does not confirm falls back to (a replace), None: nothing
     fallback: Method | None = None
+    # Method.FINISH_REPLACE: the id of the old unit the interrupted replace kept aside, restored
+    # when the new one does not prove itself
+    aside: str | None = None
 
     @property
     def method(self) -> Method:

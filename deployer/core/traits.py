@@ -24,3 +24,17 @@ class Traits:
     aside_mark: str | None
     secret_delivery: str
     unit_noun: str = "container"
+
+    def aside_name(self, unit_name: str, unit_id: str, run: str = "") -> str:
+        """The name of an old unit kept aside during a replace: <name><mark><first 12 of its id>,
+        then .<run>, the fleet-lock token of the apply that set it aside (when it has one), so
+        that a copy of a run still under way is told from the leftovers of a dead one."""
+        assert self.aside_mark is not None, f"{self.unit_noun}s of this backend are never kept aside"
+        return f"{unit_name}{self.aside_mark}{unit_id[:12]}" + (f".{run}" if run else "")
+
+    def aside_run(self, name: str) -> str | None:
+        """The run (lock token) an aside copy's name carries; None for another name, or a copy set
+        aside by a deployer that did not name its run."""
+        if self.aside_mark is None or self.aside_mark not in name:
+            return None
+        return name.split(self.aside_mark, 1)[1].partition(".")[2] or None

@@ -149,7 +149,7 @@ def _apply_locked(request: ApplyRequest, engine: Backend, lock: FleetLock, hooks
                   outcome: ApplyOutcome, interrupts: Interrupts) -> None:
     entry = request.rollback_of
     revision = entry.revision if entry is not None else request.revision or stamps.git_revision(list(request.paths))
-    stamp = stamps.Stamp.now(revision)
+    stamp = stamps.Stamp.now(revision, run=lock.token)  # the run's token names the copies it sets aside
     settings = request.settings
     options = settings.plan_options(request.fleet, engine.traits)
     prepared = workflow.prepare(request.fleet, options, engine, refresh=settings.refresh,
@@ -180,8 +180,8 @@ def _apply_locked(request: ApplyRequest, engine: Backend, lock: FleetLock, hooks
         parallelism=request.parallelism, wait_timeout=request.wait_timeout, stop_timeout=request.stop_timeout,
         plan_options=prepared.options, stamp=stamp, observed=prepared.observed,
         max_failures=request.max_failures, canary=request.canary))
-    # no new action starts once the heartbeat can no longer vouch for the lock
-    applier.hold = lambda: f"the fleet lock was lost: {why}" if (why := lock.lost_reason()) else None
+    # no new action starts once the lock is no longer ours: looked up on the engine before each one
+    applier.hold = lambda: f"the fleet lock was lost: {why}" if (why := lock.check()) else None
     applier.progress = hooks.progress
     applier.notify = hooks.notify
     interrupts.defer(applier.interrupt)  # from the first change on, an interrupt lets the run finish

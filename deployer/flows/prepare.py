@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from deployer.core.model import FleetSpec, Observed, Plan
+from deployer.core.model import NOOP, FleetSpec, Method, Observed, Plan
 from deployer.core.problems import Problem
 from deployer.core.traits import Traits
 from deployer.errors import DeployerError, InvalidManifests, InvalidSecrets
@@ -94,13 +94,15 @@ def prepare(fleet: FleetSpec, options: PlanOptions, engine: Backend, *, refresh:
                                   traits=engine.traits)  # the planner asks the backend's, never Docker's
     the_plan = plan(fleet, observed, options)
     warnings = list(secrets.problems)
+    # bots the plan leaves alone because another run's replace of them is under way (no action shows them)
+    notes = [f"bot {a.bot}: {a.reasons[0]}" for a in the_plan.actions
+             if a.action == NOOP and a.method is Method.LEAVE and a.reasons]
     if preflight and not the_plan.errors:
         from deployer.runtime.gate import run_preflights
 
-        the_plan, notes = run_preflights(the_plan, fleet.name, observed, options, engine,
-                                         parallelism=min(parallelism, 4), pull=pull_for_preflight)
-    else:
-        notes = []
+        the_plan, checked = run_preflights(the_plan, fleet.name, observed, options, engine,
+                                           parallelism=min(parallelism, 4), pull=pull_for_preflight)
+        notes += checked
     return Prepared(fleet, options, observed, the_plan, warnings, notes)
 
 

@@ -214,6 +214,15 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
             if c is not current and c.labels.get(LABEL_PROTECT) == "true" and not _is_aside(c.name, options.traits)]
     leftovers = tuple(sorted(c.id for c in containers if c is not current and c not in kept))
     base: dict[str, Any] = dict(bot=bot.name, container_id=current.id, leftovers=leftovers, desired=bot)
+    # a copy set aside by a run that still shows life (it lost the lock, or this is a plan, which
+    # takes none): its replace is under way, and nothing of this bot is touched until it ends
+    busy = next(((c, run) for c in containers if (run := options.traits.aside_run(c.name)) in observed.live_runs),
+                None)
+    if busy is not None:
+        copy, run = busy
+        why = (f"a replace by a run still under way ({observed.live_runs[run]}) keeps {copy.name} aside: "
+               f"the bot is left alone until that run ends")
+        return Action(bot.name, NOOP, (why,), container_id=current.id, desired=bot, how=Method.LEAVE)
 
     found = _diff(bot, want, current, observed, options.traits)
     if bot.is_openclaw:
@@ -232,15 +241,20 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
     if kept:
         found.note(f"extra {noun}s carry this bot's labels but are protected ({LABEL_PROTECT}=true) "
                    f"and never removed: {', '.join(c.name for c in kept)}")
+    asides = [c for c in containers if c is not current and _is_aside(c.name, options.traits)]
+    if asides and current.name == bot.container_name and bot.state == "running" and not found.forcing:
+        finish = _finish_replace(bot, current, asides, found, noun, base)
+        if finish is not None:
+            return finish
     if found.forcing:
         return Action(action=REPLACE, reasons=tuple(found.reasons), changes=tuple(found.forcing + found.riding),
                       write_config=bot.is_openclaw, how=replace_method(options.traits), **base)
     if found.riding:
         # docker update neither starts nor stops a container; the state change rides along
         if bot.state == "running" and not current.running:
-            found.rides("state", current.state, "running", f"{noun} is {current.state}, manifest says running")
-        elif bot.state == "stopped" and current.running:
-            found.rides("state", current.state, "stopped", f"{noun} is {current.state}, manifest says stopped")
+            found.rides("state", current.state, "running", _state_why(current, "running", noun))
+        elif bot.state == "stopped" and (current.running or current.paused):
+            found.rides("state", current.state, "stopped", _state_why(current, "stopped", noun))
         if hot_config and current.running and bot.state == "running":
             found.note(RELOADS, first=True)
             return Action(action=UPDATE, reasons=tuple(found.reasons), changes=tuple(found.riding),
@@ -249,16 +263,56 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
                       write_config=hot_config, how=Method.IN_PLACE, **base)
     # `reasons` can only hold the extra-containers note here; keep it, they are removed as leftovers
     if bot.state == "running" and not current.running:
-        why = f"{noun} is {current.state}, manifest says running"
-        return Action(action=START, reasons=(why, *found.reasons), how=Method.START,
+        why = _state_why(current, "running", noun)
+        return Action(action=START, reasons=(why, *found.reasons), how=Method.UNPAUSE if current.paused else Method.START,
                       changes=(Change("state", current.state, "running", why=why),), **base)
-    if bot.state == "stopped" and current.running:
-        why = f"{noun} is {current.state}, manifest says stopped"
+    if bot.state == "stopped" and (current.running or current.paused):
+        why = _state_why(current, "stopped", noun)
         return Action(action=STOP, reasons=(why, *found.reasons), how=Method.STOP,
                       changes=(Change("state", current.state, "stopped", why=why),), **base)
-    asides = [c.name for c in containers if c.id in leftovers and _is_aside(c.name, options.traits)]
-    reasons_noop = (f"copies left by an interrupted apply will be removed: {', '.join(asides)}",) if asides else ()
+    left = [c.name for c in asides if c.id in leftovers]
+    reasons_noop = (f"copies left by an interrupted apply will be removed: {', '.join(left)}",) if left else ()
     return Action(action=NOOP, reasons=reasons_noop + tuple(found.reasons), how=Method.CLEAN_UP, **base)
+
+
+def _finish_replace(bot: BotSpec, current: ObservedContainer, asides: list[ObservedContainer], found: _Findings,
+                    noun: str, base: dict[str, Any]) -> Action | None:
+    """An earlier apply renamed the old unit aside and made the new one (`current`, which matches
+    the manifest) but did not see it prove itself: the replace is finished as it would have been.
+    The new unit is waited for (started or unpaused first if need be; healthy when the bot has a
+    healthcheck) before the old copy goes, and if it does not prove itself the old copy is
+    restored. The copy restored is the oldest aside: the one that ran before the first replace
+    that was left unfinished. None: nothing to finish here that the usual actions do not do (the
+    new unit is ready and an in-place change rides along: it is made, then the copies go)."""
+    old = min(asides, key=lambda c: (c.created, c.name))
+    ready = current.running and (bot.healthcheck is None or current.health == "healthy")
+    if ready and found.riding:
+        return None
+    base = {**base, "aside": old.id}
+    names = ", ".join(c.name for c in asides)
+    if ready:  # planned as the clean-up it almost is; the step still makes sure before the old copy goes
+        reasons = (f"copies left by an interrupted apply will be removed: {names}", *found.reasons)
+        return Action(action=NOOP, reasons=reasons, how=Method.FINISH_REPLACE, **base)
+    shown = current.state + (f" ({current.health})" if current.health and current.running else "")
+    wait = "ready and healthy" if bot.healthcheck is not None else "ready"
+    why = (f"a replace was interrupted: the new {noun} is {shown} and the old one is kept aside as {old.name}; "
+           f"apply waits for the new one to be {wait} before the old one is removed, and restores the old one "
+           f"if it is not")
+    changes = list(found.riding)
+    if not current.running:
+        changes.append(Change("state", current.state, "running", why=why))
+    if bot.healthcheck is not None and current.health != "healthy":
+        changes.append(Change("health", current.health or "(none yet)", "healthy", why=why))
+    hot_config = any(c.field.startswith(CONFIG_FIELD) for c in found.riding)
+    return Action(action=REPLACE, reasons=(why, *found.reasons), changes=tuple(changes), write_config=hot_config,
+                  how=Method.FINISH_REPLACE, **base)
+
+
+def _state_why(current: ObservedContainer, wanted: str, noun: str) -> str:
+    why = f"{noun} is {current.state}, manifest says {wanted}"
+    if current.paused and wanted == "running":
+        return why + ": it will be unpaused (a paused unit cannot be started)"
+    return why
 
 
 def _diff(bot: BotSpec, want: dict[str, Any], current: ObservedContainer, observed: Observed,

@@ -15,7 +15,19 @@ may be taken over: the taker removes it by ID, so of two takers only one removes
 one then wins the create. `deployer unlock FLEET --force` removes a lock by hand.
 
 A holder that cannot beat for a whole TTL (or finds its lock removed) counts its lock as lost:
-`FleetLock.lost_reason()` says why, and the applier starts no new action. Why that is no later
+`FleetLock.lost_reason()` says why, and the applier starts no new action; `FleetLock.check()`,
+asked before each new change, also looks the lock marker up on the engine, so a lock removed by
+`unlock --force` stops new changes at once, not at the next beat.
+
+A run that lost its lock still has the changes it started to finish (a replace may wait minutes
+for a healthcheck): it goes on beating, as a sign of life that no longer claims the lock, until it
+releases. Its beats say who it is and its TTL. `unlock --force` leaves a fresh beat in place (and
+writes one for a holder too young to have beaten yet), and a new holder waits, before it plans
+anything, until no other run shows life: a dead run is silent for its TTL, a live one ends with
+its changes. So two runs never change a fleet at once, even after an `unlock --force` of a run
+that was not dead. Copies a replace keeps aside carry the lock token of their run in their name,
+and `live_runs` names the runs that show life, so a plan (which takes no lock) leaves alone the
+bot of a replace that is under way. Why that is no later
 than anyone could take the lock: a taker needs the newest beat to be more than a TTL old at the
 moment of its list (the Date header minus the round trip is no later than that moment), and a
 beat the holder sent at s exists on the engine before the holder hears back. So the holder's
@@ -146,6 +158,47 @@ def holder_state(fleet: str, markers: list[Marker], now: float) -> HolderState |
     return HolderState(main, int(now) - int(last), ttl, interval, True)
 
 
+def _beat_state(m: Marker, now: float) -> HolderState:
+    """How long ago a heartbeat marker was written, judged by the TTL of its run (beats carry it;
+    one of an older deployer is judged by the default)."""
+    ttl = _float(m.labels.get(LABEL_LOCK_TTL), DEFAULT_TTL)
+    return HolderState(m, int(now) - int(m.created), ttl, _float(m.labels.get(LABEL_LOCK_BEAT_INTERVAL), beat_interval(ttl)), True)
+
+
+def _beats(fleet: str, markers: list[Marker]) -> list[Marker]:
+    return [m for m in markers if m.name.startswith(lock_name(fleet) + BEAT_MARK) and m.labels.get(LABEL_LOCK_BEAT_OF)]
+
+
+def runs_without_the_lock(fleet: str, markers: list[Marker], now: float, *, besides: str = "") -> dict[str, HolderState]:
+    """Runs that do not hold the fleet's lock (nor are `besides`) but still show life: a heartbeat
+    younger than their TTL. What is left of a holder whose lock was removed (`unlock --force`) or
+    taken over after it went silent: alive, it is finishing the changes it had started; dead, it
+    falls silent for good. By token, each with its newest beat."""
+    main = next((m for m in markers if m.name == lock_name(fleet)), None)
+    holder = main.labels.get(LABEL_LOCK_TOKEN) if main is not None else None
+    out: dict[str, HolderState] = {}
+    for m in _beats(fleet, markers):
+        token = m.labels[LABEL_LOCK_BEAT_OF]
+        if token in (holder, besides):
+            continue
+        state = _beat_state(m, now)
+        if not state.expired and (token not in out or state.age < out[token].age):
+            out[token] = state
+    return out
+
+
+def live_runs(fleet: str, markers: list[Marker], now: float) -> dict[str, str]:
+    """Lock token -> who, for every run of the fleet that shows life: the lock's holder unless it
+    expired, and runs that lost the lock but still beat (see runs_without_the_lock)."""
+    out = {token: describe_holder(state.marker.labels, state)
+           for token, state in runs_without_the_lock(fleet, markers, now).items()}
+    state = holder_state(fleet, markers, now)
+    token = state.marker.labels.get(LABEL_LOCK_TOKEN) if state is not None else None
+    if state is not None and token and not state.expired:
+        out[token] = describe_holder(state.marker.labels, state)
+    return out
+
+
 def describe_holder(labels: dict[str, str], state: HolderState | None = None) -> str:
     who = f"{labels.get(LABEL_LOCK_USER, '?')}@{labels.get(LABEL_LOCK_HOST, '?')} pid {labels.get(LABEL_LOCK_PID, '?')}"
     job = labels.get(LABEL_LOCK_CI_JOB)
@@ -164,7 +217,8 @@ class FleetLock:
     timeout: float = 0.0
     poll: float = 1.0
     interval: float | None = None  # beat interval; default ttl / BEATS_PER_TTL
-    notify: Callable[[str], None] | None = None  # told when we wait for a silent holder
+    notify: Callable[[str], None] | None = None  # told when we wait for a holder, or for a run that lost the lock
+    notice_every: float = 10.0  # while waiting, say again that we wait every this many seconds
     marker_id: str | None = None
     took_over: str | None = None  # description of an expired holder we replaced
     lost: str | None = None  # set by the heartbeat when the lock can no longer be vouched for
@@ -174,16 +228,20 @@ class FleetLock:
     _thread: threading.Thread | None = field(default=None, repr=False)
     _beat_id: str | None = field(default=None, repr=False)
     _vouched: float = field(default=0.0, repr=False)  # monotonic time before our last proof of life
+    _who: dict[str, str] = field(default_factory=dict, repr=False)  # our lock's labels; our beats carry them too
 
     def __post_init__(self) -> None:
         if self.interval is None:
             self.interval = beat_interval(self.ttl)
 
     def acquire(self) -> None:
-        """Create the lock marker, taking over an expired one; then start the heartbeat."""
+        """Create the lock marker, taking over an expired one; then start the heartbeat, and hold
+        off while a run that lost the lock still shows life (_wait_for_runs_without_the_lock).
+        While it waits for a holder it says so through `notify`: once, then every notice_every s."""
         deadline = time.monotonic() + self.timeout
         pending_takeover: str | None = None
         told = False
+        said: float | None = None  # when we last said that we wait
         while True:
             now = time.time()
             labels = {
@@ -198,9 +256,14 @@ class FleetLock:
             except NameTaken:
                 pending_takeover = None
             else:
-                self.took_over, self._vouched = pending_takeover, sent
+                self.took_over, self._vouched, self._who = pending_takeover, sent, labels
                 self._clear_stale_beats()
                 self._start_heartbeat()
+                try:
+                    self._wait_for_runs_without_the_lock(deadline)
+                except BaseException:
+                    self.release()
+                    raise
                 return
             engine_now, markers = self.engine.list_markers(LABEL_LOCK, self.fleet)
             state = holder_state(self.fleet, markers, engine_now)
@@ -221,19 +284,82 @@ class FleetLock:
                     pass  # gone already: somebody else removed it
                 continue
             limit = deadline
+            holder = describe_holder(state.marker.labels, state)
             if state.silent:
                 limit = max(limit, time.monotonic() + state.remaining + self.poll)
-                if self.notify is not None and not told:
-                    self.notify(f"fleet {self.fleet}: the lock of {describe_holder(state.marker.labels, state)} "
-                                f"has missed its heartbeat; waiting up to {state.remaining:.0f}s for it to expire")
-                    told = True
             if time.monotonic() >= limit:
                 waited = f" after waiting {self.timeout:.0f}s" if self.timeout else ""
                 raise LockHeld(
-                    f"fleet {self.fleet} is locked by {describe_holder(state.marker.labels, state)}{waited}; wait "
+                    f"fleet {self.fleet} is locked by {holder}{waited}; wait "
                     f"for it (--lock-timeout), or if that run is dead: deployer unlock {self.fleet} --force"
                 )
+            left = limit - time.monotonic()
+            if state.silent and not told:
+                said = self._say(f"fleet {self.fleet}: the lock of {holder} has missed its heartbeat; waiting up to "
+                                 f"{state.remaining:.0f}s for it to expire", None)
+                told = True
+            elif not told:  # --lock-timeout: say whom we wait for, once, then now and then (as Terraform does)
+                said = self._say(f"fleet {self.fleet} is locked by {holder}; waiting up to {left:.0f}s for it "
+                                 "(--lock-timeout)...", None)
+                told = True
+            else:
+                said = self._say(f"fleet {self.fleet}: still waiting for the lock ({holder}); {left:.0f}s left", said)
             time.sleep(min(self.poll, max(0.05, limit - time.monotonic())))
+
+    def _say(self, text: str, last: float | None) -> float | None:
+        """Tell `text` unless something was said less than notice_every seconds ago (last: when);
+        returns when the last notice was said."""
+        now = time.monotonic()
+        if self.notify is None or (last is not None and now - last < self.notice_every):
+            return last
+        self.notify(text)
+        return now
+
+    def _wait_for_runs_without_the_lock(self, deadline: float) -> None:
+        """Hold off, right after taking the lock, while a run that lost it still shows life: alive,
+        it is finishing changes it started (a replace with its old unit aside); dead, its beats
+        fall silent within its TTL. We wait for it at most its TTL, or --lock-timeout if longer:
+        a run still beating then is alive, and we leave (LockHeld) rather than change the fleet
+        beside it."""
+        said: float | None = None
+        give_up: float | None = None
+        while True:
+            now, markers = self.engine.list_markers(LABEL_LOCK, self.fleet)
+            runs = runs_without_the_lock(self.fleet, markers, now, besides=self.token)
+            if not runs:
+                if give_up is not None:
+                    self._clear_stale_beats()  # what is left of a run that fell silent
+                return
+            state = max(runs.values(), key=lambda r: r.remaining)
+            who = describe_holder(state.marker.labels, state)
+            if give_up is None:
+                give_up = max(deadline, time.monotonic() + state.remaining + self.poll)
+            if time.monotonic() >= give_up:
+                raise LockHeld(
+                    f"fleet {self.fleet}: a run that lost the fleet lock (deployer unlock --force, or a takeover) is "
+                    f"still finishing its changes: {who}; nothing was changed: wait for it (--lock-timeout) and "
+                    "apply again")
+            said = self._say(
+                f"fleet {self.fleet}: a run that lost the fleet lock still shows life: {who}; waiting for it to "
+                f"finish its changes (or fall silent) before changing anything, up to "
+                f"{give_up - time.monotonic():.0f}s", said)
+            time.sleep(self.poll)
+
+    def check(self) -> str | None:
+        """Asked before each new change: why this run must not start one, or None. Besides what
+        the heartbeat found, it looks the lock marker up on the engine (one lookup by name), so a
+        lock removed by `deployer unlock --force` stops new changes at once, not at the next beat."""
+        reason = self.lost_reason()
+        if reason is not None or self.marker_id is None:
+            return reason
+        try:
+            held = self.engine.find_marker(lock_name(self.fleet))
+        except DeployerError:
+            return None  # the engine did not answer: the change would tell, and the heartbeat's TTL guards the rest
+        if held is None or held[0] != self.marker_id:
+            self.lost = self.lost or _REMOVED
+            return self.lost
+        return None
 
     # -- the heartbeat ---------------------------------------------------------------------------
     def _start_heartbeat(self) -> None:
@@ -252,10 +378,21 @@ class FleetLock:
         return None
 
     def _beat_loop(self) -> None:
+        """Beat until released. Once the lock is lost the beats go on, no longer a claim on the
+        lock but a sign of life: a run that lost it still finishes the changes it started, and the
+        next holder waits for them (see _wait_for_runs_without_the_lock)."""
         assert self.interval is not None
         error = ""
         try:
             while not self._stop.wait(self.interval):
+                if self.marker_id is None:
+                    break  # released (or given up) meanwhile
+                if self.lost:
+                    try:
+                        self._beat(check=False)
+                    except DeployerError:
+                        pass  # the engine does not answer: we cannot show life, and nobody waits on a silent run
+                    continue
                 sent = time.monotonic()
                 try:
                     landed = self._beat()
@@ -266,26 +403,19 @@ class FleetLock:
                     self._vouched, error = sent, ""
                 except _Lost as exc:
                     self.lost = str(exc)
-                    break
                 except DeployerError as exc:
                     error = str(exc)
-                if time.monotonic() - self._vouched > self.ttl:
+                if not self.lost and time.monotonic() - self._vouched > self.ttl:
                     self.lost = (f"no heartbeat could be written for {self.ttl:g}s (--lock-ttl), so another run "
                                  f"may take the lock over" + (f": {error}" if error else ""))
-                    break
         except Exception as exc:  # noqa: BLE001 - a thread must not die with a traceback on stderr
             self.lost = f"the lock heartbeat failed: {type(exc).__name__}: {exc}"
-        if self.lost:
-            try:
-                self._remove_beat()
-            except Exception:  # noqa: BLE001 - cleared by the next holder
-                pass
 
-    def _beat(self) -> float:
+    def _beat(self, check: bool = True) -> float:
         """Write the next beat; returns the monotonic time its create was answered (the beat
-        exists on the engine by then)."""
+        exists on the engine by then). With check, then make sure the lock is still ours."""
         self.beats += 1
-        labels = {LABEL_LOCK: self.fleet, LABEL_LOCK_BEAT_OF: self.token}
+        labels = beat_labels(self.fleet, self.token, self._who)
         try:
             new_id = self.engine.create_marker(beat_name(self.fleet, self.token, self.beats), labels)
         except NameTaken:  # a beat of ours whose answer was lost: the next number is free
@@ -298,10 +428,11 @@ class FleetLock:
                 self.engine.remove_marker(old, "the previous heartbeat")
             except DeployerError:
                 pass  # a stale beat of ours proves nothing newer; the next holder clears it
+        if not check:
+            return landed
         held = self.engine.find_marker(lock_name(self.fleet))
         if held is None or held[0] != self.marker_id:
-            raise _Lost("the fleet lock was removed by someone else (deployer unlock --force, or a takeover "
-                        "after our heartbeat stopped)")
+            raise _Lost(_REMOVED)
         return landed
 
     def _remove_beat(self) -> None:
@@ -318,11 +449,14 @@ class FleetLock:
         self._thread = None
 
     def _clear_stale_beats(self) -> None:
-        """Heartbeats of earlier holders (dead, or released while crashing) are only clutter."""
+        """Heartbeats of earlier holders that have fallen silent (dead, or released while crashing)
+        are only clutter. A fresh one is a run that lost the lock and may still be finishing its
+        changes: it stays (we wait for that run)."""
         try:
-            _, markers = self.engine.list_markers(LABEL_LOCK, self.fleet)
+            now, markers = self.engine.list_markers(LABEL_LOCK, self.fleet)
             for m in markers:
-                if m.name.startswith(lock_name(self.fleet) + BEAT_MARK) and m.labels.get(LABEL_LOCK_BEAT_OF) != self.token:
+                if (m.name.startswith(lock_name(self.fleet) + BEAT_MARK) and m.labels.get(LABEL_LOCK_BEAT_OF) != self.token
+                        and _beat_state(m, now).expired):
                     self.engine.remove_marker(m.id, m.name)
         except DeployerError:
             pass
@@ -366,6 +500,16 @@ class _Lost(DeployerError):
     pass
 
 
+_REMOVED = ("the fleet lock was removed by someone else (deployer unlock --force, or a takeover after our heartbeat "
+            "stopped)")
+# who holds a lock, as its labels say; its heartbeats carry the same, so a run that lost the lock can be named
+_WHO = (LABEL_LOCK_HOST, LABEL_LOCK_PID, LABEL_LOCK_USER, LABEL_LOCK_CI_JOB, LABEL_LOCK_STARTED, LABEL_LOCK_TTL, LABEL_LOCK_BEAT_INTERVAL)
+
+
+def beat_labels(fleet: str, token: str, who: dict[str, str]) -> dict[str, str]:
+    return {LABEL_LOCK: fleet, LABEL_LOCK_BEAT_OF: token, **{k: v for k, v in who.items() if k in _WHO}}
+
+
 def current_holder(engine: MarkerStore, fleet: str) -> str | None:
     """Who holds the fleet's lock and how lively it is, or None when it is free."""
     now, markers = engine.list_markers(LABEL_LOCK, fleet)
@@ -376,18 +520,37 @@ def current_holder(engine: MarkerStore, fleet: str) -> str | None:
     return None if held is None else describe_holder(held[1])
 
 
-def force_unlock(engine: MarkerStore, fleet: str) -> str | None:
-    """Remove the fleet's lock whoever holds it (and every heartbeat); returns the holder it removed."""
+@dataclass(frozen=True)
+class Unlocked:
+    holder: str  # who held the lock that was removed
+    alive: HolderState | None = None  # its run's last sign of life when that is within its TTL
+
+
+def force_unlock(engine: MarkerStore, fleet: str) -> Unlocked | None:
+    """Remove the fleet's lock whoever holds it, and the heartbeats that have fallen silent;
+    returns the holder it removed (None: the fleet was not locked).
+
+    A holder that showed life within its TTL may not be dead: its newest heartbeat stays (one is
+    written for it when it has not beaten yet), so that the next holder waits for that run to end
+    its changes, or to stay silent for its TTL, before it changes anything."""
     now, markers = engine.list_markers(LABEL_LOCK, fleet)
     state = holder_state(fleet, markers, now)
-    for m in markers:
-        if m.name.startswith(lock_name(fleet) + BEAT_MARK):
+    token = state.marker.labels.get(LABEL_LOCK_TOKEN) if state is not None else None
+    fresh = None
+    for m in _beats(fleet, markers):
+        beat = _beat_state(m, now)
+        if m.labels.get(LABEL_LOCK_BEAT_OF) == token and not beat.expired:
+            fresh = beat
+        elif beat.expired:
             engine.remove_marker(m.id, m.name)
     if state is None:
         held = engine.find_marker(lock_name(fleet))  # a lock marker without our labels
         if held is None:
             return None
         engine.remove_marker(held[0], lock_name(fleet))
-        return describe_holder(held[1])
+        return Unlocked(describe_holder(held[1]))
+    if token and fresh is None and state.heartbeat and not state.expired:
+        engine.create_marker(beat_name(fleet, token, 0), beat_labels(fleet, token, state.marker.labels))
+        fresh = state
     engine.remove_marker(state.marker.id, lock_name(fleet))
-    return describe_holder(state.marker.labels, state)
+    return Unlocked(describe_holder(state.marker.labels, state), fresh if state.heartbeat else None)

@@ -18,6 +18,7 @@ from deployer.core.labels import ownership_filters
 from deployer.core.model import FleetSpec, Observed, ObservedContainer
 from deployer.core.vocabulary import CONTAINER_PREFIX
 from deployer.plan.planner import PlanOptions, needs_inspect
+from deployer.runtime.lock import LABEL_LOCK, live_runs
 
 
 def gather(engine: Backend, fleet: FleetSpec, options: PlanOptions, *, refresh: bool = False,
@@ -40,6 +41,10 @@ def gather(engine: Backend, fleet: FleetSpec, options: PlanOptions, *, refresh: 
         ours = [_with_live_settings(c, statuses[c.id], refresh) if c.id in statuses else c for c in ours]
     images = sorted({b.image for b in fleet.bots})
     infos = {ref: engine.image_info(ref) for ref in images}
+    runs: dict[str, str] = {}
+    if any(engine.traits.aside_run(c.name) for c in ours):  # a copy kept aside by a run that may still live
+        now, markers = engine.list_markers(LABEL_LOCK, fleet.name)
+        runs = live_runs(fleet.name, markers, now)
     return Observed(
         fleet=fleet.name,
         containers=tuple(sorted(ours, key=lambda c: c.name)),
@@ -47,6 +52,7 @@ def gather(engine: Backend, fleet: FleetSpec, options: PlanOptions, *, refresh: 
         foreign_managed_count=foreign_managed,
         image_ids={ref: info[0] for ref, info in infos.items()},
         image_users={ref: info[1] for ref, info in infos.items()},
+        live_runs=runs,
     )
 
 
@@ -66,6 +72,7 @@ def _with_live_settings(c: ObservedContainer, st: ContainerStatus, refresh: bool
         nano_cpus=st.nano_cpus,
         restart_policy=st.restart_policy,
         restart_max_retries=st.restart_max_retries,
+        health=st.health,
         inspected=True,
         live=st.live if refresh else None,
     )

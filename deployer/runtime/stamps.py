@@ -52,11 +52,14 @@ class Stamp:
     revision: str
     applied_at: str
     applied_by: str
+    # the apply's fleet-lock token: the old units its replaces keep aside carry it in their name,
+    # so that nobody takes them for leftovers while this run lives ("": none)
+    run: str = ""
 
     @classmethod
-    def now(cls, revision: str) -> Stamp:
+    def now(cls, revision: str, run: str = "") -> Stamp:
         return cls(revision, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                   f"{whoami()}@{socket.gethostname()}")
+                   f"{whoami()}@{socket.gethostname()}", run)
 
     def labels_for(self, bot: BotSpec) -> dict[str, str]:
         return {LABEL_REVISION: self.revision, LABEL_MANIFEST: bot.source_file,

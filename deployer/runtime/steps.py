@@ -84,15 +84,13 @@ class Steps:
     def stop_first_replace(self, action: Action) -> str:
         """Stop-first: a Telegram token allows one poller, so old and new never run together. The
         old unit is kept aside (renamed) until the new one is up, and restored if it is not."""
-        mark = self.engine.traits.aside_mark
-        assert mark is not None, f"{self.engine.traits.unit_noun}s of this backend are never kept aside"
         bot = _desired(action)
         self.ensure_image(bot)  # a failed pull leaves the current unit untouched
         old_id = action.container_id
         assert old_id is not None
         old_status = self.engine.inspect(old_id)
         was_running = old_status.running
-        aside = f"{bot.container_name}{mark}{old_id[:12]}"
+        aside = self.engine.traits.aside_name(bot.container_name, old_id, self.stamp.run if self.stamp else "")
         if was_running:
             self.engine.stop(old_id, bot.container_name, timeout=self.stop_timeout)
         if old_status.name != aside:
@@ -113,6 +111,37 @@ class Steps:
                 raise StepRolledBack(f"rolled back: {exc}; the old container was restored") from None
         self.engine.remove(old_id, aside)
         return "replaced" + (" and started" if bot.state == "running" else " (stopped)")
+
+    def finish_replace(self, action: Action) -> str:
+        """The rest of a stop-first replace an earlier apply left unfinished (killed while it
+        waited): the new unit (the action's) must prove itself as the replace would have made it,
+        started or unpaused first if need be, before the old unit kept aside goes (with the
+        action's leftovers, after this step). If it does not, it is removed and the aside copy is
+        renamed back and started: the bot is rolled back, as the uninterrupted replace would have
+        rolled it back. In-place changes that ride along are made first."""
+        bot = _desired(action)
+        new_id, old_id = action.container_id, action.aside
+        assert new_id is not None and old_id is not None, f"finishing the replace of {bot.name} needs both units"
+        self._update_settings(action, bot)
+        if action.write_config:
+            gateway_files.write_config(bot)
+        try:
+            status = self.engine.inspect(new_id)
+            if status.status == "paused":
+                self.engine.unpause(new_id, bot.container_name)
+            elif not status.running:
+                self.engine.start(new_id, bot.container_name)
+            self._wait_started(new_id, bot)
+        except (EngineError, StartFailed) as exc:
+            self._discard(new_id)
+            self._restore(old_id, bot, True, action)
+            # the interrupted replace wrote the new gateway config before it made the new unit, and
+            # kept no copy of the old one: the restored gateway reads the new file
+            config = (" with the generated config of the new one (the interrupted apply kept no copy of the old)"
+                      if bot.is_openclaw else "")
+            raise StepRolledBack(f"rolled back: the replace an earlier apply left unfinished did not complete: {exc}; "
+                                 f"the old container was restored{config}") from None
+        return "finished the replace an earlier apply left unfinished: the new container is ready, the old one is removed"
 
     def in_engine_replace(self, action: Action) -> str:
         """One engine-side update (a swarm service: stop-first, rollback on failure)."""
@@ -144,6 +173,9 @@ class Steps:
             self.engine.stop(action.container_id, bot.container_name, timeout=self.stop_timeout)
             return f"updated {fields} in place and stopped"
         if state == "running":
+            if _was_paused(action):
+                self._unpause_and_wait(action.container_id, bot)
+                return f"updated {fields} in place and unpaused"
             self._start_and_wait(action.container_id, bot)
             return f"updated {fields} in place and started"
         return f"updated {fields} in place"
@@ -174,6 +206,14 @@ class Steps:
         assert container_id
         self.engine.start(container_id, bot.container_name)
         return Deferred(lambda: self._wait_then(container_id, bot, "started"))
+
+    def unpause(self, action: Action) -> Outcome:
+        """A unit paused by hand: its processes resume where they were (a start is refused)."""
+        bot = _desired(action)
+        container_id = action.container_id
+        assert container_id
+        self.engine.unpause(container_id, bot.container_name)
+        return Deferred(lambda: self._resumed_then(container_id, bot))
 
     def stop(self, action: Action) -> str:
         assert action.container_id
@@ -251,6 +291,23 @@ class Steps:
         self.engine.start(container_id, bot.container_name)
         return self._wait_started(container_id, bot)
 
+    def _unpause_and_wait(self, container_id: str, bot: BotSpec) -> UnitStatus:
+        self.engine.unpause(container_id, bot.container_name)
+        return self._wait_resumed(container_id, bot)
+
+    def _resumed_then(self, container_id: str, bot: BotSpec) -> str:
+        self._wait_resumed(container_id, bot)
+        return "unpaused"
+
+    def _wait_resumed(self, container_id: str, bot: BotSpec) -> UnitStatus:
+        """A resumed unit must stay up for the settle time. Its healthcheck is not waited for: it
+        failed its probes while frozen, and says so until the next probe passes, an interval later
+        (`status` shows it)."""
+        st = self.engine.wait_ready(container_id, timeout=self.wait_timeout, settle=self.settle, healthcheck=False)
+        if st.running and st.status != "paused" and st.status not in ("exited", "dead", "restarting"):
+            return st
+        raise StartFailed(f"container is {st.status} after it was unpaused, not running")
+
     def _wait_then(self, container_id: str, bot: BotSpec, message: str) -> str:
         self._wait_started(container_id, bot)
         return message
@@ -295,6 +352,10 @@ class Steps:
         return self.observed.image_users if self.observed else None
 
 
+def _was_paused(action: Action) -> bool:
+    return any(c.field == "state" and c.before == "paused" for c in action.changes)
+
+
 def _desired(action: Action) -> BotSpec:
     assert action.desired is not None, f"action {action.action} for {action.bot} has no desired spec"
     return action.desired
@@ -308,7 +369,9 @@ STEPS: dict[Method, Callable[[Steps, Action], Outcome]] = {
     Method.IN_PLACE: Steps.in_place,
     Method.HOT_RELOAD: Steps.hot_reload,
     Method.START: Steps.start,
+    Method.UNPAUSE: Steps.unpause,
     Method.STOP: Steps.stop,
     Method.REMOVE: Steps.remove,
     Method.CLEAN_UP: Steps.clean_up,
+    Method.FINISH_REPLACE: Steps.finish_replace,
 }

@@ -7,6 +7,9 @@ What it keeps, like a single Docker host:
 - units (containers) with ids, names, states and labels; one name space shared with markers,
   so a create or a rename to a held name raises NameTaken, an unknown id raises NotFound;
 - the in-place settings `update` changes (memory, cpus, restart), read back by `inspect`;
+- a unit paused by hand (`pause`, not a call of the contract): it refuses a start and is resumed
+  by `unpause`, as on Docker; a unit's `health` (None: no healthcheck) is what its healthcheck says,
+  in the list and the inspect: set it to play one;
 - images: every ref is present unless listed in `missing_images` (then `image_id` is None and a
   create of it raises NotFound, until a `pull`).
 
@@ -68,6 +71,7 @@ class FakeContainer:
     restart_policy: str = ""  # as the engine reports it: "" is "no"
     restart_max_retries: int = 0
     marker: bool = False
+    health: str | None = None  # what its healthcheck says (set it to play one): starting, healthy, unhealthy
 
     @property
     def running(self) -> bool:
@@ -240,7 +244,8 @@ class FakeBackend:
         def rows() -> list[ObservedContainer]:
             with self._lock:
                 found = list(self.containers.values())
-            return [ObservedContainer(c.id, c.name, c.image, self._image_digest(c.image), c.status, dict(c.labels))
+            return [ObservedContainer(c.id, c.name, c.image, self._image_digest(c.image), c.status, dict(c.labels),
+                                      health=c.health if c.running else None, created=float(int(c.created)))
                     for c in found
                     if all((c.labels.get(k) == v) if v is not None else k in c.labels for k, v in wanted)
                     and (name is None or name in c.name)]  # the engine's name filter matches substrings
@@ -251,8 +256,8 @@ class FakeBackend:
         def status() -> UnitStatus:
             c = self._get(container_id, "inspect")
             return UnitStatus(
-                id=c.id, name=c.name, status=c.status, running=c.running,
-                exit_code=3 if c.status == "exited" and self._bad(c) else 0, restart_count=0, health=None,
+                id=c.id, name=c.name, status=c.status, running=c.running or c.status == "paused",  # as Docker says
+                exit_code=3 if c.status == "exited" and self._bad(c) else 0, restart_count=0, health=c.health,
                 started_at="", image=c.image, image_id=self._image_digest(c.image), labels=dict(c.labels),
                 memory_bytes=c.memory_bytes, nano_cpus=c.nano_cpus, restart_policy=c.restart_policy,
                 restart_max_retries=c.restart_max_retries, live=self._live(c),
@@ -304,16 +309,34 @@ class FakeBackend:
     def start(self, container_id: str, name: str = "") -> None:
         def start() -> None:
             c = self._get(container_id, f"start {name}")
+            if c.status == "paused":  # Docker's answer, word for word
+                raise EngineError(f"start {name or c.name}: cannot start a paused container, try unpause instead")
             c.status = "exited" if self._bad(c) else "running"
             with self._lock:
                 self._readiness.append(("start", container_id))
 
         self._call("start", self._name_of(container_id), start, cid=container_id)
 
+    def pause(self, container_id: str) -> None:
+        """`docker pause` by hand (not a call of the contract: the deployer never pauses)."""
+        with self._lock:
+            c = self._get(container_id, "pause")
+            assert c.running, f"{c.name} is {c.status}: only a running container can be paused"
+            c.status = "paused"
+
+    def unpause(self, container_id: str, name: str = "") -> None:
+        def unpause() -> None:
+            c = self._get(container_id, f"unpause {name}")
+            if c.status != "paused":
+                raise EngineError(f"unpause {name or c.name}: container {c.id[:12]} is not paused")
+            c.status = "running"
+
+        self._call("unpause", self._name_of(container_id), unpause, cid=container_id)
+
     def stop(self, container_id: str, name: str = "", timeout: int = 10) -> None:
         def stop() -> None:
             c = self._get(container_id, f"stop {name}")
-            if c.running:
+            if c.running or c.status == "paused":  # Docker stops a paused container too
                 c.status = "exited"
 
         self._call("stop", self._name_of(container_id), stop, cid=container_id)

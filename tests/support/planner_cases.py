@@ -90,6 +90,7 @@ def observed_from(
     inspected: bool = False,
     live_from: BotSpec | None = None,
     live: dict[str, Any] | None = None,
+    health: str | None = "settled",
     **live_overrides: Any,
 ) -> ObservedContainer:
     """The container the engine shows after creating it from `b`.
@@ -97,7 +98,11 @@ def observed_from(
     `labels` are merged over the engine's labels, `drop_labels` removed. With inspected=True the
     live in-place settings are those of `live_from` (default: `b`), overridable one by one
     (memory_bytes=..., nano_cpus=..., restart_policy=..., restart_max_retries=...). `live` is the
-    full normalised configuration an inspect with --refresh gives (see live_config)."""
+    full normalised configuration an inspect with --refresh gives (see live_config). `health` is
+    what the list shows of its healthcheck; by default that of a settled container: healthy when
+    `b` has a healthcheck and it runs, else none."""
+    if health == "settled":
+        health = "healthy" if b.healthcheck is not None and state == "running" else None
     all_labels = engine_labels(b, fleet=fleet, secrets_dir=secrets_dir, fingerprints=fingerprints)
     all_labels.update(labels or {})
     for key in drop_labels:
@@ -121,6 +126,7 @@ def observed_from(
         image_id=image_id,
         state=state,
         labels=all_labels,
+        health=health,
         inspected=inspected,
         live=live,
         **in_place,

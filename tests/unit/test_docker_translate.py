@@ -15,6 +15,7 @@ from deployer.backends.base import Marker, UnitStatus
 from deployer.backends.docker.traits import DOCKER_TRAITS
 from deployer.backends.docker.translate import (
     create_body,
+    health_from_status,
     live_spec,
     marker_from_row,
     observed_from_row,
@@ -124,9 +125,20 @@ def test_status_of_a_recorded_inspect(case):
 def test_observed_from_a_recorded_list_row(case):
     bot, _ = CASES[case]
     state = EXPECTED_STATUS[case]["status"]
+    # the list row shows the healthcheck's verdict too (the inspect's, for the same container)
+    health = EXPECTED_STATUS[case]["health"]
     assert observed_from_row(load_row(case)) == ObservedContainer(
         id=fake_id(case), name=bot.container_name, image=STAND_IN_IMAGE, image_id=IMAGE_ID, state=state,
-        labels=labels_of(case))
+        labels=labels_of(case), health=health, created=1767225600.0)
+
+
+@pytest.mark.parametrize("status, health", [
+    ("Up 2 minutes (healthy)", "healthy"), ("Up 3 seconds (health: starting)", "starting"),
+    ("Up 1 second (unhealthy)", "unhealthy"), ("Up 5 seconds", None), ("Up 3 seconds (Paused)", None),
+    ("Exited (0) 2 seconds ago", None), ("Created", None), ("", None),
+])
+def test_the_health_a_list_row_shows(status, health):
+    assert health_from_status(status) == health
 
 
 def test_marker_from_a_recorded_list_row():

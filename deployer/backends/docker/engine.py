@@ -190,6 +190,9 @@ class DockerEngine(CountedCalls, DockerMarkers):
     def stop(self, container_id: str, name: str = "", timeout: int = 10) -> None:
         self._call("stop", f"stop {name or container_id[:12]}", lambda: self.api.stop(container_id, timeout=timeout))
 
+    def unpause(self, container_id: str, name: str = "") -> None:
+        self._call("unpause", f"unpause {name or container_id[:12]}", lambda: self.api.unpause(container_id))
+
     def remove(self, container_id: str, name: str = "") -> None:
         """Remove a container (force: it is stopped already or unwanted). Volumes are kept."""
         self._call("remove", f"remove {name or container_id[:12]}",

@@ -97,6 +97,16 @@ def create_body(bot: BotSpec, *, fleet: str, spec: dict[str, Any], spec_hash: st
     return body
 
 
+# The list's Status of a running container ends with its healthcheck's verdict, as the engine
+# writes it (container.State.String()): "Up 2 minutes (healthy)", "Up 3 seconds (health: starting)".
+_HEALTH_IN_STATUS = {"(healthy)": "healthy", "(unhealthy)": "unhealthy", "(health: starting)": "starting"}
+
+
+def health_from_status(status: str) -> str | None:
+    """The healthcheck's verdict in a list row's Status, None when it shows none."""
+    return next((health for tail, health in _HEALTH_IN_STATUS.items() if status.endswith(tail)), None)
+
+
 def observed_from_row(r: dict[str, Any]) -> ObservedContainer:
     """One row of GET /containers/json (the sparse list: no inspect)."""
     return ObservedContainer(
@@ -106,6 +116,8 @@ def observed_from_row(r: dict[str, Any]) -> ObservedContainer:
         image_id=r.get("ImageID", ""),
         state=r.get("State", ""),
         labels=r.get("Labels") or {},
+        health=health_from_status(r.get("Status") or ""),
+        created=float(r.get("Created") or 0),
     )
 
 

@@ -235,6 +235,11 @@ class SwarmEngine(CountedCalls, SwarmMarkers, SwarmSecrets):
         if labels.get(LABEL_FLEET) and labels.get(LABEL_BOT):
             self.collect_secrets(labels[LABEL_FLEET], labels[LABEL_BOT])
 
+    def unpause(self, container_id: str, name: str = "") -> None:
+        # swarm has no pause: a service's state is its replica count, never "paused", so the
+        # planner never asks for this (a task container paused by hand on a node is not seen)
+        raise EngineError("a swarm service cannot be paused, so it is never unpaused")
+
     def rename(self, container_id: str, new_name: str) -> None:
         raise EngineError("a swarm service is never renamed: the swarm backend has no aside copy")
 
