@@ -4,12 +4,23 @@ The file holds the plan document, a digest per manifest file, and a fingerprint 
 engine state the plan saw (container IDs, names, states, spec-hash and secret-fingerprint
 labels, image IDs, keyed secret fingerprints). It holds no secret value: secret fingerprints
 are HMACs under the fleet key, and only digests of them are stored.
+
+The plan file is a CI artifact: made in one job, applied in another, maybe on another machine
+with the checkout elsewhere and the file downloaded anywhere. So manifest paths are stored
+relative to the root of the git checkout that holds them (what stays the same across checkouts),
+not to the directory `plan` ran in (the cause of "manifest ... was removed" when `apply --plan`
+ran elsewhere), nor to the plan file (which moves on its own), nor as absolute paths (which
+differ between runners). `apply --plan` resolves them against the checkout it runs in (or, when
+it runs outside one, the checkout holding the plan file). Manifests in no checkout are stored as
+absolute paths.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,14 +34,51 @@ from deployer.plan.document import plan_document
 from deployer.plan.planner import PlanOptions
 
 PLANFILE_KIND = "deployer-plan"
-PLANFILE_VERSION = "1"
+PLANFILE_VERSION = "2"  # 2: paths relative to the repository root ("relative_to")
 FLEET_KEY = "(fleet)"  # state entry for containers no manifest names (orphans)
 SECRETS_KEY = "secrets:"  # state entry per bot for its secret files (keyed fingerprints)
 
 
-def manifest_digests(paths: list[str]) -> dict[str, str]:
+REPOSITORY = "repository"  # "relative_to": paths relative to the root of the git checkout
+
+
+def repository_root(start: Path) -> Path | None:
+    """The top of the git checkout (or worktree) holding `start`, found by its `.git` entry as
+    `git rev-parse --show-toplevel` would, without needing git on the host; None outside one."""
+    start = Path(os.path.abspath(start))
+    for directory in (start, *start.parents):
+        if (directory / ".git").exists():
+            return directory
+    return None
+
+
+def _directory_of(path: str) -> Path:
+    p = Path(os.path.abspath(path))
+    return p if p.is_dir() else p.parent
+
+
+def stored_path(path: str | Path, base: Path | None) -> str:
+    """How a path is written in the plan file: relative to `base` (posix) when under it, else absolute."""
+    absolute = os.path.abspath(path)
+    if base is not None:
+        relative = os.path.relpath(absolute, base)
+        if relative != os.pardir and not relative.startswith(os.pardir + os.sep):
+            return Path(relative).as_posix()
+    return absolute
+
+
+def local_path(stored: str, base: Path | None) -> str:
+    """A stored path as this run names it: relative to the working directory when under it (so
+    messages read as they did when the plan was made there), else absolute."""
+    absolute = Path(stored) if os.path.isabs(stored) or base is None else base / stored
+    relative = os.path.relpath(absolute)
+    return relative if relative != os.pardir and not relative.startswith(os.pardir + os.sep) else str(absolute)
+
+
+def manifest_digests(paths: list[str], base: Path | None = None) -> dict[str, str]:
+    """Each manifest file's sha256, keyed by its path as stored (see stored_path)."""
     files, _ = find_manifest_files(paths)
-    return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+    return {stored_path(f, base): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
 
 
 def state_fingerprints(fleet: FleetSpec, observed: Observed, options: PlanOptions) -> dict[str, str]:
@@ -55,11 +103,12 @@ def state_fingerprints(fleet: FleetSpec, observed: Observed, options: PlanOption
 @dataclass(frozen=True)
 class SavedPlan:
     fleet: str
-    paths: list[str]
+    paths: list[str]  # the manifests as this run finds them (resolved against `base`)
     options: dict[str, Any]
     manifests: dict[str, str]
     state: dict[str, str]
     plan: dict[str, Any]
+    base: Path | None = None  # the checkout the stored paths are relative to; None: they are absolute
 
 
 def options_document(options: PlanOptions, refresh: bool) -> dict[str, Any]:
@@ -71,13 +120,16 @@ def options_document(options: PlanOptions, refresh: bool) -> dict[str, Any]:
 
 def write_plan_file(path: str, *, paths: list[str], fleet: FleetSpec, observed: Observed, options: PlanOptions,
                     refresh: bool, plan: Plan) -> None:
+    roots = {repository_root(_directory_of(p)) for p in paths}
+    base = roots.pop() if len(roots) == 1 else None  # manifests from two checkouts: absolute paths
     document = {
         "kind": PLANFILE_KIND,
         "format_version": PLANFILE_VERSION,
         "fleet": plan.fleet,
-        "paths": list(paths),
+        "relative_to": REPOSITORY if base is not None else None,
+        "paths": [stored_path(p, base) for p in paths],
         "options": options_document(options, refresh),
-        "manifests": manifest_digests(paths),
+        "manifests": manifest_digests(paths, base),
         "state": state_fingerprints(fleet, observed, options),
         "plan": plan_document(plan),
     }
@@ -97,21 +149,34 @@ def read_plan_file(path: str) -> SavedPlan:
         raise DeployerError(f"plan file {path} has format_version {data.get('format_version')!r}; "
                             f"this deployer reads {PLANFILE_VERSION!r}: make the plan again")
     try:
-        return SavedPlan(data["fleet"], list(data["paths"]), dict(data["options"]), dict(data["manifests"]),
-                         dict(data["state"]), dict(data["plan"]))
+        stored = [str(p) for p in data["paths"]]
+        saved = SavedPlan(data["fleet"], stored, dict(data["options"]), dict(data["manifests"]),
+                          dict(data["state"]), dict(data["plan"]))
+        relative_to = data["relative_to"]
     except (KeyError, TypeError, ValueError):
         raise DeployerError(f"plan file {path} is incomplete: make the plan again") from None
+    base = None
+    if relative_to == REPOSITORY:
+        base = repository_root(Path.cwd()) or repository_root(_directory_of(path))
+        if base is None:
+            raise DeployerError(f"plan file {path} names its manifests relative to the root of their git checkout "
+                                f"({', '.join(stored)}); run apply --plan inside a checkout of that repository")
+    elif relative_to is not None:
+        raise DeployerError(f"plan file {path} is incomplete: make the plan again")
+    return dataclasses.replace(saved, paths=[local_path(p, base) for p in stored], base=base)
 
 
 def check_manifests(saved: SavedPlan) -> None:
-    now = manifest_digests(saved.paths)
+    now = manifest_digests(saved.paths, saved.base)
+    # the stored paths say relative to what, so that a checkout in the wrong place reads as such
+    where = f" (paths relative to the repository root {saved.base})" if saved.base is not None else ""
     for file in sorted(set(now) | set(saved.manifests)):
         if file not in now:
-            raise StalePlan(f"plan is stale: manifest {file} was removed since the plan was made")
+            raise StalePlan(f"plan is stale: manifest {file} was removed since the plan was made{where}")
         if file not in saved.manifests:
-            raise StalePlan(f"plan is stale: manifest {file} was added since the plan was made")
+            raise StalePlan(f"plan is stale: manifest {file} was added since the plan was made{where}")
         if now[file] != saved.manifests[file]:
-            raise StalePlan(f"plan is stale: manifest {file} changed since the plan was made")
+            raise StalePlan(f"plan is stale: manifest {file} changed since the plan was made{where}")
 
 
 def check_state(saved: SavedPlan, fleet: FleetSpec, observed: Observed, options: PlanOptions, plan: Plan) -> None:

@@ -84,7 +84,8 @@ def test_invalid_examples_show_each_kind_of_problem():
     out = deployer("validate", "examples/invalid").stdout
     for needle in [
         "unknown field 'imgae'; did you mean 'image'?",
-        "is not of type 'integer'",
+        "must be a whole number, not the text '18789' (write it without quotes)",
+        "must be no, always, unless-stopped or on-failure, or a mapping such as {policy: on-failure, maxRetries: 3}",
         "env OPENAI_API_KEY looks like a secret",
         "provider anthropic needs the secret ANTHROPIC_API_KEY",
         "channel slack needs the secret SLACK_APP_TOKEN",
@@ -181,9 +182,9 @@ BAD_INPUTS = [
                  "scalar.yaml:1:1: $: document is a string, not a mapping with apiVersion, kind, metadata and spec",
                  id="scalar-document"),
     pytest.param("kind.yaml", "apiVersion: botmaker/v1\nkind: [Bot]\n",
-                 "kind.yaml:2:7: $.kind: unknown kind ['Bot']; expected Bot or Fleet", id="kind-not-a-string"),
+                 "kind.yaml:2:7: $.kind: must be Bot or Fleet, not a list", id="kind-not-a-string"),
     pytest.param("bot.yaml", "apiVersion: botmaker/v1\nkind: Bot\nmetadata: {name: a}\nspec:\n",
-                 "bot.yaml:4:6: $.spec: None is not of type 'object'", id="null-spec"),
+                 "bot.yaml:4:6: $.spec: must be a mapping, not empty", id="null-spec"),
 ]
 
 
@@ -293,3 +294,23 @@ def test_yaml_1_1_numbers_are_kept_as_written_or_warned(tmp_path):
         ("$.spec.env.CHAT_ID", "warning"), ("$.spec.env.VERSION", "warning")]
     assert "gets '123'" in problems[0]["message"] and '"0123"' in problems[0]["message"]
     assert "gets '1.1'" in problems[1]["message"]
+
+
+def test_schema_messages_are_plain_words_with_the_accepted_form(tmp_path):
+    """Issue 24: schema messages showed regexes and Python reprs (`'1gb' does not match
+    '^[0-9]{1,15}[bkmgBKMG]?$'`, `True is not of type 'string', 'number'`, `'on-failure:3' is not one
+    of [...]` without the mapping form, `kind: bot` without a suggestion)."""
+    write(tmp_path / "bot.yaml", BOT + "      resources: {memory: 1gb}\n      env: {DEBUG: true}\n"
+                                       "      restart: on-failure:3\n")
+    write(tmp_path / "typo.yaml", BOT.replace("kind: Bot", "kind: bot"))
+    result = deployer("validate", "bot.yaml", "typo.yaml", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        "bot.yaml:7:23: $.spec.resources.memory: '1gb' is not a size such as 512m or 1g (bytes, or a number "
+        "followed by b, k, m or g)",
+        'bot.yaml:8:16: $.spec.env.DEBUG: must be text or a number, not true (quote it for the text: "true")',
+        "bot.yaml:9:12: $.spec.restart: must be no, always, unless-stopped or on-failure, or a mapping such as "
+        "{policy: on-failure, maxRetries: 3}, not 'on-failure:3'",
+        "typo.yaml:2:7: $.kind: unknown kind 'bot'; did you mean 'Bot'?",
+        "4 error(s), 0 warning(s)",
+    ]

@@ -10,6 +10,7 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -331,6 +332,63 @@ def test_saved_plan_is_not_stale_when_only_other_fleets_change(tmp_path, fleet_n
     assert snapshot(docker_client, fleet_name)[m.cname("a")][1] == "running"
     assert list(snapshot(docker_client, other_fleet)) == [other.cname("x")]  # left alone
 
+
+
+def test_saved_plan_applies_from_another_directory_and_checkout(tmp_path, fleet_name, secrets_dir, docker_client,
+                                                               monkeypatch):
+    """Issue 24: `apply --plan` from another directory said a manifest "was removed": the plan
+    stored its paths relative to where it was made. Now they are relative to the root of the git
+    checkout holding the manifests, so the plan file (a CI artifact) can move, and be applied in
+    another checkout of the same repository, from any directory in it."""
+    checkout = tmp_path / "job-1"
+    subprocess.run(["git", "init", "-q", str(checkout)], check=True)
+    m = Manifests(checkout, fleet_name, secrets_dir)
+    m.write({"a": bot(), "b": bot()})
+    monkeypatch.chdir(checkout)
+    code, out = run_cli("plan", "--out", "plan.json", "manifests")
+    assert code == 0, out
+
+    # the next job: the artifact downloaded elsewhere, the repository checked out elsewhere,
+    # apply run from a subdirectory of that checkout
+    artifact = tmp_path / "artifacts" / "plan.json"
+    artifact.parent.mkdir()
+    (checkout / "plan.json").rename(artifact)
+    other = tmp_path / "job-2"
+    shutil.copytree(checkout, other, symlinks=True)
+    (other / "docs").mkdir()
+    monkeypatch.chdir(other / "docs")
+    code, out = run_cli("apply", "--plan", str(artifact), *FAST)
+    assert code == 0, out
+    assert "Apply finished: 2 succeeded, 0 failed." in out, out
+    assert {n: s for n, (_, s) in snapshot(docker_client, fleet_name).items()} == {
+        m.cname("a"): "running", m.cname("b"): "running"}
+    stored = json.loads(artifact.read_text())
+    assert stored["paths"] == ["manifests"] and stored["relative_to"] == "repository", stored
+    assert sorted(stored["manifests"]) == ["manifests/bot-a.yaml", "manifests/bot-b.yaml", "manifests/fleet.yaml"]
+
+    # a checkout whose manifests differ: the stale message says relative to what
+    (other / "manifests" / "bot-b.yaml").unlink()
+    code, out = run_cli("apply", "--plan", str(artifact), *FAST)
+    assert code == 1, out
+    assert error_lines(out) == [
+        "error: plan is stale: manifest manifests/bot-b.yaml was removed since the plan was made "
+        f"(paths relative to the repository root {other})"], out
+
+
+def test_saved_plan_outside_a_checkout_applies_from_another_directory(tmp_path, fleet_name, secrets_dir,
+                                                                     docker_client, monkeypatch):
+    """Manifests in no git checkout: the plan stores absolute paths, so apply --plan works from anywhere."""
+    m = Manifests(tmp_path / "here", fleet_name, secrets_dir)
+    m.write({"a": bot()})
+    monkeypatch.chdir(tmp_path / "here")
+    code, out = run_cli("plan", "--out", "plan.json", "manifests")
+    assert code == 0, out
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    code, out = run_cli("apply", "--plan", "../here/plan.json", *FAST)
+    assert code == 0, out
+    assert "Apply finished: 1 succeeded, 0 failed." in out, out
+    assert json.loads((tmp_path / "here" / "plan.json").read_text())["paths"] == [m.path]
 
 # --- the fleet lock --------------------------------------------------------------------------------
 

@@ -103,8 +103,9 @@ SCHEMA_CASES = [
               cpus: two
         """)},
         [
-            "bot.yaml:8:22: $.spec.ports[0].containerPort: '18789' is not of type 'integer'",
-            "bot.yaml:11:11: $.spec.resources.cpus: 'two' is not of type 'number'",
+            "bot.yaml:8:22: $.spec.ports[0].containerPort: must be a whole number, not the text '18789' "
+            "(write it without quotes)",
+            "bot.yaml:11:11: $.spec.resources.cpus: must be a number, not the text 'two'",
         ],
         id="wrong-type",
     ),
@@ -114,7 +115,7 @@ SCHEMA_CASES = [
             env:
               LOG_LEVEL: [debug]
         """)},
-        ["bot.yaml:8:16: $.spec.env.LOG_LEVEL: ['debug'] is not of type 'string', 'number'"],
+        ["bot.yaml:8:16: $.spec.env.LOG_LEVEL: must be text or a number, not a list"],
         id="wrong-type-env-value",
     ),
     pytest.param(
@@ -124,8 +125,8 @@ SCHEMA_CASES = [
             state: paused
         """)},
         [
-            "bot.yaml:7:15: $.spec.pullPolicy: 'Sometimes' is not one of ['IfNotPresent', 'Always', 'Never']",
-            "bot.yaml:8:10: $.spec.state: 'paused' is not one of ['running', 'stopped']",
+            "bot.yaml:7:15: $.spec.pullPolicy: must be IfNotPresent, Always or Never, not 'Sometimes'",
+            "bot.yaml:8:10: $.spec.state: must be running or stopped, not 'paused'",
         ],
         id="enum",
     ),
@@ -134,7 +135,8 @@ SCHEMA_CASES = [
             image: {IMAGE}
             restart: sometimes
         """)},
-        ["bot.yaml:7:12: $.spec.restart: 'sometimes' is not one of ['no', 'always', 'unless-stopped', 'on-failure']"],
+        ["bot.yaml:7:12: $.spec.restart: must be no, always, unless-stopped or on-failure, or a mapping such as "
+         "{policy: on-failure, maxRetries: 3}, not 'sometimes'"],
         id="enum-in-oneOf",
     ),
     pytest.param(
@@ -142,7 +144,7 @@ SCHEMA_CASES = [
             image: {IMAGE}
             restart: {{policy: on-failure, maxRetries: -1}}
         """)},
-        ["bot.yaml:7:45: $.spec.restart.maxRetries: -1 is less than the minimum of 0"],
+        ["bot.yaml:7:45: $.spec.restart.maxRetries: must be at least 0, not -1"],
         id="oneOf-reports-the-branch-that-fits",
     ),
     pytest.param(
@@ -176,16 +178,18 @@ SCHEMA_CASES = [
               bad-name: x
         """, metadata="labels: {'-team': x}")},
         [
-            "bot.yaml:5:12: $.metadata.labels.-team: invalid key: '-team' does not match '^[A-Za-z0-9][A-Za-z0-9._/-]*$'",
-            "bot.yaml:9:5: $.spec.env.bad-name: invalid key: 'bad-name' does not match '^[A-Za-z_][A-Za-z0-9_]{0,254}$'",
+            "bot.yaml:5:12: $.metadata.labels.-team: '-team' is not a valid label key: letters, digits, '.', '_', '/' "
+            "and '-', starting with a letter or digit",
+            "bot.yaml:9:5: $.spec.env.bad-name: 'bad-name' is not a valid environment variable name: letters, digits "
+            "and '_', not starting with a digit",
         ],
         id="invalid-key-located-at-the-key",
     ),
     pytest.param(
         {"bot.yaml": "apiVersion: botmaker/v1\nkind: Bot\nmetadata:\n  labels: {team: a}\n"},
         [
-            "bot.yaml:1:1: $: 'spec' is a required property",
-            "bot.yaml:4:3: $.metadata: 'name' is a required property",
+            "bot.yaml:1:1: $: missing required field 'spec'",
+            "bot.yaml:4:3: $.metadata: missing required field 'name'",
         ],
         id="missing-required",
     ),
@@ -200,8 +204,8 @@ SCHEMA_CASES = [
               - hostPort: 18803
         """)},
         [
-            "bot.yaml:11:17: $.spec.ports[1].hostPort: 70000 is greater than the maximum of 65535",
-            "bot.yaml:12:7: $.spec.ports[2]: 'containerPort' is a required property",
+            "bot.yaml:11:17: $.spec.ports[1].hostPort: must be at most 65535, not 70000",
+            "bot.yaml:12:7: $.spec.ports[2]: missing required field 'containerPort'",
         ],
         id="nested-list-index",
     ),
@@ -216,18 +220,61 @@ SCHEMA_CASES = [
                 readOnly: "yes"
         """)},
         [
-            "bot.yaml:11:15: $.spec.volumes[1].target: 'data' does not match '^/'",
-            "bot.yaml:12:17: $.spec.volumes[1].readOnly: 'yes' is not of type 'boolean'",
+            "bot.yaml:11:15: $.spec.volumes[1].target: 'data' is not an absolute path (one that starts with /)",
+            "bot.yaml:12:17: $.spec.volumes[1].readOnly: must be true or false, not the text 'yes' "
+            "(yes, no, on and off are text in YAML 1.2)",
         ],
         id="nested-list-index-volumes",
     ),
     pytest.param(
         {"fleet.yaml": FLEET_HEAD + "  secretsDir: srv/secrets\n  defaults:\n    pullPolicy: Often\n"},
         [
-            "fleet.yaml:6:15: $.spec.secretsDir: 'srv/secrets' does not match '^/'",
-            "fleet.yaml:8:17: $.spec.defaults.pullPolicy: 'Often' is not one of ['IfNotPresent', 'Always', 'Never']",
+            "fleet.yaml:6:15: $.spec.secretsDir: 'srv/secrets' is not an absolute path (one that starts with /)",
+            "fleet.yaml:8:17: $.spec.defaults.pullPolicy: must be IfNotPresent, Always or Never, not 'Often'",
         ],
         id="fleet-schema",
+    ),
+    # issue 24: plain words with the accepted form, never a regex or a Python repr
+    pytest.param(
+        {"bot.yaml": bot(spec=f"""
+            image: {IMAGE}
+            resources: {{memory: 1gb}}
+            env: {{DEBUG: true, EMPTY: }}
+            restart: on-failure:3
+            pullPolicy: always
+        """)},
+        [
+            "bot.yaml:7:23: $.spec.resources.memory: '1gb' is not a size such as 512m or 1g (bytes, or a number "
+            "followed by b, k, m or g)",
+            "bot.yaml:8:16: $.spec.env.DEBUG: must be text or a number, not true (quote it for the text: \"true\")",
+            "bot.yaml:8:29: $.spec.env.EMPTY: must be text or a number, not empty (write \"\" for empty text)",
+            "bot.yaml:9:12: $.spec.restart: must be no, always, unless-stopped or on-failure, or a mapping such as "
+            "{policy: on-failure, maxRetries: 3}, not 'on-failure:3'",
+            "bot.yaml:10:15: $.spec.pullPolicy: must be IfNotPresent, Always or Never, not 'always'; "
+            "did you mean 'Always'?",
+        ],
+        id="plain-words",
+    ),
+    pytest.param(
+        {"bot.yaml": bot(spec=f"""
+            image: {IMAGE}
+            user: true
+            secrets: [A, A]
+            ports: [{{containerPort: 18789, hostPort: 18801, hostIP: localhost}}]
+            healthcheck: {{test: [], interval: 10}}
+            restart: {{}}
+        """)},
+        [
+            "bot.yaml:7:9: $.spec.user: must be a uid or uid:gid, such as 1000 or 1000:1000, not true "
+            "(quote it for the text: \"true\")",
+            "bot.yaml:8:12: $.spec.secrets: lists 'A' more than once",
+            "bot.yaml:9:59: $.spec.ports[0].hostIP: must be an IPv4 address such as 127.0.0.1 or an IPv6 address "
+            "such as ::1, not 'localhost'",
+            "bot.yaml:10:23: $.spec.healthcheck.test: must list at least one item",
+            "bot.yaml:10:37: $.spec.healthcheck.interval: must be a duration such as 500ms, 10s, 1m or 1h30m, not 10",
+            "bot.yaml:11:12: $.spec.restart: missing required field 'policy'",
+        ],
+        id="plain-words-more",
     ),
 ]
 
@@ -253,8 +300,18 @@ HEADER_CASES = [
         id="unknown-kind",
     ),
     pytest.param(
+        "apiVersion: botmaker/v1\nkind: bot\nmetadata: {name: a}\n",
+        ["bot.yaml:2:7: $.kind: unknown kind 'bot'; did you mean 'Bot'?"],
+        id="kind-typo",
+    ),
+    pytest.param(
+        "apiVersion: botmaker.v1\nkind: Fleet\nmetadata: {name: a}\n",
+        ["bot.yaml:1:13: $.apiVersion: unknown apiVersion 'botmaker.v1'; did you mean 'botmaker/v1'?"],
+        id="apiVersion-typo",
+    ),
+    pytest.param(
         "apiVersion: botmaker/v1\nkind: [Bot]\n",
-        ["bot.yaml:2:7: $.kind: unknown kind ['Bot']; expected Bot or Fleet"],
+        ["bot.yaml:2:7: $.kind: must be Bot or Fleet, not a list"],
         id="kind-not-a-string",
     ),
     pytest.param(
@@ -698,7 +755,7 @@ def test_memory_as_integer_below_minimum_is_a_schema_error(tmp_path, monkeypatch
         resources:
           memory: 1024
     """)})
-    assert formatted(result) == ["bot.yaml:8:13: $.spec.resources.memory: 1024 is less than the minimum of 6291456"]
+    assert formatted(result) == ["bot.yaml:8:13: $.spec.resources.memory: must be at least 6291456 bytes (6m), not 1024"]
 
 
 @pytest.mark.parametrize(
@@ -952,7 +1009,9 @@ def test_restart_no_is_the_policy_not_a_boolean(tmp_path, monkeypatch):
         "a.yaml": bot("bot-a", spec=f"image: {IMAGE}\nrestart: no"),
         "b.yaml": bot("bot-b", spec=f"image: {IMAGE}\nvolumes:\n  - {{source: /srv/b, target: /b, readOnly: yes}}"),
     })
-    assert formatted(result) == ["b.yaml:8:46: $.spec.volumes[0].readOnly: 'yes' is not of type 'boolean'"]
+    assert formatted(result) == [
+        "b.yaml:8:46: $.spec.volumes[0].readOnly: must be true or false, not the text 'yes' "
+        "(yes, no, on and off are text in YAML 1.2)"]
     result = validate(tmp_path, monkeypatch, {"b.yaml": bot("bot-b", spec=f"image: {IMAGE}\nrestart: no")})
     assert result.fleet.bots[0].restart_policy == "no"
 
@@ -971,7 +1030,7 @@ def test_partial_map_completed_by_fleet_defaults_is_valid(tmp_path):
     docs, load_problems = load_paths([str(tmp_path)])
     result = validate_documents(docs, load_problems)
     assert [p.format() for p in result.problems] == [
-        f"{tmp_path}/m.yaml:20:11: $.spec.ports[0]: 'hostPort' is a required property"
+        f"{tmp_path}/m.yaml:20:11: $.spec.ports[0]: missing required field 'hostPort'"
     ]
 
 
@@ -991,3 +1050,43 @@ def test_host_network_with_published_ports_is_refused(tmp_path, monkeypatch):
         image: {IMAGE}
         network: host
         """)}))
+
+
+def _schema_nodes(node):
+    """Every subschema of a manifest schema (the values of keywords that hold schemas)."""
+    if not isinstance(node, dict):
+        return
+    yield node
+    for key, value in node.items():
+        if key in ("properties", "$defs"):
+            for sub in value.values():
+                yield from _schema_nodes(sub)
+        elif key in ("items", "additionalProperties", "propertyNames"):
+            yield from _schema_nodes(value)
+        elif key in ("oneOf", "anyOf"):
+            for sub in value:
+                yield from _schema_nodes(sub)
+
+
+def test_every_schema_keyword_and_pattern_has_plain_words():
+    """Issue 24: no regex or jsonschema wording reaches the operator. A keyword or a pattern added
+    to schemas/ without its words in deployer/manifests/schema.py fails here."""
+    import json
+
+    from deployer.manifests import schema
+
+    annotations = {"$schema", "$id", "$ref", "$defs", "title", "description", "examples", "properties", "items"}
+    structural = {"additionalProperties", "propertyNames", "oneOf", "anyOf"}  # explained in schema._explain
+    keywords, patterns, formats = set(), set(), set()
+    manifest_schemas = [schema.SCHEMA_DIR / name for name in ("bot.schema.json", "bot-spec.schema.json",
+                                                              "fleet.schema.json")]
+    for path in manifest_schemas:
+        for node in _schema_nodes(json.loads(path.read_text())):
+            keywords |= set(node) - annotations - structural
+            patterns |= {node["pattern"]} if "pattern" in node else set()
+            formats |= {node["format"]} if "format" in node else set()
+    assert {"type", "enum", "pattern", "required", "minimum"} <= keywords and len(patterns) > 10  # the walk works
+    assert keywords - set(schema.MESSAGES) == set()
+    assert patterns - set(schema.PATTERN_WORDS) == set()
+    assert formats - set(schema.FORMAT_WORDS) == set()
+    assert set(schema.PATTERN_WORDS) - patterns == set(), "words for a pattern no schema uses"
