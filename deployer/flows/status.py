@@ -1,7 +1,7 @@
 """`deployer status`: the fleet as it runs now, beside what the manifests want.
 
 Collection only: `collect_status` gathers a StatusReport (plain data); the reporters of
-render.py turn it into text or json.
+deployer/cli/render turn it into text or json.
 """
 
 from __future__ import annotations
