@@ -4,13 +4,15 @@ They take no lock; plan may save what it found for `apply --plan`."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import click
 
 from deployer.cli import options
 from deployer.cli.exits import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, handle_errors
 from deployer.cli.options import Pruning
-from deployer.cli.shared import engine_line, plan_settings, prepare, render_plan, wants_color
+from deployer.cli.shared import engine_line, load, plan_settings, prepare, render_plan, wants_color
+from deployer.errors import DeployerError, InvalidManifests, InvalidSecrets
 
 
 @click.command()
@@ -30,7 +32,9 @@ def plan(paths: tuple[str, ...], fmt: str, out_file: str | None, detailed_exitco
     """Show what apply would change on the engine, field by field. Changes no bot, takes no lock
     (the preflight runs throwaway containers of the bots' images, offline)."""
     settings = plan_settings(secrets_dir, pruning, adopt=adopt, refresh=refresh, preflight=not no_preflight)
-    prepared, engine = handle_errors(lambda: prepare(list(paths), settings))
+    fleet = load(list(paths), unplanned(fmt, ""))
+    say = unplanned(fmt, fleet.name)
+    prepared, engine = handle_errors(lambda: prepare(list(paths), settings, fleet=fleet, on_error=say), say)
     if fmt == "text":
         click.echo(engine_line(engine))
     click.echo(render_plan(prepared.plan, fmt, wants_color(no_color)))
@@ -43,6 +47,21 @@ def plan(paths: tuple[str, ...], fmt: str, out_file: str | None, detailed_exitco
                         options=prepared.options, refresh=refresh, plan=prepared.plan)
         click.echo(f"Saved the plan to {out_file}; apply exactly it with: deployer apply --plan {out_file}", err=True)
     sys.exit(EXIT_CHANGES if detailed_exitcode and prepared.plan.has_changes else EXIT_OK)
+
+
+def unplanned(fmt: str, fleet: str) -> Callable[[DeployerError], None]:
+    """How a plan that could not be made is said on stdout in `fmt` (besides the error on stderr), so a
+    PR comment or a GitHub annotation shows it rather than nothing: the problems of the manifests or
+    secret files, or the one-line error (an engine that cannot be reached)."""
+    from deployer.cli.render import render_unplanned
+
+    def say(exc: DeployerError) -> None:
+        problems = exc.problems if isinstance(exc, (InvalidManifests, InvalidSecrets)) else []
+        shown = render_unplanned(fleet, problems, str(exc), fmt)
+        if shown is not None:
+            click.echo(shown)
+
+    return say
 
 
 @click.command()

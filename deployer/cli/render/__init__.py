@@ -42,7 +42,7 @@ __all__ = [
     "KINDS", "MARKDOWN_MAX_LENGTH", "MARKDOWN_VALUE_LIMIT", "PLAN_FORMAT_VERSION", "REPORTERS", "SYMBOLS", "VERBS",
     "GithubReporter", "JsonReporter", "MarkdownReporter", "Reporter", "TextReporter", "UnknownFormat",
     "formats", "github_command", "github_escape_data", "github_escape_property", "plan_document", "render_drift",
-    "render_plan", "render_plan_github", "render_plan_markdown", "render_problems", "render_status", "reporter",
+    "render_plan", "render_plan_github", "render_plan_markdown", "render_problems", "render_status", "render_unplanned", "reporter",
     "use_color", "verb",
 ]
 
@@ -72,6 +72,11 @@ def render_plan(plan: Plan, fmt: str = "text", color: bool = False) -> str:
     """The plan as text (for people; with color, styled with ANSI codes), json (plan_document),
     markdown or github."""
     return reporter(fmt, color=color).plan(plan)
+
+
+def render_unplanned(fleet: str, problems: list[Problem], error: str, fmt: str) -> str | None:
+    """A plan that could not be made, in the plan's format (None: text, where stderr says it all)."""
+    return reporter(fmt).unplanned(fleet, problems, error)
 
 
 def render_drift(plan: Plan, fmt: str = "text") -> str:

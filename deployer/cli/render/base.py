@@ -32,6 +32,12 @@ class Reporter:
     def plan(self, plan: Plan) -> str:
         raise UnknownFormat(f"format {self.name} does not render plans")
 
+    def unplanned(self, fleet: str, problems: list[Problem], error: str) -> str | None:
+        """A plan that could not be made (`error`, with the problems of the manifests or secret
+        files behind it), in the plan's format; None where the problems on stderr say it all (text).
+        `fleet` is "" when the manifests do not say it."""
+        return None
+
     def drift(self, plan: Plan) -> str:
         raise UnknownFormat(f"format {self.name} does not render drift")
 

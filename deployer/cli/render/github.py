@@ -61,6 +61,13 @@ def render_plan_github(plan: Plan, manifest_files: dict[str, str] | None = None)
     return "\n".join(lines)
 
 
+def unplanned_github(problems: list[Problem], error: str) -> str:
+    """An annotation per problem (on its manifest line) then the verdict; or one for the error alone."""
+    if not problems:
+        return "\n".join([github_command("error", error), "No plan."])
+    return "\n".join([*(_problem_github(p) for p in sorted_problems(problems)), f"No plan: {error}"])
+
+
 class GithubReporter(Reporter):
     """GitHub Actions workflow commands (annotations on the manifests), then the plain verdict."""
 
@@ -71,3 +78,6 @@ class GithubReporter(Reporter):
 
     def plan(self, plan: Plan) -> str:
         return render_plan_github(plan)
+
+    def unplanned(self, fleet: str, problems: list[Problem], error: str) -> str:
+        return unplanned_github(problems, error)

@@ -10,7 +10,7 @@ from deployer.cli.render.base import Reporter
 from deployer.cli.render.common import drifted, sorted_problems
 from deployer.core.model import Plan
 from deployer.core.problems import Problem
-from deployer.plan.document import PLAN_FORMAT_VERSION, plan_document
+from deployer.plan.document import PLAN_FORMAT_VERSION, plan_document, unplanned_document
 
 if TYPE_CHECKING:  # status.py talks to the engine; the reporters only read its data
     from deployer.flows.status import StatusReport
@@ -22,6 +22,10 @@ def problems_json(problems: list[Problem]) -> str:
 
 def plan_json(plan: Plan) -> str:
     return json.dumps(plan_document(plan), indent=2, sort_keys=False)
+
+
+def unplanned_json(fleet: str, problems: list[Problem], error: str) -> str:
+    return json.dumps(unplanned_document(fleet, sorted_problems(problems), error), indent=2)
 
 
 def drift_json(plan: Plan) -> str:
@@ -56,6 +60,9 @@ class JsonReporter(Reporter):
 
     def plan(self, plan: Plan) -> str:
         return plan_json(plan)
+
+    def unplanned(self, fleet: str, problems: list[Problem], error: str) -> str:
+        return unplanned_json(fleet, problems, error)
 
     def drift(self, plan: Plan) -> str:
         return drift_json(plan)

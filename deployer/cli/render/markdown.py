@@ -83,6 +83,31 @@ def render_plan_markdown(plan: Plan, *, max_length: int = MARKDOWN_MAX_LENGTH) -
     return text.rstrip("\n")
 
 
+def unplanned_markdown(fleet: str, problems: list[Problem], error: str, *,
+                       max_length: int = MARKDOWN_MAX_LENGTH) -> str:
+    """A plan that could not be made, for the pull-request comment: a CAUTION block with the error
+    and every problem (as many as fit under `max_length`), so the comment never shows a stale plan."""
+    title = "### deployer plan" + (f" for fleet {_md_text(fleet)}" if fleet else "")
+    lines = [title, "", "> [!CAUTION]", f"> No plan: {_md_line(error)}" + (":" if problems else "")]
+    budget = max_length - sum(len(line) + 1 for line in lines) - 200
+    ordered = sorted_problems(problems)
+    for i, p in enumerate(ordered):
+        line = _md_problem(p)
+        budget -= len(line) + 1
+        if budget < 0:
+            lines.append(f"> - _{len(ordered) - i} more problem(s) not shown, to keep this comment under the size "
+                         "limit; `deployer plan` prints them all._")
+            break
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _md_problem(p: Problem) -> str:
+    where = p.file if p.line == 0 else f"{p.file}:{p.line}:{p.column}"
+    located = ": ".join([_code(where)] + ([_code(p.path)] if p.path else []))
+    return f"> - {located}: {'' if p.is_error else 'warning: '}{_md_line(p.message)}"
+
+
 def _markdown_section(a: Action) -> str:
     symbol = SYMBOLS[a.action].strip()
     fields = list(dict.fromkeys(c.field for c in a.changes))
@@ -172,3 +197,6 @@ class MarkdownReporter(Reporter):
 
     def plan(self, plan: Plan) -> str:
         return render_plan_markdown(plan)
+
+    def unplanned(self, fleet: str, problems: list[Problem], error: str) -> str:
+        return unplanned_markdown(fleet, problems, error)

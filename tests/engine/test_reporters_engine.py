@@ -1,0 +1,59 @@
+"""The reporters on the real engine (issue 24): what plan, drift and status say about a fleet,
+in each format, when its secret files are wrong, when it is created, when it drifted by hand and
+when an orphan runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.support.fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
+    Manifests,
+    bot,
+    cleanup_markers,
+    fleet_container_names,
+    run_cli_streams,
+    write_secret,
+)
+
+TOKEN = "TELEGRAM_BOT_TOKEN"
+
+
+def secret_bot(**spec):
+    return bot(channels=[{"type": "telegram"}], secrets=[TOKEN], **spec)
+
+
+# --- defect 6: a plan that cannot be made is said in every format -----------------------------------
+
+def test_plan_formats_say_the_secret_problems_on_stdout(tmp_path, fleet_name, secrets_dir, docker_client):
+    """The most common PR failure: a new bot whose secret is not written yet (and one at 0644)."""
+    m = Manifests(tmp_path, fleet_name, secrets_dir)
+    m.write({"a": secret_bot(), "b": secret_bot()})
+    loose = write_secret(secrets_dir, m.name("a"), TOKEN, "123456:AAloose-token-value", mode=0o644)
+    missing = Path(secrets_dir) / m.name("b") / TOKEN
+
+    code, out, both = run_cli_streams("plan", "--format", "json", m.path)
+    assert code == 1, both
+    doc = json.loads(out)
+    assert doc["fleet"] == fleet_name and doc["actions"] == []
+    by_file = {p["file"]: p for p in doc["problems"]}
+    assert set(by_file) == {str(loose), str(missing.parent)}, by_file  # b's directory is not there at all
+    assert "mode 0644" in by_file[str(loose)]["message"] and f"chmod 600 {loose}" in by_file[str(loose)]["message"]
+    assert "does not exist" in by_file[str(missing.parent)]["message"]
+    assert doc["errors"] == [f"{p['file']}: {p['message']}" for p in doc["problems"]]
+
+    code, out, both = run_cli_streams("plan", "--format", "markdown", m.path)
+    assert code == 1, both
+    lines = out.splitlines()
+    assert lines[:4] == [f"### deployer plan for fleet {fleet_name}", "", "> [!CAUTION]",
+                         "> No plan: 2 secret problem(s); nothing was changed:"], out
+    assert lines[4].startswith(f"> - `{loose}`: bot {m.name('a')}: ") and "mode 0644" in lines[4], out
+    assert lines[5].startswith(f"> - `{missing.parent}`: bot {m.name('b')}: ") and len(lines) == 6, out
+
+    code, out, both = run_cli_streams("plan", "--format", "github", m.path)
+    assert code == 1, both
+    lines = out.splitlines()
+    assert lines[0].startswith(f"::error file={loose}::bot {m.name('a')}: secret {TOKEN} file ") and "0644" in lines[0]
+    assert lines[1].startswith(f"::error file={missing.parent}::bot {m.name('b')}: bot secrets directory ")
+    assert lines[2:] == ["No plan: 2 secret problem(s); nothing was changed"], out
+    assert fleet_container_names(docker_client, fleet_name) == []  # a plan changes nothing
