@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.support.engine_harness import STAND_IN_IMAGE
 from tests.support.fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
     Manifests,
     bot,
@@ -57,3 +58,30 @@ def test_plan_formats_say_the_secret_problems_on_stdout(tmp_path, fleet_name, se
     assert lines[1].startswith(f"::error file={missing.parent}::bot {m.name('b')}: bot secrets directory ")
     assert lines[2:] == ["No plan: 2 secret problem(s); nothing was changed"], out
     assert fleet_container_names(docker_client, fleet_name) == []  # a plan changes nothing
+
+
+# --- a create shows the fields the new bot will run with -------------------------------------------
+
+def test_a_create_shows_its_fields_in_every_format(tmp_path, fleet_name, secrets_dir, docker_client):
+    m = Manifests(tmp_path, fleet_name, secrets_dir)
+    m.write({"a": bot(env={"GREETING": "hi"}, resources={"memory": "64m"})})
+
+    code, out, both = run_cli_streams("plan", m.path)
+    assert code == 0, both
+    lines = out.splitlines()
+    start = lines.index(f"    + bot {m.name('a')} will be created")
+    shown = {line.split(":", 1)[0].strip() for line in lines[start + 2:lines.index("", start)]}
+    assert {"image", "env", "memory", "restart"} <= shown, out
+    assert '        env: {"GREETING": "hi"}' in lines, out
+
+    code, out, both = run_cli_streams("plan", "--format", "json", m.path)
+    assert code == 0, both
+    (action,) = json.loads(out)["actions"]
+    changes = {c["field"]: (c["before"], c["after"]) for c in action["changes"]}
+    assert changes["env"] == (None, {"GREETING": "hi"}) and changes["memory"] == (None, 64 * 1024 * 1024)
+    assert changes["image"] == (None, STAND_IN_IMAGE)
+
+    code, out, both = run_cli_streams("plan", "--format", "markdown", m.path)
+    assert code == 0, both
+    assert "| Field | Value |" in out and '| `env` | `{"GREETING": "hi"}` |' in out, out
+    assert fleet_container_names(docker_client, fleet_name) == []

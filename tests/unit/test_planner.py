@@ -297,7 +297,10 @@ STATE_CASES = [
     Case(
         id="create-no-container",
         desired=(B,),
-        expect=(Expect("support", CREATE, changes=(), reasons=("no container",), container_id=None),),
+        # every field the new container gets, from nothing (issue 24: a create showed no field)
+        expect=(Expect("support", CREATE, changes=tuple(
+            Change(k, None, v) for k, v in container_spec(B, SECRETS_DIR).items() if v not in (None, {}, [])),
+            reasons=("no container",), container_id=None),),
     ),
     Case(
         id="create-stopped-bot",

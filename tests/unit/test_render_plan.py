@@ -40,6 +40,20 @@ def one_of_each() -> Plan:
 EXPECTED_TEXT = """\
     + bot alpha will be created
         # no container
+        image: "ghcr.io/openclaw/openclaw:2026.2.26"
+        env: {"LOG_LEVEL": "info", "NODE_OPTIONS": "--max-old-space-size=768"}
+        user: "1000"
+        ports: ["127.0.0.1:18789:18789/tcp"]
+        volumes: ["botmaker-alpha-data:/home/node/.openclaw:rw"]
+        secrets: {"mount": "/srv/botmaker/secrets/alpha:/run/secrets:ro", "names": ["ANTHROPIC_API_KEY", "TELEGRAM_BOT_TOKEN"]}
+        network: "bridge"
+        healthcheck: {"interval": 30000000000, "retries": 3, "startPeriod": 0, "test": ["CMD", "wget", "-qO-", "http://127.0.0.1:18789/healthz"], "timeout": 5000000000}
+        labels: {"team": "support"}
+        provider: {"model": "claude-sonnet", "name": "anthropic"}
+        channels: ["telegram"]
+        memory: 536870912
+        cpus: 1.0
+        restart: "unless-stopped"
 
   -/+ bot bravo must be replaced
         # image changed

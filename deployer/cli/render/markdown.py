@@ -113,10 +113,14 @@ def _markdown_section(a: Action) -> str:
     fields = list(dict.fromkeys(c.field for c in a.changes))
     label = "remove leftover copies" if a.action == "noop" else a.action
     summary = (f"<code>{html.escape(symbol)}</code> " if symbol else "") + f"<b>{html.escape(a.bot)}</b>: {label}"
-    if fields:
+    if fields and a.action != "create":  # a create sets every field: its table lists them
         summary += " (" + html.escape(", ".join(fields)) + ")"
     lines = [f"<details><summary>{summary}</summary>", ""]
-    if a.changes:
+    if a.changes and a.action == "create":  # the fields the new unit gets (before: nothing)
+        lines.extend(["| Field | Value |", "| --- | --- |"])
+        lines.extend(f"| {_code(c.field)} | {_md_value(c.after)} |" for c in a.changes)
+        lines.append("")
+    elif a.changes:
         lines.extend(["| Field | Before | After |", "| --- | --- | --- |"])
         for c in a.changes:
             for name, before, after in _change_rows(c):

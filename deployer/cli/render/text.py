@@ -49,6 +49,9 @@ def plan_text(plan: Plan, color: bool) -> str:
         for reason in a.reasons:
             lines.append(f"        # {reason}")
         for c in a.changes:
+            if a.action == "create":  # the fields the new unit gets (before: nothing)
+                lines.append(f"        {c.field}: {value(c.after)}")
+                continue
             forces = "  # forces replacement" if c.forces_replacement else ""
             lines.append(f"        {c.field}: {_diff_value(c.before, c.after)}{forces}")
         lines.append("")
