@@ -484,7 +484,7 @@ def test_drift_memory_changed_by_docker_update(tmp_path, fleet_name, secrets_dir
     c = deployed(m, docker_client, bot(resources={"memory": "64m"}))
     c.update(mem_limit="96m", memswap_limit="96m")
 
-    drifted(m, "memory: desired 67108864, actual 100663296", repair="update")
+    drifted(m, "memory: desired 64m, actual 96m", repair="update")
     assert drift_json_fields(m) == {"memory": (64 * 1024**2, 96 * 1024**2)}
     repair(m)
     after = get_container(docker_client, m.cname("a"))

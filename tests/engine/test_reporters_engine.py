@@ -10,6 +10,7 @@ from pathlib import Path
 from tests.support.engine_harness import STAND_IN_IMAGE
 from tests.support.fleetkit import (  # noqa: F401 - cleanup_markers is an autouse fixture
     Manifests,
+    apply_ok,
     bot,
     cleanup_markers,
     fleet_container_names,
@@ -85,3 +86,22 @@ def test_a_create_shows_its_fields_in_every_format(tmp_path, fleet_name, secrets
     assert code == 0, both
     assert "| Field | Value |" in out and '| `env` | `{"GREETING": "hi"}` |' in out, out
     assert fleet_container_names(docker_client, fleet_name) == []
+
+
+# --- the text plan shows letters as they are and memory as the manifest writes it ------------------
+
+def test_text_plan_shows_unicode_and_memory_in_the_manifests_units(tmp_path, fleet_name, secrets_dir, docker_client):
+    m = Manifests(tmp_path, fleet_name, secrets_dir)
+    m.write({"a": bot(env={"GREETING": "hi"})})
+    apply_ok(m)
+    m.write({"a": bot(env={"GREETING": "h\u00e9llo"}, resources={"memory": "64m"})})
+
+    code, out, both = run_cli_streams("plan", m.path)
+    assert code == 0, both
+    assert '        env: { GREETING: "hi" -> "h\u00e9llo" }  # forces replacement' in out.splitlines(), out
+    assert "        memory: (none) -> 64m" in out.splitlines(), out
+    assert "\\u00e9" not in out and "67108864" not in out
+    # programs still get bytes
+    code, out, both = run_cli_streams("plan", "--format", "json", m.path)
+    (action,) = json.loads(out)["actions"]
+    assert {c["field"]: c["after"] for c in action["changes"]}["memory"] == 64 * 1024 * 1024

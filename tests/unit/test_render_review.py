@@ -90,7 +90,7 @@ EXPECTED_MARKDOWN = r"""### deployer plan for fleet demo
 
 | Field | Before | After |
 | --- | --- | --- |
-| `memory` | `536870912` | `1073741824` |
+| `memory` | `512m` | `1g` |
 
 - memory changed (in place)
 
@@ -343,7 +343,7 @@ EXPECTED_TEXT = """\
 
     ~ bot ops will be updated in place
         # memory changed (in place)
-        memory: 536870912 -> 1073741824
+        memory: 512m -> 1g
 
     + bot community will be created
         # no container

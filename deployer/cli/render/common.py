@@ -4,7 +4,9 @@ the summary line."""
 from __future__ import annotations
 
 import json
+import unicodedata
 
+from deployer.core.encodings import format_memory
 from deployer.core.model import Action, Method, Plan
 from deployer.core.problems import Problem
 
@@ -39,12 +41,38 @@ def verb(a: Action) -> str:
     return VERBS[a.action]
 
 
-def value(v: object) -> str:
+def value(v: object, field: str = "") -> str:
+    """A value as people read it: strings and structures as JSON with their letters as they are
+    (only invisible and control characters escaped), memory in the manifest's units (64m, 1g)."""
     if v is None:
         return "(none)"
-    if isinstance(v, (dict, list)):
-        return json.dumps(v, sort_keys=True)
-    return json.dumps(v) if isinstance(v, str) else str(v)
+    if field == "memory" and isinstance(v, int) and not isinstance(v, bool):
+        return format_memory(v)
+    if isinstance(v, (dict, list, str)):
+        return readable_json(v)
+    return str(v)
+
+
+# characters that would move the cursor, hide text or reorder it on a terminal: escaped as \uXXXX
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def readable_json(v: object) -> str:
+    """JSON (keys sorted) that keeps é, ü, emoji, CJK as they are, unlike json.dumps' default
+    (h\\u00e9llo); control, format (bidi overrides, zero-width) and separator characters stay escaped."""
+    text = json.dumps(v, sort_keys=True, ensure_ascii=False)
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(_escaped(ch) if unicodedata.category(ch) in _HIDDEN_CATEGORIES else ch for ch in text)
+
+
+def _escaped(ch: str) -> str:
+    """\\uXXXX, as a surrogate pair past the BMP (what json.dumps writes)."""
+    code = ord(ch)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def summary_line(plan: Plan) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from deployer.cli.render.base import Reporter
 from deployer.cli.render.common import SYMBOLS, problems_verdict, sorted_problems
+from deployer.core.encodings import format_memory
 from deployer.core.model import Action, Plan
 from deployer.core.problems import Problem
 
@@ -118,13 +119,13 @@ def _markdown_section(a: Action) -> str:
     lines = [f"<details><summary>{summary}</summary>", ""]
     if a.changes and a.action == "create":  # the fields the new unit gets (before: nothing)
         lines.extend(["| Field | Value |", "| --- | --- |"])
-        lines.extend(f"| {_code(c.field)} | {_md_value(c.after)} |" for c in a.changes)
+        lines.extend(f"| {_code(c.field)} | {_md_value(c.after, c.field)} |" for c in a.changes)
         lines.append("")
     elif a.changes:
         lines.extend(["| Field | Before | After |", "| --- | --- | --- |"])
         for c in a.changes:
             for name, before, after in _change_rows(c):
-                lines.append(f"| {_code(name)} | {_md_value(before)} | {_md_value(after)} |")
+                lines.append(f"| {_code(name)} | {_md_value(before, name)} | {_md_value(after, name)} |")
         lines.append("")
     if a.reasons:
         lines.extend(f"- {_md_line(r)}" for r in a.reasons)
@@ -146,9 +147,12 @@ def _change_rows(c: Any) -> list[tuple[str, Any, Any]]:
     return [(c.field, c.before, c.after)]
 
 
-def _md_value(v: Any) -> str:
+def _md_value(v: Any, field: str = "") -> str:
+    """JSON-encoded, but memory in the manifest's units (64m, 1g)."""
     if v is _ABSENT:
         return "*(absent)*"
+    if field == "memory" and isinstance(v, int) and not isinstance(v, bool):
+        return _code(format_memory(v))
     encoded = json.dumps(v, sort_keys=True, ensure_ascii=False, default=str)
     if len(encoded) > MARKDOWN_VALUE_LIMIT:
         encoded = encoded[:MARKDOWN_VALUE_LIMIT] + "\u2026"

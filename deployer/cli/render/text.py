@@ -50,10 +50,10 @@ def plan_text(plan: Plan, color: bool) -> str:
             lines.append(f"        # {reason}")
         for c in a.changes:
             if a.action == "create":  # the fields the new unit gets (before: nothing)
-                lines.append(f"        {c.field}: {value(c.after)}")
+                lines.append(f"        {c.field}: {value(c.after, c.field)}")
                 continue
             forces = "  # forces replacement" if c.forces_replacement else ""
-            lines.append(f"        {c.field}: {_diff_value(c.before, c.after)}{forces}")
+            lines.append(f"        {c.field}: {_diff_value(c.field, c.before, c.after)}{forces}")
         lines.append("")
     for err in plan.errors:
         lines.append(style(f"  ! {err}", fg="red", bold=True))
@@ -72,14 +72,14 @@ def plan_text(plan: Plan, color: bool) -> str:
     return "\n".join(lines)
 
 
-def _diff_value(before: object, after: object) -> str:
+def _diff_value(field: str, before: object, after: object) -> str:
     if isinstance(before, dict) and isinstance(after, dict):
         parts = []
         for k in sorted(set(before) | set(after)):
             if before.get(k) != after.get(k):
                 parts.append(f"{k}: {value(before.get(k))} -> {value(after.get(k))}")
         return "{ " + "; ".join(parts) + " }"
-    return f"{value(before)} -> {value(after)}"
+    return f"{value(before, field)} -> {value(after, field)}"
 
 
 # --- colour -------------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ def drift_text(plan: Plan) -> str:
         for reason in a.reasons:
             lines.append(f"    # {reason}")
         for c in a.changes:
-            lines.append(f"    {c.field}: desired {value(c.after)}, actual {value(c.before)}")
+            lines.append(f"    {c.field}: desired {value(c.after, c.field)}, actual {value(c.before, c.field)}")
     lines.extend(f"! {e}" for e in plan.errors)
     lines.append(f"Drift: {len(found)} bot(s) of fleet {plan.fleet} differ from their manifests."
                  if found else f"No drift: fleet {plan.fleet} matches its manifests.")
