@@ -46,7 +46,8 @@ def plan(paths: tuple[str, ...], fmt: str, out_file: str | None, detailed_exitco
         write_plan_file(out_file, paths=list(paths), fleet=prepared.fleet, observed=prepared.observed,
                         options=prepared.options, refresh=refresh, plan=prepared.plan)
         click.echo(f"Saved the plan to {out_file}; apply exactly it with: deployer apply --plan {out_file}", err=True)
-    sys.exit(EXIT_CHANGES if detailed_exitcode and prepared.plan.has_changes else EXIT_OK)
+    # 2: changes, or an orphan running (drift that only --prune removes)
+    sys.exit(EXIT_CHANGES if detailed_exitcode and not prepared.plan.in_sync else EXIT_OK)
 
 
 def unplanned(fmt: str, fleet: str) -> Callable[[DeployerError], None]:
@@ -71,8 +72,8 @@ def unplanned(fmt: str, fleet: str) -> Callable[[DeployerError], None]:
 def drift(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
     """Inspect every container of the fleet and report where the engine differs from the manifests.
 
-    Exit 0 when there is no drift, 2 when there is, 1 on error. Meant for a scheduled CI job;
-    `apply --refresh` repairs what it finds.
+    Exit 0 when there is no drift, 2 when there is (an orphan counts), 1 on error. Meant for a
+    scheduled CI job; `apply --refresh` repairs what it finds (`--prune` removes orphans).
     """
     from deployer.cli.render import render_drift
 
@@ -80,7 +81,7 @@ def drift(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
     click.echo(render_drift(prepared.plan, fmt))
     if prepared.plan.errors:
         sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_CHANGES if prepared.plan.has_changes else EXIT_OK)
+    sys.exit(EXIT_OK if prepared.plan.in_sync else EXIT_CHANGES)
 
 
 @click.command()
@@ -94,7 +95,8 @@ def status(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
     from deployer.flows.status import collect_status
 
     def run() -> str:
-        prepared, engine = prepare(list(paths), plan_settings(secrets_dir))
+        # refreshed: a setting changed by hand (docker update) is drift, as `drift` says
+        prepared, engine = prepare(list(paths), plan_settings(secrets_dir, refresh=True))
         return render_status(collect_status(prepared, engine), fmt)
 
     click.echo(handle_errors(run))

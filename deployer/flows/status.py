@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deployer.backends.base import Backend
+from deployer.core.model import ORPHAN, Action
 from deployer.flows.prepare import Prepared
 from deployer.runtime.observe import inspect_many
 from deployer.runtime.stamps import L_REVISION, read_record
@@ -43,6 +44,12 @@ def collect_status(prepared: Prepared, engine: Backend) -> StatusReport:
                         engine=engine.endpoint.describe())
 
 
+def _pending(action: Action | None) -> str:
+    if action is None or action.in_sync:
+        return ""
+    return "prune" if action.action == ORPHAN else action.action
+
+
 def status_rows(prepared: Prepared, engine: Backend) -> list[StatusRow]:
     by_bot = {a.bot: a for a in prepared.plan.actions}
     current = {a.bot: a.container_id for a in prepared.plan.actions if a.container_id}
@@ -64,8 +71,9 @@ def status_rows(prepared: Prepared, engine: Backend) -> list[StatusRow]:
             started_at=started[:19].replace("T", " ") if started and not started.startswith("0001") else "-",
             restart_count=st.restart_count if st else 0,
             revision=(st.labels.get(L_REVISION, "-")[:12] if st else "-"),
-            in_sync=action is not None and not action.mutates,
-            pending="" if action is None or not action.mutates else action.action,
+            in_sync=action is not None and action.in_sync,
+            # what brings it in sync: the planned action; an orphan is removed only by --prune
+            pending=_pending(action),
             node=st.node if st else "",
         ))
     return rows

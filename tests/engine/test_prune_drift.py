@@ -327,7 +327,7 @@ def test_orphan_listed_then_pruned_gracefully_keeping_its_volumes(tmp_path, flee
 
     m.write({"a": bot()})
     code, out = run_cli("plan", "--detailed-exitcode", m.path)
-    assert code == 0, out  # an orphan alone is not a change
+    assert code == 2, out  # an orphan alone changes nothing, but it is drift (issue 24)
     assert f"  ? bot {m.name('b')} is an orphan" in out
     assert "1 orphan container(s)" in out and "--prune removes them" in out
     assert [(a["bot"], a["action"]) for a in plan_json(m)["actions"]] == [(m.name("b"), "orphan")]

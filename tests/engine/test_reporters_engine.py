@@ -105,3 +105,55 @@ def test_text_plan_shows_unicode_and_memory_in_the_manifests_units(tmp_path, fle
     code, out, both = run_cli_streams("plan", "--format", "json", m.path)
     (action,) = json.loads(out)["actions"]
     assert {c["field"]: c["after"] for c in action["changes"]}["memory"] == 64 * 1024 * 1024
+
+
+# --- an orphan and a setting changed by hand are drift, in plan, drift and status -----------------------
+
+def test_an_orphan_is_drift_everywhere(tmp_path, fleet_name, secrets_dir, docker_client):
+    m = Manifests(tmp_path, fleet_name, secrets_dir)
+    m.write({"a": bot(), "b": bot()})
+    apply_ok(m)
+    m.write({"a": bot()})  # b's manifest goes: its container is an orphan
+
+    code, out, both = run_cli_streams("plan", "--detailed-exitcode", m.path)
+    assert code == 2, both
+    assert f"No changes. Fleet {fleet_name} does not match its manifests: orphans run (listed above)." in out
+    assert "matches its manifests" not in out
+
+    code, out, both = run_cli_streams("drift", m.path)
+    assert code == 2, both
+    assert f"bot {m.name('b')}: drifted (an orphan: apply --prune removes it)" in out
+    assert f"Drift: 1 bot(s) of fleet {fleet_name} differ from their manifests." in out
+    code, out, both = run_cli_streams("drift", "--format", "json", m.path)
+    assert code == 2, both
+    assert [(d["bot"], d["repair"]) for d in json.loads(out)["drifted"]] == [(m.name("b"), "orphan")]
+
+    code, out, both = run_cli_streams("status", "--format", "json", m.path)
+    assert code == 0, both
+    rows = {r["bot"]: r for r in json.loads(out)["bots"]}
+    assert (rows[m.name("b")]["in_sync"], rows[m.name("b")]["pending"]) == (False, "prune")
+    assert (rows[m.name("a")]["in_sync"], rows[m.name("a")]["pending"]) == (True, "")
+    code, out, both = run_cli_streams("status", m.path)
+    (line,) = [row for row in out.splitlines() if row.lstrip().startswith(m.name("b") + " ")]
+    assert "pending prune" in line and "in sync" not in line, out
+
+    # plan without --detailed-exitcode, and apply without --prune, still change nothing
+    code, out, both = run_cli_streams("plan", m.path)
+    assert code == 0, both
+    assert sorted(fleet_container_names(docker_client, fleet_name)) == sorted([m.cname("a"), m.cname("b")])
+
+
+def test_status_sees_memory_changed_by_hand(tmp_path, fleet_name, secrets_dir, docker_client):
+    m = Manifests(tmp_path, fleet_name, secrets_dir)
+    m.write({"a": bot(resources={"memory": "64m"})})
+    apply_ok(m)
+    docker_client.containers.get(m.cname("a")).update(mem_limit="96m", memswap_limit="96m")
+
+    code, out, both = run_cli_streams("drift", m.path)
+    assert code == 2 and "memory: desired 64m, actual 96m" in out, both
+    code, out, both = run_cli_streams("status", "--format", "json", m.path)
+    assert code == 0, both
+    (row,) = json.loads(out)["bots"]
+    assert (row["in_sync"], row["pending"]) == (False, "update"), row
+    code, out, both = run_cli_streams("status", m.path)
+    assert "pending update" in out and "in sync" not in out, out

@@ -154,6 +154,13 @@ def test_text_value_rendering() -> None:
     assert '        ports: ["a"] -> ["a", "b"]  # forces replacement' in text
 
 
+def test_text_no_changes_with_an_orphan_does_not_match_the_manifests() -> None:
+    p = plan(fleet_of(), observed_of(observed_from(bot("gone"))), OPTS)
+    lines = render_plan(p).splitlines()
+    assert "No changes. Fleet demo does not match its manifests: orphans run (listed above)." in lines
+    assert "No changes. Fleet demo matches its manifests." not in lines
+
+
 def test_text_keeps_letters_and_escapes_what_a_terminal_would_hide() -> None:
     """h\u00e9llo used to be printed so; letters stay, control, bidi and zero-width characters are escaped."""
     env = {"GREETING": "h\u00e9llo \u4f60\u597d \U0001F600", "EVIL": "a\u202eb\x1b[31mc\u200bd\x9b"}

@@ -96,8 +96,9 @@ bot a: drifted (apply will replace)
     # image changed
     image: desired "x:2", actual "x:1"
 bot b: drifted (apply will remove the extra copies)
+bot c: drifted (an orphan: apply --prune removes it)
 ! conflict x
-Drift: 2 bot(s) of fleet f differ from their manifests."""
+Drift: 3 bot(s) of fleet f differ from their manifests."""
     assert render_drift(Plan("f", (Action("d", "noop"),))) == "No drift: fleet f matches its manifests."
 
 
@@ -109,6 +110,7 @@ def test_drift_json_is_the_versioned_document() -> None:
             {"bot": "a", "repair": "replace", "reasons": ["image changed"],
              "fields": [{"field": "image", "desired": "x:2", "actual": "x:1"}]},
             {"bot": "b", "repair": "noop", "reasons": [], "fields": []},
+            {"bot": "c", "repair": "orphan", "reasons": [], "fields": []},
         ],
         "errors": ["conflict x"],
     }

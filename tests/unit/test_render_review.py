@@ -208,7 +208,8 @@ def test_markdown_orphans_only_and_leftovers() -> None:
     )
     orphan_only = Plan("demo", (Action("legacy", "orphan", ("no manifest",)),))
     out = render_plan_markdown(orphan_only)
-    assert out.startswith("### deployer plan for fleet demo\n\n**No changes.** Fleet `demo` matches its manifests.\n\n"
+    assert out.startswith("### deployer plan for fleet demo\n\n**No changes.** Fleet `demo` does not match its "
+                          "manifests: orphans run (listed below).\n\n"
                           "| Action | Count |\n")
     assert "| orphans | 1 |" in out
     assert "<details><summary><code>?</code> <b>legacy</b>: orphan</summary>" in out

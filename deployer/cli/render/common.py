@@ -86,4 +86,12 @@ def summary_line(plan: Plan) -> str:
 
 
 def drifted(plan: Plan) -> list[Action]:
-    return [a for a in plan.actions if a.mutates]
+    """The bots the engine does not run as the manifests say, orphans included."""
+    return [a for a in plan.actions if not a.in_sync]
+
+
+def no_changes_line(plan: Plan) -> str:
+    """For a plan with nothing to do: whether the fleet matches its manifests (not with an orphan)."""
+    if plan.summary()["orphans"]:
+        return f"No changes. Fleet {plan.fleet} does not match its manifests: orphans run (listed above)."
+    return f"No changes. Fleet {plan.fleet} matches its manifests."

@@ -47,7 +47,9 @@ def render_plan_markdown(plan: Plan, *, max_length: int = MARKDOWN_MAX_LENGTH) -
         head.append("")
     shown = [a for a in plan.actions if a.action != "noop" or a.leftovers]
     if not plan.has_changes and not plan.errors:
-        head.append(f"**No changes.** Fleet {_code(plan.fleet)} matches its manifests.")
+        head.append(f"**No changes.** Fleet {_code(plan.fleet)} "
+                    + ("does not match its manifests: orphans run (listed below)." if s["orphans"]
+                       else "matches its manifests."))
         head.append("")
         if not shown:
             return "\n".join(head).rstrip("\n")

@@ -13,6 +13,7 @@ from deployer.cli.render.base import Reporter
 from deployer.cli.render.common import (
     SYMBOLS,
     drifted,
+    no_changes_line,
     problems_verdict,
     sorted_problems,
     summary_line,
@@ -61,7 +62,7 @@ def plan_text(plan: Plan, color: bool) -> str:
         lines.append("")
     s = plan.summary()
     if not plan.has_changes and not plan.errors:
-        lines.append(f"No changes. Fleet {plan.fleet} matches its manifests.")
+        lines.append(no_changes_line(plan))
     lines.append(summary_line(plan))
     if s["remove"]:
         lines.append("Removals run last, and only if every other change succeeds; volumes and secrets are kept.")
@@ -132,8 +133,11 @@ def drift_text(plan: Plan) -> str:
     found = drifted(plan)
     lines = []
     for a in found:
-        repair = "remove the extra copies" if a.action == "noop" else a.action
-        lines.append(f"bot {a.bot}: drifted (apply will {repair})")
+        if a.action == "orphan":
+            lines.append(f"bot {a.bot}: drifted (an orphan: apply --prune removes it)")
+        else:
+            repair = "remove the extra copies" if a.action == "noop" else a.action
+            lines.append(f"bot {a.bot}: drifted (apply will {repair})")
         for reason in a.reasons:
             lines.append(f"    # {reason}")
         for c in a.changes:
