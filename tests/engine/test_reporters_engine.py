@@ -5,6 +5,7 @@ when an orphan runs."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from tests.support.engine_harness import STAND_IN_IMAGE
@@ -157,3 +158,26 @@ def test_status_sees_memory_changed_by_hand(tmp_path, fleet_name, secrets_dir, d
     assert (row["in_sync"], row["pending"]) == (False, "update"), row
     code, out, both = run_cli_streams("status", m.path)
     assert "pending update" in out and "in sync" not in out, out
+
+
+# --- status --format json: versioned, nulls for nothing, UTC times, the summary as an object -------------
+
+def test_status_json_document(tmp_path, fleet_name, secrets_dir, docker_client):
+    m = Manifests(tmp_path, fleet_name, secrets_dir)
+    m.write({"a": bot(), "b": bot(state="stopped")})
+    apply_ok(m)
+
+    code, out, both = run_cli_streams("status", "--format", "json", m.path)
+    assert code == 0, both
+    doc = json.loads(out)
+    assert doc["format_version"] == "1" and list(doc)[:4] == ["format_version", "fleet", "last_apply", "bots"]
+    record = doc["last_apply"]
+    assert record["summary"] == {"create": 2, "replace": 0, "update": 0, "start": 0, "stop": 0, "remove": 0,
+                                 "orphans": 0}, record
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", record["applied_at"]), record
+    rows = {r["bot"]: r for r in doc["bots"]}
+    running, stopped = rows[m.name("a")], rows[m.name("b")]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", running["started_at"]), running
+    assert running["health"] is None  # the stand-in has no healthcheck: null, not "-"
+    assert stopped["started_at"] is None and stopped["health"] is None  # never started
+    assert "-" not in {v for r in doc["bots"] for v in r.values() if isinstance(v, str)}

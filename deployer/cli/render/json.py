@@ -15,6 +15,8 @@ from deployer.plan.document import PLAN_FORMAT_VERSION, plan_document, unplanned
 if TYPE_CHECKING:  # status.py talks to the engine; the reporters only read its data
     from deployer.flows.status import StatusReport
 
+STATUS_FORMAT_VERSION = "1"  # of the status document (README, "status --format json"); bumped on any incompatible change
+
 
 def problems_json(problems: list[Problem]) -> str:
     return json.dumps([p.as_dict() for p in sorted_problems(problems)], indent=2)
@@ -42,7 +44,8 @@ def drift_json(plan: Plan) -> str:
 
 
 def status_json(report: StatusReport) -> str:
-    doc: dict[str, Any] = {"fleet": report.fleet, "last_apply": report.last_apply,
+    doc: dict[str, Any] = {"format_version": STATUS_FORMAT_VERSION, "fleet": report.fleet,
+                           "last_apply": report.last_apply,
                            # node: only where the backend spreads units over machines (swarm)
                            "bots": [{k: v for k, v in asdict(r).items() if k != "node" or v} for r in report.rows]}
     if report.engine:

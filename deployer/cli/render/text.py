@@ -154,8 +154,8 @@ def status_text(report: StatusReport) -> str:
     header: tuple[str, ...] = ("BOT", "DESIRED", "ACTUAL", "HEALTH", "RESTARTS", "STARTED", "REVISION", "SYNC",
                                "IMAGE")
     table: list[tuple[str, ...]] = [header] + [
-        (r.bot, r.desired_state, r.actual_state, r.health, str(r.restart_count), r.started_at, r.revision,
-         "in sync" if r.in_sync else f"pending {r.pending}", r.image)
+        (r.bot, r.desired_state, r.actual_state, r.health or "-", str(r.restart_count), _started(r.started_at),
+         r.revision or "-", "in sync" if r.in_sync else f"pending {r.pending}", r.image or "-")
         for r in report.rows
     ]
     if any(r.node for r in report.rows):  # a swarm: on which node each bot's task runs
@@ -172,6 +172,11 @@ def status_text(report: StatusReport) -> str:
         lines.append("  last apply: none recorded")
     lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table]
     return "\n".join(lines)
+
+
+def _started(stamp: str | None) -> str:
+    """2026-01-01T00:00:00Z (UTC) as 2026-01-01 00:00:00 in the table."""
+    return stamp.replace("T", " ").removesuffix("Z") if stamp else "-"
 
 
 class TextReporter(Reporter):
