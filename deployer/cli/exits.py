@@ -19,12 +19,15 @@ def fail(message: str) -> NoReturn:
     sys.exit(EXIT_ERROR)
 
 
-def handle_errors(run: Callable[[], Any]) -> Any:
-    """Every expected failure becomes one located line (or a list of problems) and exit 1."""
+def handle_errors(run: Callable[[], Any], on_error: Callable[[DeployerError], None] | None = None) -> Any:
+    """Every expected failure becomes one located line (or a list of problems) and exit 1;
+    `on_error` may say it once more in the command's output format (plan --format json)."""
     try:
         return run()
     except DeployerError as exc:
         say_error(exc)
+        if on_error is not None:
+            on_error(exc)
         sys.exit(EXIT_ERROR)
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 import click
 
 from deployer.cli import options
 from deployer.cli.exits import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, fail, handle_errors
 from deployer.cli.options import Pruning
-from deployer.cli.shared import engine_line, plan_settings, prepare, render_plan, wants_color
+from deployer.cli.shared import engine_line, load, plan_settings, prepare, render_plan, wants_color
+from deployer.errors import DeployerError, InvalidManifests, InvalidSecrets
 
 
 @click.command()
@@ -32,7 +34,9 @@ def plan(paths: tuple[str, ...], fmt: str, out_file: str | None, detailed_exitco
     if out_file:
         _check_writable(out_file)  # before the plan, which can take minutes
     settings = plan_settings(secrets_dir, pruning, adopt=adopt, refresh=refresh, preflight=not no_preflight)
-    prepared, engine = handle_errors(lambda: prepare(list(paths), settings))
+    fleet = load(list(paths), unplanned(fmt, ""))
+    say = unplanned(fmt, fleet.name)
+    prepared, engine = handle_errors(lambda: prepare(list(paths), settings, fleet=fleet, on_error=say), say)
     if fmt == "text":
         click.echo(engine_line(engine))
     click.echo(render_plan(prepared.plan, fmt, wants_color()))
@@ -47,7 +51,23 @@ def plan(paths: tuple[str, ...], fmt: str, out_file: str | None, detailed_exitco
         except OSError as exc:
             fail(f"cannot write plan file {out_file}: {exc.strerror or exc}")
         click.echo(f"Saved the plan to {out_file}; apply exactly it with: deployer apply --plan {out_file}", err=True)
-    sys.exit(EXIT_CHANGES if detailed_exitcode and prepared.plan.has_changes else EXIT_OK)
+    # 2: changes, or an orphan running (drift that only --prune removes)
+    sys.exit(EXIT_CHANGES if detailed_exitcode and not prepared.plan.in_sync else EXIT_OK)
+
+
+def unplanned(fmt: str, fleet: str) -> Callable[[DeployerError], None]:
+    """How a plan that could not be made is said on stdout in `fmt` (besides the error on stderr), so a
+    PR comment or a GitHub annotation shows it rather than nothing: the problems of the manifests or
+    secret files, or the one-line error (an engine that cannot be reached)."""
+    from deployer.cli.render import render_unplanned
+
+    def say(exc: DeployerError) -> None:
+        problems = exc.problems if isinstance(exc, (InvalidManifests, InvalidSecrets)) else []
+        shown = render_unplanned(fleet, problems, str(exc), fmt)
+        if shown is not None:
+            click.echo(shown)
+
+    return say
 
 
 def _check_writable(path: str) -> None:
@@ -71,8 +91,8 @@ def _check_writable(path: str) -> None:
 def drift(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
     """Inspect every container of the fleet and report where the engine differs from the manifests.
 
-    Exit 0 when there is no drift, 2 when there is, 1 on error. Meant for a scheduled CI job;
-    `apply --refresh` repairs what it finds.
+    Exit 0 when there is no drift, 2 when there is (an orphan counts), 1 on error. Meant for a
+    scheduled CI job; `apply --refresh` repairs what it finds (`--prune` removes orphans).
     """
     from deployer.cli.render import render_drift
 
@@ -80,7 +100,7 @@ def drift(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
     click.echo(render_drift(prepared.plan, fmt))
     if prepared.plan.errors:
         sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_CHANGES if prepared.plan.has_changes else EXIT_OK)
+    sys.exit(EXIT_OK if prepared.plan.in_sync else EXIT_CHANGES)
 
 
 @click.command()
@@ -95,7 +115,8 @@ def status(paths: tuple[str, ...], fmt: str, secrets_dir: str | None) -> None:
     from deployer.flows.status import collect_status
 
     def run() -> str:
-        prepared, engine = prepare(list(paths), plan_settings(secrets_dir))
+        # refreshed: a setting changed by hand (docker update) is drift, as `drift` says
+        prepared, engine = prepare(list(paths), plan_settings(secrets_dir, refresh=True))
         return render_status(collect_status(prepared, engine), fmt)
 
     click.echo(handle_errors(run))

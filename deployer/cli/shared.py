@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -16,7 +17,10 @@ from deployer.cli.options import Pruning
 
 if TYPE_CHECKING:  # types only: these modules are imported by the functions that need them
     from deployer.backends.base import Backend
+    from deployer.errors import DeployerError
     from deployer.flows.prepare import PlanSettings, Prepared
+
+    OnError = Callable[[DeployerError], None] | None  # handle_errors' second say
 
 
 def chosen() -> dict[str, Any]:
@@ -33,27 +37,28 @@ def wants_color() -> bool:
     return use_color(bool(chosen().get("no_color")), sys.stdout)
 
 
-def load(paths: list[str]) -> Any:
+def load(paths: list[str], on_error: OnError = None) -> Any:
     """The validated fleet; warnings are printed, errors end the command."""
     from deployer.flows.prepare import load_fleet
 
-    fleet, warnings = handle_errors(lambda: load_fleet(paths))
+    fleet, warnings = handle_errors(lambda: load_fleet(paths), on_error)
     for w in warnings:
         click.echo(w.format(), err=True)
     return fleet
 
 
-def open_engine(max_pool_size: int = 16, backend: str | None = None) -> Backend:
+def open_engine(max_pool_size: int = 16, backend: str | None = None, on_error: OnError = None) -> Backend:
     """The backend for the engine chosen by --host / --context / the environment (docker CLI rules):
     the one place the CLI builds one. Its kind is the fleet's spec.backend, or DEPLOYER_BACKEND for
     the commands that read no manifest (unlock, history, rollback)."""
     from deployer.backends.endpoint import resolve
 
     given = chosen()
-    endpoint = handle_errors(lambda: resolve(os.environ, host=given.get("host"), context=given.get("context")))
+    endpoint = handle_errors(lambda: resolve(os.environ, host=given.get("host"), context=given.get("context")),
+                             on_error)
     kind = backend or os.environ.get("DEPLOYER_BACKEND") or "docker"
     where = "" if backend else " (DEPLOYER_BACKEND)"
-    return handle_errors(lambda: _open(kind, where, max_pool_size, endpoint))
+    return handle_errors(lambda: _open(kind, where, max_pool_size, endpoint), on_error)
 
 
 def _open(kind: str, where: str, max_pool_size: int, endpoint: Any) -> Backend:
@@ -81,12 +86,13 @@ def plan_settings(secrets_dir: str | None, pruning: Pruning | None = None, *, ad
 
 
 def prepare(paths: list[str], settings: PlanSettings, *, parallelism: int = 8, engine: Any = None,
-            fleet: Any = None) -> tuple[Prepared, Any]:
-    """Plan the fleet (loaded from paths unless given) against the engine; warnings and notes to stderr."""
+            fleet: Any = None, on_error: OnError = None) -> tuple[Prepared, Any]:
+    """Plan the fleet (loaded from paths unless given) against the engine; warnings and notes to stderr.
+    `on_error` is handed to handle_errors where this ends the command itself (loading, the engine)."""
     from deployer.flows.prepare import prepare as prepare_fleet
 
-    fleet = fleet or load(paths)
-    engine = engine or open_engine(max(16, parallelism * 2), fleet.backend)
+    fleet = fleet or load(paths, on_error)
+    engine = engine or open_engine(max(16, parallelism * 2), fleet.backend, on_error)
     options = settings.plan_options(fleet, engine.traits)
     prepared = prepare_fleet(fleet, options, engine, refresh=settings.refresh, parallelism=parallelism,
                              preflight=settings.preflight, pull_for_preflight=settings.pull_for_preflight)

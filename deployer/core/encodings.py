@@ -1,5 +1,5 @@
 """The one home of each value encoding shared by the canonical spec, the planner, validation,
-rollback and the backends: restart policies, CPU counts and image references.
+rollback and the backends: restart policies, CPU counts, image references, memory sizes and durations.
 
 A backend translates these canonical forms to its API's (Docker's RestartPolicy dict, NanoCpus;
 a swarm's RestartPolicy condition) in its own translate module, and back.
@@ -83,3 +83,13 @@ def scalar_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def format_memory(size: int) -> str:
+    """Bytes in the manifest's units, the largest that divides them exactly (parse_memory reads it
+    back): 67108864 -> "64m", 1073741824 -> "1g", 1610612736 -> "1536m", 1000 -> "1000b"."""
+    for unit in ("g", "m", "k"):
+        if size and size % MEMORY_UNITS[unit] == 0:
+            return f"{size // MEMORY_UNITS[unit]}{unit}"
+    return f"{size}b"
+

@@ -279,6 +279,12 @@ class Action:
     def mutates(self) -> bool:
         return self.action not in (NOOP, ORPHAN) or bool(self.leftovers)
 
+    @property
+    def in_sync(self) -> bool:
+        """The engine runs what the manifests say for this bot: nothing to change, and no orphan
+        (a unit no manifest declares is drift, though only --prune removes it)."""
+        return not self.mutates and self.action != ORPHAN
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -300,6 +306,11 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return any(a.mutates for a in self.actions)
+
+    @property
+    def in_sync(self) -> bool:
+        """No change to make and no orphan running: what drift and plan --detailed-exitcode ask."""
+        return all(a.in_sync for a in self.actions)
 
 
 def parse_uid(user: str | None) -> int | None:

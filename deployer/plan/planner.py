@@ -203,7 +203,11 @@ def _plan_bot(bot: BotSpec, containers: list[ObservedContainer], observed: Obser
         state = _state_dir(bot)
         if state:
             created += (f"state dir {state} is created if missing and never deleted (not even by --prune)",)
-        return Action(bot.name, CREATE, created, desired=bot, write_config=bot.is_openclaw, how=Method.CREATE)
+        # every field the new unit gets, as changes from nothing (a reviewer sees what will run)
+        fields = tuple(Change(name, None, value, why=created[0]) for name, value in want.items()
+                       if value not in (None, {}, []))
+        return Action(bot.name, CREATE, created, fields, desired=bot, write_config=bot.is_openclaw,
+                      how=Method.CREATE)
 
     canonical = [c for c in containers if c.name == bot.container_name]
     # A container renamed aside by an interrupted replace is still ours; keep the newest one.

@@ -135,7 +135,7 @@ def test_memory_change_updates_in_place(tmp_path, fleet_name, secrets_dir, docke
     code, out = run_cli("plan", "--detailed-exitcode", m.path)
     assert code == 2, out
     assert f"  ~ bot {m.name('a')} will be updated in place" in out
-    assert "memory: 67108864 -> 100663296" in out
+    assert "memory: 64m -> 96m" in out
     (action,) = plan_json(m)["actions"]
     assert action["action"] == "update"
     assert [c["field"] for c in action["changes"]] == ["memory"]

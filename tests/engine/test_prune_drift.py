@@ -327,7 +327,7 @@ def test_orphan_listed_then_pruned_gracefully_keeping_its_volumes(tmp_path, flee
 
     m.write({"a": bot()})
     code, out = run_cli("plan", "--detailed-exitcode", m.path)
-    assert code == 0, out  # an orphan alone is not a change
+    assert code == 2, out  # an orphan alone changes nothing, but it is drift (issue 24)
     assert f"  ? bot {m.name('b')} is an orphan" in out
     assert "1 orphan container(s)" in out and "--prune removes them" in out
     assert [(a["bot"], a["action"]) for a in plan_json(m)["actions"]] == [(m.name("b"), "orphan")]
@@ -484,7 +484,7 @@ def test_drift_memory_changed_by_docker_update(tmp_path, fleet_name, secrets_dir
     c = deployed(m, docker_client, bot(resources={"memory": "64m"}))
     c.update(mem_limit="96m", memswap_limit="96m")
 
-    drifted(m, "memory: desired 67108864, actual 100663296", repair="update")
+    drifted(m, "memory: desired 64m, actual 96m", repair="update")
     assert drift_json_fields(m) == {"memory": (64 * 1024**2, 96 * 1024**2)}
     repair(m)
     after = get_container(docker_client, m.cname("a"))

@@ -9,8 +9,10 @@ import pytest
 
 from deployer.core.encodings import (
     cpus_from_nano,
+    format_memory,
     image_tag,
     nano_from_cpus,
+    parse_memory,
     parse_restart,
     restart_string,
     split_image_ref,
@@ -54,6 +56,15 @@ def test_unset_cpus():
 def test_image_refs(ref, tag, pull):
     assert image_tag(ref) == tag
     assert split_image_ref(ref) == pull
+
+
+@pytest.mark.parametrize("size, text", [
+    (64 * 1024**2, "64m"), (1024**3, "1g"), (1536 * 1024**2, "1536m"), (4 * 1024**3, "4g"), (512 * 1024, "512k"),
+    (1000, "1000b"), (1, "1b"), (0, "0b"),
+])
+def test_format_memory_in_the_manifests_units(size, text):
+    assert format_memory(size) == text
+    assert parse_memory(text) == size  # what the plan shows can be written in a manifest as it is
 
 
 def test_bot_labels_ours_win_and_carry_the_spec():

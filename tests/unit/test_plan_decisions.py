@@ -190,13 +190,15 @@ def test_the_text_plan_prints_the_plans_decisions_not_its_own() -> None:
     forced = Action("b", REPLACE, ("r",), (Change("memory", 1, None, forces_replacement=True),
                                            Change("image", "a", "b", forces_replacement=False)))
     lines = render_plan(Plan("f", (forced,))).splitlines()
-    assert "        memory: 1 -> (none)  # forces replacement" in lines
+    assert "        memory: 1b -> (none)  # forces replacement" in lines
     assert '        image: "a" -> "b"' in lines
 
 
 def test_the_renderer_imports_no_backend() -> None:
-    source = Path(__file__).resolve().parents[2] / "deployer" / "cli" / "render.py"
-    imported = {node.module or "" for node in ast.walk(ast.parse(source.read_text())) if isinstance(node, ast.ImportFrom)}
+    package = Path(__file__).resolve().parents[2] / "deployer" / "cli" / "render"
+    imported = {node.module or "" for source in package.glob("*.py")
+                for node in ast.walk(ast.parse(source.read_text())) if isinstance(node, ast.ImportFrom)}
+    assert "deployer.core.model" in imported  # the package was read
     assert not any(m.startswith(("deployer.backends", "deployer.openclaw")) for m in imported), imported
 
 
@@ -209,5 +211,5 @@ def test_a_plan_for_other_traits_is_not_second_guessed() -> None:
     assert action.method is Method.STOP_FIRST_REPLACE
     assert {c.field: c.forces_replacement for c in action.changes} == {"memory": True, "cpus": False}
     text = render_plan(result)
-    assert "memory: 536870912 -> 1073741824  # forces replacement" in text
+    assert "memory: 512m -> 1g  # forces replacement" in text
     assert "cpus: 1.0 -> 2.0\n" in text

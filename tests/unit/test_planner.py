@@ -297,7 +297,10 @@ STATE_CASES = [
     Case(
         id="create-no-container",
         desired=(B,),
-        expect=(Expect("support", CREATE, changes=(), reasons=("no container",), container_id=None),),
+        # every field the new container gets, from nothing (issue 24: a create showed no field)
+        expect=(Expect("support", CREATE, changes=tuple(
+            Change(k, None, v) for k, v in container_spec(B, SECRETS_DIR).items() if v not in (None, {}, [])),
+            reasons=("no container",), container_id=None),),
     ),
     Case(
         id="create-stopped-bot",
@@ -743,6 +746,9 @@ def test_orphans_alone_are_not_changes() -> None:
     result = plan(fleet_of(), observed_of(observed_from(bot("gone"))), OPTS)
     assert [a.action for a in result.actions] == [ORPHAN]
     assert not result.has_changes
+    # but an orphan is drift (issue 24): the fleet is not in sync with its manifests
+    assert not result.in_sync and not result.actions[0].in_sync
+    assert plan(fleet_of(B), observed_of(observed_from(B)), OPTS).in_sync
     assert plan(fleet_of(), observed_of(observed_from(bot("gone"))), PlanOptions(traits=DOCKER_TRAITS, prune=True)).has_changes
 
 

@@ -29,7 +29,7 @@ def test_memory_change_is_in_place_on_docker_and_a_replace_without_in_place_fiel
     assert docker_plan.in_place_fields == DOCKER_TRAITS.in_place_fields
     assert other_plan.in_place_fields == frozenset()
     # the renderer marks what forces the replace by the plan's own traits
-    assert "memory: 536870912 -> 1073741824  # forces replacement" in render_plan(other_plan, color=False)
+    assert "memory: 512m -> 1g  # forces replacement" in render_plan(other_plan, color=False)
 
 
 def test_aside_copies_exist_only_where_the_backend_makes_them():

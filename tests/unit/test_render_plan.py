@@ -40,6 +40,20 @@ def one_of_each() -> Plan:
 EXPECTED_TEXT = """\
     + bot alpha will be created
         # no container
+        image: "ghcr.io/openclaw/openclaw:2026.2.26"
+        env: {"LOG_LEVEL": "info", "NODE_OPTIONS": "--max-old-space-size=768"}
+        user: "1000"
+        ports: ["127.0.0.1:18789:18789/tcp"]
+        volumes: ["botmaker-alpha-data:/home/node/.openclaw:rw"]
+        secrets: {"mount": "/srv/botmaker/secrets/alpha:/run/secrets:ro", "names": ["ANTHROPIC_API_KEY", "TELEGRAM_BOT_TOKEN"]}
+        network: "bridge"
+        healthcheck: {"interval": 30000000000, "retries": 3, "startPeriod": 0, "test": ["CMD", "wget", "-qO-", "http://127.0.0.1:18789/healthz"], "timeout": 5000000000}
+        labels: {"team": "support"}
+        provider: {"model": "claude-sonnet", "name": "anthropic"}
+        channels: ["telegram"]
+        memory: 512m
+        cpus: 1.0
+        restart: "unless-stopped"
 
   -/+ bot bravo must be replaced
         # image changed
@@ -47,12 +61,12 @@ EXPECTED_TEXT = """\
         # memory changed (in place)
         image: "ghcr.io/openclaw/openclaw:2026.2.26" -> "ghcr.io/openclaw/openclaw:2026.3.1"  # forces replacement
         env: { LOG_LEVEL: "info" -> "debug" }  # forces replacement
-        memory: 536870912 -> 1073741824
+        memory: 512m -> 1g
 
     ~ bot charlie will be updated in place
         # memory changed (in place)
         # restart changed (in place)
-        memory: 536870912 -> 1073741824
+        memory: 512m -> 1g
         restart: "unless-stopped" -> "on-failure:3"
 
     > bot delta will be started
@@ -136,8 +150,24 @@ def test_text_value_rendering() -> None:
         Change("ports", ["a"], ["a", "b"], forces_replacement=True),
     )),))
     text = render_plan(p)
-    assert "        memory: 1 -> (none)\n" in text  # in-place field: no "forces replacement" marker
+    assert "        memory: 1b -> (none)\n" in text  # in-place field: no "forces replacement" marker
     assert '        ports: ["a"] -> ["a", "b"]  # forces replacement' in text
+
+
+def test_text_no_changes_with_an_orphan_does_not_match_the_manifests() -> None:
+    p = plan(fleet_of(), observed_of(observed_from(bot("gone"))), OPTS)
+    lines = render_plan(p).splitlines()
+    assert "No changes. Fleet demo does not match its manifests: orphans run (listed above)." in lines
+    assert "No changes. Fleet demo matches its manifests." not in lines
+
+
+def test_text_keeps_letters_and_escapes_what_a_terminal_would_hide() -> None:
+    """h\u00e9llo used to be printed so; letters stay, control, bidi and zero-width characters are escaped."""
+    env = {"GREETING": "h\u00e9llo \u4f60\u597d \U0001F600", "EVIL": "a\u202eb\x1b[31mc\u200bd\x9b"}
+    p = Plan(fleet="demo", actions=(Action("x", "create", ("no container",), (Change("env", None, env),)),))
+    text = render_plan(p)
+    assert '        env: {"EVIL": "a\\u202eb\\u001b[31mc\\u200bd\\u009b", "GREETING": "h\u00e9llo \u4f60\u597d \U0001F600"}' in text
+    assert "\x1b" not in text and "\u202e" not in text and "\x9b" not in text
 
 
 def test_text_marks_a_removed_limit_as_what_forces_the_replace() -> None:
@@ -145,7 +175,7 @@ def test_text_marks_a_removed_limit_as_what_forces_the_replace() -> None:
     b = bot("support")
     text = render_plan(plan(fleet_of(change(b, memory_bytes=None)), observed_of(observed_from(b)), OPTS))
     assert "        # memory limit removed (docker update cannot unset it)\n" in text
-    assert "        memory: 536870912 -> (none)  # forces replacement\n" in text
+    assert "        memory: 512m -> (none)  # forces replacement\n" in text
 
 
 # --- JSON ---------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from deployer.cli.render import (
 )
 from deployer.core.model import Action, BotSpec, Change, Plan
 from deployer.core.problems import WARNING, Problem
-from deployer.flows.status import StatusReport, StatusRow
+from deployer.flows.status import StatusReport, StatusRow, last_apply, utc_second
 
 
 def test_the_registry_holds_one_reporter_per_format_text_first() -> None:
@@ -96,8 +96,9 @@ bot a: drifted (apply will replace)
     # image changed
     image: desired "x:2", actual "x:1"
 bot b: drifted (apply will remove the extra copies)
+bot c: drifted (an orphan: apply --prune removes it)
 ! conflict x
-Drift: 2 bot(s) of fleet f differ from their manifests."""
+Drift: 3 bot(s) of fleet f differ from their manifests."""
     assert render_drift(Plan("f", (Action("d", "noop"),))) == "No drift: fleet f matches its manifests."
 
 
@@ -109,6 +110,7 @@ def test_drift_json_is_the_versioned_document() -> None:
             {"bot": "a", "repair": "replace", "reasons": ["image changed"],
              "fields": [{"field": "image", "desired": "x:2", "actual": "x:1"}]},
             {"bot": "b", "repair": "noop", "reasons": [], "fields": []},
+            {"bot": "c", "repair": "orphan", "reasons": [], "fields": []},
         ],
         "errors": ["conflict x"],
     }
@@ -139,8 +141,42 @@ Fleet f:
 def test_status_json_has_the_engine_last_when_known() -> None:
     text = render_status(StatusReport("f", ROWS[:1], None, engine="e"), "json")
     doc = json.loads(text)
-    assert list(doc) == ["fleet", "last_apply", "bots", "engine"]
+    # issue 24: a format_version first
+    assert list(doc) == ["format_version", "fleet", "last_apply", "bots", "engine"] and doc["format_version"] == "1"
     assert doc["bots"] == [{"bot": "a", "desired_state": "running", "actual_state": "running", "health": "healthy",
                             "image": "x:1", "started_at": "2026-01-01 00:00:00", "restart_count": 2,
                             "revision": "abc", "in_sync": True, "pending": ""}]
     assert "engine" not in json.loads(render_status(StatusReport("f", ROWS, RECORD), "json"))
+
+
+def test_status_json_says_absent_values_as_null_and_times_in_utc() -> None:
+    """Issue 24: health was "-", started_at had no zone, the summary was JSON inside a string."""
+    row = StatusRow("b", "running", "missing", None, None, None, 0, None, False, "create")
+    started = StatusRow("a", "running", "running", None, "x:1", utc_second("2026-03-04T05:06:07.123456789Z"), 1,
+                        "abc", True, "")
+    record = last_apply({**RECORD, "summary": '{"create": 1, "replace": 0}'})
+    doc = json.loads(render_status(StatusReport("f", [started, row], record), "json"))
+    assert doc["bots"][0]["started_at"] == "2026-03-04T05:06:07Z" and doc["bots"][0]["health"] is None
+    assert {k: doc["bots"][1][k] for k in ("health", "image", "started_at", "revision")} == dict.fromkeys(
+        ("health", "image", "started_at", "revision"))
+    assert doc["last_apply"]["summary"] == {"create": 1, "replace": 0}
+    # the text table is unchanged: "-" for nothing, the time without its zone letter
+    lines = render_status(StatusReport("f", [started, row], None)).splitlines()
+    assert lines[-2].split() == ["a", "running", "running", "-", "1", "2026-03-04", "05:06:07", "abc", "in", "sync",
+                                 "x:1"]
+    assert lines[-1].split() == ["b", "running", "missing", "-", "0", "-", "-", "pending", "create", "-"]
+
+
+@pytest.mark.parametrize("stamp, utc", [
+    ("2026-03-04T05:06:07.123456789Z", "2026-03-04T05:06:07Z"),
+    ("2026-03-04T05:06:07Z", "2026-03-04T05:06:07Z"),
+    ("2026-03-04T07:06:07.5+02:00", "2026-03-04T05:06:07Z"),
+    ("0001-01-01T00:00:00Z", None), ("", None), ("garbage", None),
+])
+def test_engine_times_become_utc_seconds(stamp: str, utc: str | None) -> None:
+    assert utc_second(stamp) == utc
+
+
+def test_an_unreadable_summary_is_null() -> None:
+    assert last_apply({**RECORD, "summary": "not json"})["summary"] is None  # type: ignore[index]
+    assert last_apply(None) is None

@@ -90,7 +90,7 @@ EXPECTED_MARKDOWN = r"""### deployer plan for fleet demo
 
 | Field | Before | After |
 | --- | --- | --- |
-| `memory` | `536870912` | `1073741824` |
+| `memory` | `512m` | `1g` |
 
 - memory changed (in place)
 
@@ -208,7 +208,8 @@ def test_markdown_orphans_only_and_leftovers() -> None:
     )
     orphan_only = Plan("demo", (Action("legacy", "orphan", ("no manifest",)),))
     out = render_plan_markdown(orphan_only)
-    assert out.startswith("### deployer plan for fleet demo\n\n**No changes.** Fleet `demo` matches its manifests.\n\n"
+    assert out.startswith("### deployer plan for fleet demo\n\n**No changes.** Fleet `demo` does not match its "
+                          "manifests: orphans run (listed below).\n\n"
                           "| Action | Count |\n")
     assert "| orphans | 1 |" in out
     assert "<details><summary><code>?</code> <b>legacy</b>: orphan</summary>" in out
@@ -343,7 +344,7 @@ EXPECTED_TEXT = """\
 
     ~ bot ops will be updated in place
         # memory changed (in place)
-        memory: 536870912 -> 1073741824
+        memory: 512m -> 1g
 
     + bot community will be created
         # no container
