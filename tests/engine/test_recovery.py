@@ -82,11 +82,12 @@ def test_a_paused_bot_is_unpaused_by_apply(tmp_path, fleet_name, secrets_dir, do
 
     code, out = run_cli("drift", m.path)
     assert code == 2, out
-    assert f"bot {m.name('a')}: drifted" in out
+    assert f"bot {m.name('a')}: drifted (apply will unpause)" in out, out
     assert "container is paused, manifest says running: it will be unpaused" in out, out
     assert 'state: desired "running", actual "paused"' in out, out
 
     code, out = run_cli("plan", m.path)
+    assert f"bot {m.name('a')} will be unpaused" in out, out
     assert "it will be unpaused" in out and "Plan: 0 to create, 0 to replace, 0 to update, 1 to start" in out, out
 
     code, out = run_cli("apply", "--yes", *FAST, m.path)

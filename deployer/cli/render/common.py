@@ -38,6 +38,8 @@ VERBS = {
 def verb(a: Action) -> str:
     if a.method is Method.HOT_RELOAD:
         return VERBS[a.action] + " (gateway reloads its config)"
+    if a.method is Method.UNPAUSE:
+        return "will be unpaused"
     return VERBS[a.action]
 
 

@@ -20,7 +20,7 @@ from deployer.cli.render.common import (
     value,
     verb,
 )
-from deployer.core.model import Plan
+from deployer.core.model import Method, Plan
 from deployer.core.problems import Problem
 
 if TYPE_CHECKING:  # status.py talks to the engine; the reporters only read its data
@@ -136,7 +136,8 @@ def drift_text(plan: Plan) -> str:
         if a.action == "orphan":
             lines.append(f"bot {a.bot}: drifted (an orphan: apply --prune removes it)")
         else:
-            repair = "remove the extra copies" if a.action == "noop" else a.action
+            repair = ("remove the extra copies" if a.action == "noop"
+                      else "unpause" if a.method is Method.UNPAUSE else a.action)
             lines.append(f"bot {a.bot}: drifted (apply will {repair})")
         for reason in a.reasons:
             lines.append(f"    # {reason}")
