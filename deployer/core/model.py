@@ -16,6 +16,7 @@ from deployer.core.vocabulary import (
     LABEL_BOT,
     LABEL_FLEET,
     LABEL_MANAGED,
+    LABEL_SPEC_HASH,
     OPENCLAW_UID,
     RUNTIME_CONTAINER,
     RUNTIME_OPENCLAW,
@@ -159,6 +160,9 @@ class ObservedContainer:
     inspected: bool = False
     # With --refresh: the real configuration, normalised to the canonical spec's shape
     live: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    # From the fleet's last-applied record: the hash of the spec the last apply left this unit
+    # running, when an in-place update made it differ from the spec label (which cannot change)
+    applied_hash: str | None = None
 
     @property
     def bot(self) -> str | None:
@@ -171,6 +175,12 @@ class ObservedContainer:
     @property
     def managed(self) -> bool:
         return self.labels.get(LABEL_MANAGED) == "true"
+
+    @property
+    def runs_hash(self) -> str | None:
+        """The hash of the spec the unit runs, as far as the deployer knows without an inspect:
+        the last apply's word for a unit it updated in place, else the label's."""
+        return self.applied_hash or self.labels.get(LABEL_SPEC_HASH)
 
     @property
     def running(self) -> bool:

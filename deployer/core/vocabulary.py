@@ -59,6 +59,13 @@ LABEL_RECORD = "botmaker.record"  # = the fleet
 LABEL_SUMMARY = "botmaker.summary"
 LABEL_RESULT = "botmaker.result"
 LABEL_CI_JOB = "botmaker.ci-job"
+# JSON {unit id: spec hash}: the units the last apply left running a spec other than their label's
+# (updated in place since they were created), and the hash of the spec each runs (UNKNOWN_SPEC:
+# an in-place update that failed part-way). While it lists any, the record also carries
+# LABEL_MANAGED=MANAGED_RECORD, so that the observer's one list call of managed units shows it.
+LABEL_UPDATED_IN_PLACE = "botmaker.updated-in-place"
+MANAGED_RECORD = "record"
+UNKNOWN_SPEC = "unknown"
 
 # The fleet lock and its heartbeats
 LABEL_LOCK = "botmaker.lock"  # = the fleet, on the lock and on its heartbeats

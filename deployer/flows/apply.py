@@ -27,7 +27,7 @@ from deployer.flows.prepare import PlanSettings, Prepared
 from deployer.plan.planner import desired_spec
 from deployer.runtime import stamps
 from deployer.runtime.applier import Applier, ApplyOptions, ApplyReport, Progress
-from deployer.runtime.history import Entry, changes_of, write_entry
+from deployer.runtime.history import Entry, changes_of, in_place_after, write_entry
 from deployer.runtime.interrupts import Interrupts
 from deployer.runtime.lock import FleetLock, ci_job_url
 
@@ -169,7 +169,7 @@ def _apply_locked(request: ApplyRequest, engine: Backend, lock: FleetLock, hooks
         outcome.status = ApplyStatus.REFUSED
         return
     if not the_plan.has_changes:
-        _record(engine, request, stamp, the_plan, "no changes")  # a record that cannot be written fails the run
+        _record(engine, request, stamp, prepared, "no changes")  # a record that cannot be written fails the run
         outcome.status, outcome.result = ApplyStatus.NO_CHANGES, "no changes"
         return
     if not hooks.confirm(the_plan):
@@ -197,7 +197,7 @@ def _apply_locked(request: ApplyRequest, engine: Backend, lock: FleetLock, hooks
     outcome.status, outcome.report, outcome.result = ApplyStatus.APPLIED, report, result_line(report)
     hooks.applied(report, outcome.result)
     try:
-        warning = _record(engine, request, stamp, the_plan, outcome.result, ran=(prepared, report))
+        warning = _record(engine, request, stamp, prepared, outcome.result, report)
     except DeployerError as exc:
         warning = f"could not write the fleet's last-applied record: {exc}"
     outcome.warnings += [warning] if warning else []
@@ -214,20 +214,22 @@ def result_line(report: ApplyReport) -> str:
     return result
 
 
-def _record(engine: Backend, request: ApplyRequest, stamp: stamps.Stamp, plan: Plan, result: str,
-            ran: tuple[Prepared, ApplyReport] | None = None) -> str | None:
-    """Replace the last-applied record (raises when it cannot), and add a history entry for every
-    apply that tried to change something (`ran`: what was planned and how it went); a history
-    entry that cannot be written is a warning."""
+def _record(engine: Backend, request: ApplyRequest, stamp: stamps.Stamp, prepared: Prepared, result: str,
+            report: ApplyReport | None = None) -> str | None:
+    """Replace the last-applied record (raises when it cannot), with the containers the apply
+    leaves updated in place, and add a history entry for every apply that tried to change
+    something (`report`: how it went); a history entry that cannot be written is a warning."""
+    plan = prepared.plan
     entry = request.rollback_of
     if entry is not None:
         result = f"rollback to #{entry.seq}: {result}"
-    stamps.write_record(engine, plan.fleet, stamp, plan.summary(), result)
+    updated = in_place_after(prepared.observed, plan, prepared.options, report)
+    stamps.write_record(engine, plan.fleet, stamp, plan.summary(), result, updated)
     if result.endswith("no changes"):
         return None
     try:
         kind = "apply" if entry is None else "rollback"
-        applied, inspected, changes = _what_ran(*ran) if ran is not None else (None, None, None)
+        applied, inspected, changes = _what_ran(prepared, report) if report is not None else (None, None, None)
         write_entry(engine, plan.fleet, Entry(0, stamp.revision, stamp.applied_at, stamp.applied_by, ci_job_url(),
                                               kind, result, plan.summary(), None if entry is None else entry.seq,
                                               changes=changes),
@@ -243,10 +245,13 @@ def _what_ran(prepared: Prepared, report: ApplyReport) -> tuple[
     change succeeded, or it had none: the planner found it equal, in-place settings included),
     the containers inspected before the apply (their live in-place settings), and per bot what
     became of its change. A container's spec label is written at create and an in-place update
-    cannot change it, so it alone would record the spec from before the update."""
+    cannot change it, so it alone would record the spec from before the update. (So does a bot
+    whose change failed or never started when its container was not inspected because the last
+    record says it runs the manifest's spec by an in-place update: then it still runs that.)"""
     ok = {r.bot for r in report.results if r.ok}
+    trusted = {c.id for c in prepared.observed.containers if c.applied_hash and not c.inspected}
     applied = {a.bot: desired_spec(a.desired, prepared.options) for a in prepared.plan.actions
-               if a.desired is not None and (a.bot in ok or not a.mutates)}
+               if a.desired is not None and (a.bot in ok or not a.mutates or a.container_id in trusted)}
     inspected = {c.id: c for c in prepared.observed.containers if c.inspected}
     return applied, inspected, changes_of(report)
 

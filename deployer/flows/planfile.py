@@ -87,8 +87,11 @@ def state_fingerprints(fleet: FleetSpec, observed: Observed, options: PlanOption
     by_bot[FLEET_KEY] = []
     for c in observed.containers:
         key = c.bot if c.bot in by_bot else FLEET_KEY
+        # (what the last record says a container updated in place runs: only when it says so, so
+        # that the fingerprints of plans saved before it was read stay as they were)
         by_bot[key].append([c.id, c.name, c.state, c.image_id, c.labels.get(LABEL_SPEC_HASH),
-                            c.labels.get(LABEL_SECRETS), c.memory_bytes, c.nano_cpus, c.restart_policy])
+                            c.labels.get(LABEL_SECRETS), c.memory_bytes, c.nano_cpus, c.restart_policy]
+                           + ([c.applied_hash] if c.applied_hash else []))
     for bot in fleet.bots:
         foreign = observed.foreign_by_name.get(bot.container_name)
         by_bot[bot.name].append(["foreign", foreign.id if foreign else None])

@@ -39,7 +39,7 @@ from deployer.core.model import (
 )
 from deployer.core.spec import container_spec, spec_hash
 from deployer.core.traits import Traits
-from deployer.core.vocabulary import LABEL_PROTECT, LABEL_SECRETS, LABEL_SPEC, LABEL_SPEC_HASH
+from deployer.core.vocabulary import LABEL_PROTECT, LABEL_SECRETS, LABEL_SPEC
 from deployer.openclaw.config import (
     CONFIG_FILE,
     STATE_MOUNT,
@@ -322,9 +322,10 @@ def _state_why(current: ObservedContainer, wanted: str, noun: str) -> str:
 def _diff(bot: BotSpec, want: dict[str, Any], current: ObservedContainer, observed: Observed,
           traits: Traits) -> _Findings:
     found = _Findings()
-    # A matching hash proves the recorded spec equals the manifest; the live in-place settings
-    # are still compared when an inspect was made (they may have been changed by `docker update`).
-    if current.labels.get(LABEL_SPEC_HASH) == spec_hash(want):
+    # A matching hash proves the unit runs the manifest's spec (the label's, or the last apply's
+    # for a unit it updated in place); the live in-place settings are still compared when an
+    # inspect was made (they may have been changed by `docker update`).
+    if current.runs_hash == spec_hash(want):
         recorded: dict[str, Any] | None = want
     else:
         recorded = _recorded_spec(current)
@@ -450,13 +451,11 @@ def _short(image_id: str) -> str:
 
 
 def needs_inspect(fleet: FleetSpec, containers: tuple[ObservedContainer, ...], options: PlanOptions) -> list[str]:
-    """IDs of containers whose recorded spec hash differs from the manifest: only these may need
-    their live in-place settings read (everything else is proven unchanged by the label)."""
+    """IDs of containers whose spec differs from the manifest (as its label, or the last apply for
+    a container it updated in place, says: ObservedContainer.runs_hash): only these may need their
+    live in-place settings read (everything else is proven unchanged by the hash)."""
     wanted = {b.name: spec_hash(desired_spec(b, options)) for b in fleet.bots}
-    return [
-        c.id for c in containers
-        if c.bot in wanted and c.labels.get(LABEL_SPEC_HASH) != wanted[c.bot]
-    ]
+    return [c.id for c in containers if c.bot in wanted and c.runs_hash != wanted[c.bot]]
 
 
 __all__ = ["PlanOptions", "plan", "needs_inspect", "desired_spec", "forces_replacement", "replace_method"]

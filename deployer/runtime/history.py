@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from deployer.core.encodings import cpus_from_nano, restart_string
 from deployer.core.labels import ownership_filters
-from deployer.core.model import CREATE, NOOP, REMOVE, REPLACE, START, STOP, UPDATE
+from deployer.core.model import CREATE, NOOP, REMOVE, REPLACE, START, STOP, UPDATE, Method
 from deployer.core.spec import canonical_json, spec_hash
 from deployer.core.vocabulary import (
     CONTAINER_PREFIX,
@@ -43,12 +43,14 @@ from deployer.core.vocabulary import (
     LABEL_MANIFEST,
     LABEL_SPEC,
     LABEL_SPEC_HASH,
+    UNKNOWN_SPEC,
 )
 from deployer.errors import HistoryError
+from deployer.plan.planner import PlanOptions, desired_spec
 
 if TYPE_CHECKING:
     from deployer.backends.base import Backend, MarkerStore
-    from deployer.core.model import ObservedContainer
+    from deployer.core.model import Observed, ObservedContainer, Plan
     from deployer.runtime.applier import ApplyReport
 
 KEEP = 20
@@ -164,6 +166,52 @@ def _label_spec(c: ObservedContainer) -> Any:
         return json.loads(c.labels.get(LABEL_SPEC, ""))
     except ValueError:
         return None
+
+
+def in_place_after(observed: Observed, plan: Plan, options: PlanOptions,
+                   report: ApplyReport | None = None) -> dict[str, str]:
+    """The units this apply leaves running a spec other than their label's, by id, with the hash of
+    that spec: for the record, which the next plan reads (no engine call here).
+
+    A unit runs its action's desired spec when the planner found it so (a no-op) or its update,
+    start or stop succeeded; then it is listed when that spec's hash is not its label's. A unit
+    the plan did not inspect was taken at its runs_hash, which stays. A unit this apply left alone
+    or failed to change keeps what it ran before: the live settings an inspect saw, else what the
+    last record said; an in-place update that failed may have changed some settings, so its spec
+    is UNKNOWN_SPEC (the next plan inspects it). Replaced and removed units are gone."""
+    ok = {r.bot for r in report.results if r.ok} if report is not None else set()
+    failed = {r.bot for r in report.results if not r.ok} if report is not None else set()
+    acting = {a.container_id: a for a in plan.actions if a.container_id}
+    out: dict[str, str] = {}
+    for c in observed.containers:
+        label = c.labels.get(LABEL_SPEC_HASH)
+        a = acting.get(c.id)
+        runs: str | None = _ran_before(c, options)
+        if a is not None and a.desired is not None and a.method is not Method.LEAVE:
+            # a replace makes a new unit (or, in the engine, relabels this one); finishing one
+            # keeps the unit an earlier apply made, with its in-place changes
+            same_unit = a.action != REPLACE or a.method is Method.FINISH_REPLACE
+            if a.action == NOOP or (a.bot in ok and same_unit):
+                runs = spec_hash(desired_spec(a.desired, options)) if c.inspected else c.applied_hash
+            elif a.bot in ok:
+                continue  # replaced
+            elif a.bot in failed and a.method in (Method.IN_PLACE, Method.HOT_RELOAD):
+                runs = UNKNOWN_SPEC
+        elif a is not None and a.bot in ok:
+            continue  # removed
+        if runs and runs != label:
+            out[c.id] = runs
+    return out
+
+
+def _ran_before(c: ObservedContainer, options: PlanOptions) -> str | None:
+    """The hash of the spec a unit ran when it was observed: its label's spec with the live
+    in-place settings when it was inspected, else the last record's word (None: its label's)."""
+    spec = _label_spec(c) if c.inspected else None
+    if not isinstance(spec, dict):
+        return c.applied_hash
+    live = as_run(spec, c, options.traits.in_place_fields)
+    return None if live == spec else spec_hash(live)
 
 
 def encode_labels(fleet: str, entry: Entry) -> dict[str, str]:

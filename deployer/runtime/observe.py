@@ -2,8 +2,10 @@
 
 Cost for an unchanged fleet of N bots: one list call and one image lookup per distinct image,
 whatever N is (a second list call only when some bot has no container of ours, to find a
-foreign container holding its name). Containers are inspected only when their recorded spec hash differs from the
-manifest (or with refresh=True, for drift detection).
+foreign container holding its name). Containers are inspected only when the hash of the spec
+they run differs from the manifest's (or with refresh=True, for drift detection): their label's,
+or for those the last apply updated in place, the one its record gives. That record shows in the
+same list call (it carries the managed label while it lists any such container).
 """
 
 from __future__ import annotations
@@ -14,17 +16,24 @@ from concurrent.futures import ThreadPoolExecutor
 
 from deployer.backends.base import Backend, UnitReader
 from deployer.backends.base import UnitStatus as ContainerStatus
-from deployer.core.labels import ownership_filters
 from deployer.core.model import FleetSpec, Observed, ObservedContainer
-from deployer.core.vocabulary import CONTAINER_PREFIX
+from deployer.core.vocabulary import CONTAINER_PREFIX, LABEL_MANAGED, LABEL_RECORD
 from deployer.plan.planner import PlanOptions, needs_inspect
 from deployer.runtime.lock import LABEL_LOCK, live_runs
+from deployer.runtime.stamps import updated_in_place_of
 
 
 def gather(engine: Backend, fleet: FleetSpec, options: PlanOptions, *, refresh: bool = False,
            parallelism: int = 8) -> Observed:
-    managed = engine.list_containers(labels=ownership_filters())
-    ours = [c for c in managed if c.fleet == fleet.name]
+    # every managed unit (botmaker.managed=true), and the last-applied records that list units
+    # updated in place (botmaker.managed=record; on a backend whose markers are no units, such as
+    # swarm's configs, none shows, and none is needed: nothing changes in place there)
+    listed = engine.list_containers(labels=[LABEL_MANAGED])
+    managed = [c for c in listed if c.managed]
+    record = next((c for c in listed if c.labels.get(LABEL_RECORD) == fleet.name and not c.managed), None)
+    updated = updated_in_place_of(record.labels) if record is not None else {}
+    ours = [dataclasses.replace(c, applied_hash=updated[c.id]) if c.id in updated else c
+            for c in managed if c.fleet == fleet.name]
     foreign_managed = len(managed) - len(ours)
     # A name can only be held by someone else where we hold none: only then look (one call).
     missing = {b.container_name for b in fleet.bots} - {c.name for c in ours}

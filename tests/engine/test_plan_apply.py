@@ -149,6 +149,36 @@ def test_memory_change_updates_in_place(tmp_path, fleet_name, secrets_dir, docke
     assert_clean(m)
 
 
+def test_undoing_an_in_place_update_is_planned_and_applied_in_place(tmp_path, fleet_name, secrets_dir,
+                                                                    docker_client):
+    """The container's spec labels cannot follow `docker update`: after 64m -> 96m in place they
+    still say 64m, and the manifest put back to 64m must still plan the update back (it planned
+    "No changes" and the container kept 96m)."""
+    m = Manifests(tmp_path, fleet_name, secrets_dir)
+    m.write({"a": bot(resources={"memory": "64m"}), "b": bot()})
+    apply_ok(m)
+    created = get_container(docker_client, m.cname("a"))
+    m.write({"a": bot(resources={"memory": "96m"}), "b": bot()})
+    assert "updated in place" in apply_ok(m)
+    code, out = run_cli("plan", "--detailed-exitcode", m.path)
+    assert code == 0, out  # what runs
+
+    m.write({"a": bot(resources={"memory": "64m"}), "b": bot()})
+    code, out = run_cli("plan", "--detailed-exitcode", m.path)
+    assert code == 2 and f"  ~ bot {m.name('a')} will be updated in place" in out, out
+    actions = {a["bot"]: a for a in plan_json(m)["actions"]}
+    assert actions[m.name("a")]["action"] == "update" and m.name("b") not in actions, actions  # b: no change
+    assert [(c["field"], c["before"], c["after"]) for c in actions[m.name("a")]["changes"]] == [
+        ("memory", 96 << 20, 64 << 20)]
+    apply_ok(m)
+    now = get_container(docker_client, m.cname("a"))
+    assert now.id == created.id and now.attrs["HostConfig"]["Memory"] == 64 << 20
+    assert now.attrs["State"]["StartedAt"] == created.attrs["State"]["StartedAt"]  # never restarted
+    code, out = run_cli("plan", "--detailed-exitcode", m.path)
+    assert code == 0, out
+    assert_clean(m)
+
+
 def test_stop_and_start(tmp_path, fleet_name, secrets_dir, docker_client):
     m = Manifests(tmp_path, fleet_name, secrets_dir)
     m.write({"a": bot(), "b": bot()})

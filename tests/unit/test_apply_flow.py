@@ -13,17 +13,20 @@ from typing import Any
 import pytest
 
 from deployer.backends.docker.traits import DOCKER_TRAITS
+from deployer.backends.swarm.traits import SWARM_TRAITS
 from deployer.core.model import Action, BotSpec, FleetSpec, Plan
-from deployer.core.vocabulary import HISTORY_PREFIX, LOCK_PREFIX
+from deployer.core.vocabulary import HISTORY_PREFIX, LABEL_MANAGED, LOCK_PREFIX, UNKNOWN_SPEC
 from deployer.errors import DeployerError, LockHeld, StalePlan
 from deployer.flows.apply import ApplyHooks, ApplyOutcome, ApplyRequest, ApplyStatus, result_line, run_apply
 from deployer.flows.planfile import SavedPlan, state_fingerprints
 from deployer.flows.prepare import PlanSettings, plan_options, prepare
 from deployer.plan.document import plan_document
+from deployer.plan.planner import PlanOptions
 from deployer.runtime.applier import ApplyReport, BotResult
 from deployer.runtime.history import Entry, read_history
 from deployer.runtime.lock import FleetLock
-from deployer.runtime.stamps import read_record, record_name, write_record
+from deployer.runtime.observe import gather
+from deployer.runtime.stamps import Stamp, read_record, record_name, updated_in_place_of, write_record
 from tests.support.fake_backend import FakeBackend as Fake
 
 FLEET = "flow"
@@ -482,3 +485,138 @@ def test_history_records_an_in_place_update_and_what_each_apply_changed() -> Non
     assert second.bots["a"].spec_hash != first.bots["a"].spec_hash
     assert third.bots["a"].spec_hash == second.bots["a"].spec_hash  # unchanged: still its limit
     assert [first.changes, second.changes, third.changes] == [{"a": "created"}, {"a": "updated"}, {"b": "created"}]
+
+
+def memory_of(engine: Engine, bot: str) -> int:
+    [c] = [c for c in engine.containers.values() if c.name == f"botmaker-{bot}"]
+    return int(c.memory_bytes)
+
+
+def unit_inspects(engine: Engine) -> list[str]:
+    """The units inspected (not the markers the lock and the record look up by name)."""
+    return [c.name for c in engine.calls_of("inspect") if c.id]
+
+
+def test_undoing_an_in_place_update_is_planned_and_applied_in_place() -> None:
+    """An in-place update leaves the container's spec label (and its hash) as they were at create:
+    the manifest put back as it was then hashes as the label does, and must still be planned as
+    the update back, with no inspect on the no-op plans around it."""
+    def limited(megabytes: int) -> FleetSpec:
+        return FleetSpec(name=FLEET, bots=(BotSpec(name="a", image="app:1", memory_bytes=megabytes << 20),
+                                           BotSpec(name="b", image="app:1")))
+
+    engine = Engine()
+    run_apply(request(limited(64)), engine)
+    [created] = [c.id for c in engine.containers.values() if c.name == "botmaker-a"]
+    outcome = run_apply(request(limited(96)), engine)
+    assert outcome.plan is not None and [a.action for a in outcome.plan.actions] == ["update", "noop"]
+    assert memory_of(engine, "a") == 96 << 20
+    engine.log.clear()
+    again = run_apply(request(limited(96)), engine)  # what runs: no change, and no inspect to know it
+    assert again.status is ApplyStatus.NO_CHANGES and unit_inspects(engine) == []
+    back = run_apply(request(limited(64)), engine)
+    assert back.plan is not None and [a.action for a in back.plan.actions] == ["update", "noop"]
+    [change] = back.plan.actions[0].changes
+    assert (change.field, change.before, change.after) == ("memory", 96 << 20, 64 << 20)
+    assert back.status is ApplyStatus.APPLIED and memory_of(engine, "a") == 64 << 20
+    assert [c.id for c in engine.containers.values() if c.name == "botmaker-a"] == [created]  # in place
+    engine.log.clear()
+    last = run_apply(request(limited(64)), engine)
+    assert last.status is ApplyStatus.NO_CHANGES and unit_inspects(engine) == []
+
+
+def in_place_record(engine: Engine) -> dict[str, str]:
+    found = engine.find_marker(record_name(FLEET))
+    assert found is not None
+    return updated_in_place_of(found[1])
+
+
+def test_an_in_place_update_that_failed_part_way_is_inspected_by_the_next_plan() -> None:
+    """`docker update` took effect, then the step failed: what the container runs is unknown,
+    so the record says so and the next plan reads its live settings."""
+    def limited(megabytes: int) -> FleetSpec:
+        return FleetSpec(name=FLEET, bots=(BotSpec(name="a", image="app:1", memory_bytes=megabytes << 20),))
+
+    engine = Engine()
+    run_apply(request(limited(64)), engine)
+    engine.fail_on("update", "botmaker-a", after=True)
+    failed = run_apply(request(limited(96)), engine)
+    assert failed.result == "0 succeeded, 1 failed" and memory_of(engine, "a") == 96 << 20
+    [a] = [c.id for c in engine.containers.values() if c.name == "botmaker-a"]
+    assert in_place_record(engine) == {a: UNKNOWN_SPEC}
+    back = run_apply(request(limited(64)), engine)
+    assert back.plan is not None and [a.action for a in back.plan.actions] == ["update"]
+    assert memory_of(engine, "a") == 64 << 20 and in_place_record(engine) == {}
+
+
+def test_the_record_forgets_a_container_updated_in_place_once_it_is_replaced_and_keeps_the_others() -> None:
+    def spec(megabytes: int, image: str = "app:1") -> FleetSpec:
+        return FleetSpec(name=FLEET, bots=(BotSpec(name="a", image=image, memory_bytes=megabytes << 20),
+                                           BotSpec(name="b", image="app:1", memory_bytes=megabytes << 20)))
+
+    engine = Engine()
+    run_apply(request(spec(64)), engine)
+    assert in_place_record(engine) == {}  # nothing updated in place: the record lists nothing
+    run_apply(request(spec(96)), engine)
+    ids = {c.name: c.id for c in engine.containers.values() if not c.marker}
+    hashes = in_place_record(engine)
+    assert set(hashes) == {ids["botmaker-a"], ids["botmaker-b"]}
+    run_apply(request(spec(96, image="app:2")), engine)  # a is replaced; b is left as it runs
+    assert in_place_record(engine) == {ids["botmaker-b"]: hashes[ids["botmaker-b"]]}
+
+
+def test_history_records_the_in_place_settings_of_a_bot_whose_start_failed() -> None:
+    """A container the last record says runs its in-place update is not inspected when the
+    manifest matches it; when its start then fails, the entry still records what it runs (the
+    update), not its stale label."""
+    def limited(megabytes: int) -> FleetSpec:
+        return FleetSpec(name=FLEET, bots=(BotSpec(name="a", image="app:1", memory_bytes=megabytes << 20),))
+
+    engine = Engine()
+    run_apply(request(limited(64)), engine)
+    run_apply(request(limited(96)), engine)
+    [a] = [c for c in engine.containers.values() if c.name == "botmaker-a"]
+    a.status = "exited"  # stopped by hand
+    engine.fail_on("start", "botmaker-a")
+    engine.log.clear()
+    failed = run_apply(request(limited(96)), engine)
+    assert failed.plan is not None and [x.action for x in failed.plan.actions] == ["start"]
+    assert failed.result == "0 succeeded, 1 failed" and unit_inspects(engine) == []
+    newest = read_history(engine, FLEET)[0]
+    assert newest.bots["a"].spec is not None and newest.bots["a"].spec["memory"] == 96 << 20
+    assert in_place_record(engine) == {a.id: newest.bots["a"].spec_hash}
+
+
+def test_on_a_backend_without_in_place_fields_the_record_lists_nothing() -> None:
+    """Swarm: every change is a replace in the engine, which relabels the unit with its new spec."""
+    def limited(megabytes: int) -> FleetSpec:
+        return FleetSpec(name=FLEET, bots=(BotSpec(name="a", image="app:1", memory_bytes=megabytes << 20),))
+
+    engine = Engine(traits=SWARM_TRAITS)
+    run_apply(request(limited(64)), engine)
+    changed = run_apply(request(limited(96)), engine)
+    assert changed.plan is not None and [a.action for a in changed.plan.actions] == ["replace"]
+    assert in_place_record(engine) == {} and LABEL_MANAGED not in (engine.find_marker(record_name(FLEET)) or ("", {}))[1]
+    back = run_apply(request(limited(64)), engine)
+    assert back.plan is not None and [a.action for a in back.plan.actions] == ["replace"]
+    assert memory_of(engine, "a") == 64 << 20
+
+
+def test_the_observer_finds_its_fleets_in_place_record_in_its_one_list_call() -> None:
+    """Only this fleet's record counts; other rows that carry the managed label without 'true'
+    are neither this fleet's containers nor other fleets'; an unreadable list is no list."""
+    big = FleetSpec(name=FLEET, bots=(BotSpec(name="a", image="app:1", memory_bytes=96 << 20),))
+    engine = Engine()
+    run_apply(request(dataclasses.replace(big, bots=(dataclasses.replace(big.bots[0], memory_bytes=64 << 20),))),
+              engine)
+    run_apply(request(big), engine)
+    [(cid, runs)] = in_place_record(engine).items()
+    write_record(engine, "other", Stamp.now("r"), {}, "1 succeeded", {cid: "v1-not-what-runs"})
+    engine.create_marker("botmaker-someone-else", {LABEL_MANAGED: "false", "botmaker.fleet": FLEET})
+    engine.log.clear()
+    observed = gather(engine, big, PlanOptions(traits=DOCKER_TRAITS))
+    assert [(c.id, c.applied_hash, c.inspected) for c in observed.containers] == [(cid, runs, False)]
+    assert observed.foreign_managed_count == 0
+    assert [c.kind for c in engine.log] == ["list", "inspect_image"]
+    for unreadable in ("not json", "[1]", '{"x": 1}', ""):
+        assert updated_in_place_of({"botmaker.updated-in-place": unreadable}) == {}

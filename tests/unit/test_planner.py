@@ -26,7 +26,7 @@ from deployer.core.model import (
     Volume,
 )
 from deployer.core.spec import container_spec, spec_hash
-from deployer.core.vocabulary import LABEL_SPEC, LABEL_SPEC_HASH
+from deployer.core.vocabulary import LABEL_SPEC, LABEL_SPEC_HASH, UNKNOWN_SPEC
 from deployer.plan.planner import PlanOptions, needs_inspect, plan
 from tests.support.planner_cases import (
     FLEET,
@@ -48,6 +48,10 @@ OPTS = PlanOptions(traits=DOCKER_TRAITS, secrets_dir=SECRETS_DIR)
 B = bot("support")
 MOUNT = f"{SECRETS_DIR}/support:/run/secrets:ro"
 ALIAS = "botmaker-support_old_0123456789ab"
+
+
+def _hash_of(b: Any) -> str:
+    return spec_hash(container_spec(b, SECRETS_DIR))
 
 
 @dataclass(frozen=True)
@@ -290,6 +294,22 @@ UPDATE_CASES = [
         desired=(change(B, memory_bytes=1024 * MIB, state="stopped"),),
         containers=(observed_from(B, state="exited"),),
         expect=(Expect("support", UPDATE, reasons=("memory changed (in place)",)),),
+    ),
+    Case(
+        id="update-undone-after-an-in-place-update",
+        # the label (512M) hashes as the manifest does, but the last apply updated it to 1G in place
+        desired=(B,),
+        containers=(dataclasses.replace(observed_from(B, inspected=True, memory_bytes=1024 * MIB),
+                                        applied_hash=_hash_of(change(B, memory_bytes=1024 * MIB))),),
+        expect=(Expect("support", UPDATE, changes=(Change("memory", 1024 * MIB, 512 * MIB),),
+                       reasons=("memory changed (in place)",)),),
+    ),
+    Case(
+        id="updated-in-place-as-the-record-says-is-noop",
+        # the label still records 512M; the last apply's record says it runs the manifest's 1G
+        desired=(change(B, memory_bytes=1024 * MIB),),
+        containers=(dataclasses.replace(observed_from(B), applied_hash=_hash_of(change(B, memory_bytes=1024 * MIB))),),
+        expect=(Expect("support", NOOP, changes=(), reasons=()),),
     ),
 ]
 
@@ -785,6 +805,17 @@ def test_needs_inspect_only_differing_hashes() -> None:
     orphan = observed_from(bot("gone"), id="orphan")
     fleet = fleet_of(B, change(ops, memory_bytes=1024 * MIB), news)
     assert needs_inspect(fleet, (same, differs, unlabelled, orphan), OPTS) == ["differs", "nolabel"]
+
+
+def test_needs_inspect_goes_by_the_spec_a_container_runs_after_an_in_place_update() -> None:
+    """The last apply's record (applied_hash) wins over the label, which an in-place update
+    cannot change; an update that failed part-way (UNKNOWN_SPEC) is always inspected."""
+    big = change(B, memory_bytes=1024 * MIB)
+    updated = dataclasses.replace(observed_from(B), applied_hash=_hash_of(big))
+    assert needs_inspect(fleet_of(B), (updated,), OPTS) == [updated.id]  # put back: the label alone says equal
+    assert needs_inspect(fleet_of(big), (updated,), OPTS) == []  # runs what the manifest says
+    unknown = dataclasses.replace(observed_from(B), applied_hash=UNKNOWN_SPEC)
+    assert needs_inspect(fleet_of(B), (unknown,), OPTS) == [unknown.id]
 
 
 def test_needs_inspect_nothing_when_all_match() -> None:
