@@ -249,14 +249,22 @@ def _exit_code(outcome: ApplyOutcome) -> int:
     return EXIT_ERROR
 
 
-def _interrupts_raise() -> Any:
-    """SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so the lock is released and a report printed."""
-    try:
-        return signal.signal(signal.SIGTERM, signal.default_int_handler)
-    except ValueError:  # not in the main thread (e.g. under a test runner)
-        return None
+def _interrupts_raise() -> dict[int, Any]:
+    """SIGTERM (CI cancelling a job) and SIGHUP (the terminal or SSH session closed) unwind like
+    Ctrl-C, so the lock is released and a report printed; returns the handlers they replaced."""
+    from deployer.runtime.interrupts import INTERRUPTS
+
+    previous: dict[int, Any] = {}
+    for signum in INTERRUPTS:
+        if signum == signal.SIGINT:
+            continue
+        try:
+            previous[signum] = signal.signal(signum, signal.default_int_handler)
+        except ValueError:  # not in the main thread (e.g. under a test runner)
+            break
+    return previous
 
 
-def _restore_signals(previous: Any) -> None:
-    if previous is not None:
-        signal.signal(signal.SIGTERM, previous)
+def _restore_signals(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)

@@ -79,7 +79,7 @@ class ApplyStatus(enum.Enum):
     REFUSED = "refused"  # the plan has errors; nothing was changed
     CANCELLED = "cancelled"  # the confirmation said no; nothing was changed
     FAILED = "failed"  # `error` stopped it (before the applier ran, or writing a no-change record)
-    INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM before the first change (later ones let the run finish)
+    INTERRUPTED = "interrupted"  # Ctrl-C, SIGTERM or SIGHUP before the first change (later ones let the run finish)
 
 
 @dataclass
@@ -102,7 +102,7 @@ class ApplyOutcome:
 def run_apply(request: ApplyRequest, engine: Backend, hooks: ApplyHooks = ApplyHooks()) -> ApplyOutcome:
     """Take the fleet lock, run the apply under it, release the lock whatever happens.
 
-    Expected failures (DeployerError) and interrupts (KeyboardInterrupt; the CLI maps SIGTERM to
+    Expected failures (DeployerError) and interrupts (KeyboardInterrupt; the CLI maps SIGTERM and SIGHUP to
     it) end in the outcome; anything else (a hook's exception) propagates, after the release.
     An interrupt before the first change unwinds (nothing was changed); from the first change to
     the release of the lock, interrupts (however many) are said at once through hooks.notify and

@@ -126,7 +126,7 @@ class Applier:
 
     def interrupt(self) -> None:
         """Start no new action; the ones under way finish, since a bot is never left half-changed
-        (SIGINT and SIGTERM call this through the apply flow's handler; a KeyboardInterrupt that
+        (SIGINT, SIGTERM and SIGHUP call this through the apply flow's handler; a KeyboardInterrupt that
         reaches the applier does the same). Says so at once through `notify`. Safe from a signal
         handler in the main thread: it sets an Event and reads a counter, and takes no lock."""
         again = self.cancelled.is_set()

@@ -368,3 +368,34 @@ def test_a_rolled_back_replace_says_how_long_it_took_not_the_timeout(tmp_path, f
     found = re.search(r"rolled back: container is unhealthy after (\d+\.\d)s; the old container was restored", out)
     assert found and float(found.group(1)) < 30, out
     assert "after 60s" not in out, out
+
+
+# --- issue 24 review: hang-ups, a lock removed at the question, a closed stdout --------------------
+
+def _aside_copies(client: Any, fleet: str) -> list[str]:
+    rows = client.api.containers(all=True, filters={"label": f"botmaker.fleet={fleet}"})
+    return [n.lstrip("/") for r in rows for n in r["Names"] or [] if "_old_" in n]
+
+
+def test_a_hang_up_is_an_interrupt_not_an_abandoned_run(tmp_path, fleet_name, docker_client, procs):
+    """Review of issue 24, item 1: closing the terminal (SIGHUP) while the first of 3 replaces
+    waits for its new container lets it finish, like SIGTERM: no aside copy or lock left behind,
+    and the summary, the record and a history entry say what ran; exit 130."""
+    m = Manifests(tmp_path, fleet_name, None)
+    shorts = ("a", "b", "c")
+    m.write({s: bot() for s in shorts})
+    apply_ok(m, "--parallelism", "3")
+    entries_before = len(_history(fleet_name))
+    m.write({s: bot(healthcheck=SLOW) for s in shorts})
+    proc = procs.start("apply", "--yes", "--parallelism", "1", "--wait-timeout", "60", m.path, tag="hup")
+    poll(lambda: f"[...] {m.name('a')}: replacing" in procs.output(proc), timeout=60, interval=0.05,
+         what="the first replace to start")
+    proc.send_signal(signal.SIGHUP)
+    code, out = procs.finish(proc, timeout=120)
+    assert code == 130, out
+    assert "Traceback" not in out and "interrupt received, finishing 1 bot under way" in out, out
+    assert "Apply finished: 1 succeeded, 0 failed, 2 not started (interrupted)." in out, out
+    assert _aside_copies(docker_client, fleet_name) == [], out
+    assert lock_markers(docker_client, fleet_name) == {}, out
+    entries = _history(fleet_name)
+    assert len(entries) == entries_before + 1 and entries[0]["result"].endswith("(interrupted)"), entries
