@@ -193,7 +193,8 @@ def _apply_locked(request: ApplyRequest, engine: Backend, lock: FleetLock, hooks
                      "then releasing the lock")
 
     interrupts.defer(late)
-    outcome.late_interrupt = applier.cancelled.is_set() and not report.interrupted  # between the two defers
+    # an interrupt between the two defers; one after them was said by `late`, which this must not undo
+    outcome.late_interrupt = outcome.late_interrupt or (applier.cancelled.is_set() and not report.interrupted)
     outcome.status, outcome.report, outcome.result = ApplyStatus.APPLIED, report, result_line(report)
     hooks.applied(report, outcome.result)
     try:

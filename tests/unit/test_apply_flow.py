@@ -482,3 +482,24 @@ def test_history_records_an_in_place_update_and_what_each_apply_changed() -> Non
     assert second.bots["a"].spec_hash != first.bots["a"].spec_hash
     assert third.bots["a"].spec_hash == second.bots["a"].spec_hash  # unchanged: still its limit
     assert [first.changes, second.changes, third.changes] == [{"a": "created"}, {"a": "updated"}, {"b": "created"}]
+
+
+def test_ctrl_c_just_after_the_last_change_is_deferred_is_not_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review of issue 24, item 5: ^C the moment the flow hands interrupts to `late` (after the
+    applier returned, before the outcome is filled in) is said and exits 130, not overwritten."""
+    from deployer.flows import apply as flow
+    from deployer.runtime.interrupts import Interrupts
+
+    class SignalAfterLate(Interrupts):
+        def defer(self, callback: Any) -> None:
+            super().defer(callback)
+            if getattr(callback, "__name__", "") == "late":
+                sigint()
+
+    monkeypatch.setattr(flow, "Interrupts", SignalAfterLate)
+    said = Said()
+    outcome = run_apply(request(fleet("a")), Engine(), said.hooks())
+    assert outcome.status is ApplyStatus.APPLIED and outcome.report is not None
+    assert not outcome.report.interrupted and outcome.late_interrupt
+    assert ("notify", "interrupt received after the last change: writing the record and the history entry, "
+                      "then releasing the lock") in said.events
