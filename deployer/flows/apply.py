@@ -127,12 +127,25 @@ def run_apply(request: ApplyRequest, engine: Backend, hooks: ApplyHooks = ApplyH
                 outcome.status, outcome.error = ApplyStatus.FAILED, exc
             ended = True
         finally:
+            if not ended or outcome.status is ApplyStatus.INTERRUPTED:
+                # before the first change (after it, the applier's or late()'s callback is in place):
+                # a further interrupt must not cut the release short and leave the lock until its TTL
+                interrupts.defer(lambda: _say(hooks.notify, "interrupt received again: releasing the lock"))
             warning = _release(lock, request.fleet.name)
             if warning and ended:
                 outcome.warnings.append(warning)
             elif warning:  # no outcome will be read: say it now
                 hooks.notify(f"warning: {warning}")
     return outcome
+
+
+def _say(notify: Callable[[str], None], text: str) -> None:
+    """A notice from a signal handler: best effort (the terminal may be gone), never an exception
+    raised into whatever the main thread was doing."""
+    try:
+        notify(text)
+    except Exception:  # noqa: BLE001, S110 - nothing better to do with a notice that cannot be said
+        pass
 
 
 def _release(lock: FleetLock | None, fleet: str) -> str | None:

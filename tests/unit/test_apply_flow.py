@@ -503,3 +503,29 @@ def test_ctrl_c_just_after_the_last_change_is_deferred_is_not_forgotten(monkeypa
     assert not outcome.report.interrupted and outcome.late_interrupt
     assert ("notify", "interrupt received after the last change: writing the record and the history entry, "
                       "then releasing the lock") in said.events
+
+
+class InterruptedWhileReleasing(Engine):
+    """Ctrl-C while the lock marker is being removed."""
+
+    def remove_marker(self, marker_id: str, name: str = "") -> None:
+        if name.startswith(LOCK_PREFIX) and ".beat." not in name:
+            sigint()
+        super().remove_marker(marker_id, name)
+
+
+def test_a_second_ctrl_c_while_the_lock_is_released_before_any_change_still_releases_it() -> None:
+    """Review of issue 24, item 4: ^C at the question, then ^C again during the release: the run
+    still ends in its outcome (exit 130 from the CLI, not click's "Aborted!") and the lock is gone,
+    not left until its TTL."""
+    engine = InterruptedWhileReleasing()
+    said = Said()
+    hooks = dataclasses.replace(said.hooks(), confirm=lambda plan: (sigint(), True)[1])
+    outcome = run_apply(request(fleet("a")), engine, hooks)
+    assert outcome.status is ApplyStatus.INTERRUPTED and outcome.report is None
+    assert bots_on(engine) == [] and lock_markers(engine) == []
+    assert [t for k, t in said.events if k == "notify"] == ["interrupt received again: releasing the lock"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    from deployer.cli.apply import _exit_code
+
+    assert _exit_code(outcome) == 130
