@@ -202,19 +202,21 @@ def _apply_locked(request: ApplyRequest, engine: Backend, lock: FleetLock, hooks
 
     def late() -> None:
         outcome.late_interrupt = True
-        hooks.notify("interrupt received after the last change: writing the record and the history entry, "
+        _say(hooks.notify, "interrupt received after the last change: writing the record and the history entry, "
                      "then releasing the lock")
 
     interrupts.defer(late)
     # an interrupt between the two defers; one after them was said by `late`, which this must not undo
     outcome.late_interrupt = outcome.late_interrupt or (applier.cancelled.is_set() and not report.interrupted)
     outcome.status, outcome.report, outcome.result = ApplyStatus.APPLIED, report, result_line(report)
-    hooks.applied(report, outcome.result)
     try:
-        warning = _record(engine, request, stamp, the_plan, outcome.result, ran=(prepared, report))
-    except DeployerError as exc:
-        warning = f"could not write the fleet's last-applied record: {exc}"
-    outcome.warnings += [warning] if warning else []
+        hooks.applied(report, outcome.result)
+    finally:  # what ran is recorded whatever the summary hook does (e.g. BrokenPipeError on a closed stdout)
+        try:
+            warning = _record(engine, request, stamp, the_plan, outcome.result, ran=(prepared, report))
+        except DeployerError as exc:
+            warning = f"could not write the fleet's last-applied record: {exc}"
+        outcome.warnings += [warning] if warning else []
 
 
 def result_line(report: ApplyReport) -> str:

@@ -399,3 +399,40 @@ def test_a_hang_up_is_an_interrupt_not_an_abandoned_run(tmp_path, fleet_name, do
     assert lock_markers(docker_client, fleet_name) == {}, out
     entries = _history(fleet_name)
     assert len(entries) == entries_before + 1 and entries[0]["result"].endswith("(interrupted)"), entries
+
+
+def test_a_closed_stdout_loses_neither_the_apply_nor_its_record(tmp_path, fleet_name, docker_client):
+    """Review of issue 24, item 3: `apply --yes M | head` closes stdout while a replace is under
+    way; the apply goes on, says once on stderr that its output is lost, and its record and
+    history entry say what ran; no traceback."""
+    m = Manifests(tmp_path, fleet_name, None)
+    shorts = ("a", "b", "c")
+    m.write({s: bot() for s in shorts})
+    apply_ok(m, "--parallelism", "3")
+    old = {s: get_container(docker_client, m.cname(s)).id for s in shorts}
+    entries_before = len(_history(fleet_name))
+    m.write({s: bot(healthcheck=SLOW) for s in shorts})
+    proc = subprocess.Popen([sys.executable, "-m", "deployer", "apply", "--yes", "--parallelism", "1",
+                             "--wait-timeout", "60", m.path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, env=cli_env(), cwd=str(tmp_path), text=True)
+    try:
+        seen = []
+        while not any(line.startswith("[...] ") for line in seen):
+            line = proc.stdout.readline()
+            assert line, "".join(seen)
+            seen.append(line)
+        proc.stdout.close()  # what `| head` does once it has its lines
+        err = proc.stderr.read()
+        code = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert code == 0, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert err.count("standard output is closed") == 1, err
+    entries = _history(fleet_name)
+    assert len(entries) == entries_before + 1 and entries[0]["result"] == "3 succeeded, 0 failed", entries
+    for s in shorts:
+        assert get_container(docker_client, m.cname(s)).id != old[s], s
+    assert lock_markers(docker_client, fleet_name) == {}

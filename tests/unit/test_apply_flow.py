@@ -529,3 +529,41 @@ def test_a_second_ctrl_c_while_the_lock_is_released_before_any_change_still_rele
     from deployer.cli.apply import _exit_code
 
     assert _exit_code(outcome) == 130
+
+
+# --- review of issue 24, item 3: hooks that fail (a closed stdout) lose nothing -------------------
+
+def test_a_failing_progress_hook_is_said_once_then_left_and_the_apply_goes_on_and_is_recorded() -> None:
+    engine, said = Engine(), Said()
+    calls: list[tuple[str, str]] = []
+
+    def progress(bot: str, event: str, message: str) -> None:
+        calls.append((bot, event))
+        raise BrokenPipeError(32, "Broken pipe")
+
+    hooks = dataclasses.replace(said.hooks(), progress=progress)
+    outcome = run_apply(request(fleet("a", "b", "c"), parallelism=1), engine, hooks)
+    assert outcome.status is ApplyStatus.APPLIED and outcome.report is not None
+    assert outcome.result == "3 succeeded, 0 failed"
+    assert calls == [("a", "start")]  # never called again
+    notices = [t for k, t in said.events if k == "notify"]
+    assert len(notices) == 1 and notices[0].startswith("warning: progress could not be shown (BrokenPipeError"), notices
+    assert bots_on(engine) == ["botmaker-a", "botmaker-b", "botmaker-c"]
+    record = read_record(engine, FLEET)
+    assert record is not None and record["result"] == outcome.result
+    assert [e.result for e in read_history(engine, FLEET)] == [outcome.result]
+    assert lock_markers(engine) == []
+
+
+def test_a_summary_hook_that_fails_still_leaves_the_record_and_history_entry() -> None:
+    engine, said = Engine(), Said()
+
+    def applied(report: ApplyReport, result: str) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    with pytest.raises(BrokenPipeError):
+        run_apply(request(fleet("a")), engine, dataclasses.replace(said.hooks(), applied=applied))
+    record = read_record(engine, FLEET)
+    assert record is not None and record["result"] == "1 succeeded, 0 failed"
+    assert [e.result for e in read_history(engine, FLEET)] == ["1 succeeded, 0 failed"]
+    assert lock_markers(engine) == []
