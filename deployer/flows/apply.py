@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from deployer.core.model import FleetSpec, ObservedContainer, Plan
-from deployer.errors import DeployerError
+from deployer.errors import DeployerError, LockLost
 from deployer.flows import prepare as workflow
 from deployer.flows.planfile import SavedPlan, check_state
 from deployer.flows.prepare import PlanSettings, Prepared
@@ -185,9 +185,12 @@ def _apply_locked(request: ApplyRequest, engine: Backend, lock: FleetLock, hooks
         _record(engine, request, stamp, the_plan, "no changes")  # a record that cannot be written fails the run
         outcome.status, outcome.result = ApplyStatus.NO_CHANGES, "no changes"
         return
+    _still_ours(lock, "before the plan could be confirmed")
     if not hooks.confirm(the_plan):
         outcome.status = ApplyStatus.CANCELLED
         return
+    lock.changing = True  # then look: a lock lost from here on keeps its run beating until it ends
+    _still_ours(lock, "while the plan awaited confirmation")
 
     applier = Applier(engine, request.fleet.name, ApplyOptions(
         parallelism=request.parallelism, wait_timeout=request.wait_timeout, stop_timeout=request.stop_timeout,
@@ -217,6 +220,14 @@ def _apply_locked(request: ApplyRequest, engine: Backend, lock: FleetLock, hooks
         except DeployerError as exc:
             warning = f"could not write the fleet's last-applied record: {exc}"
         outcome.warnings += [warning] if warning else []
+
+
+def _still_ours(lock: FleetLock, when: str) -> None:
+    """Refuse to start changing the fleet under a lock that is no longer ours (LockLost)."""
+    why = lock.check()
+    if why is not None:
+        raise LockLost(f"fleet {lock.fleet}: the lock was lost {when}: {why}; nothing was changed: "
+                       "plan and apply again")
 
 
 def result_line(report: ApplyReport) -> str:

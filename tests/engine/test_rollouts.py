@@ -436,3 +436,44 @@ def test_a_closed_stdout_loses_neither_the_apply_nor_its_record(tmp_path, fleet_
     for s in shorts:
         assert get_container(docker_client, m.cname(s)).id != old[s], s
     assert lock_markers(docker_client, fleet_name) == {}
+
+
+def test_a_run_whose_lock_is_removed_at_its_question_blocks_nobody_and_changes_nothing(
+        tmp_path, fleet_name, docker_client, procs):
+    """Review of issue 24, item 2: `unlock --force` of a live run sitting at "Apply this plan?".
+    It started no change, so it stops showing life at its next beat: the next `apply --yes` goes
+    ahead instead of failing "a run that lost the fleet lock ... is still finishing its changes";
+    answering yes then ends the old run with a one-line error, and it changes nothing."""
+    import pty
+
+    m = Manifests(tmp_path, fleet_name, None)
+    m.write({"a": bot()})
+    master, slave = pty.openpty()
+    log = tmp_path / "asking.log"
+    with open(log, "wb") as f:
+        asking = subprocess.Popen([sys.executable, "-m", "deployer", "apply", "--lock-ttl", TTL, *FAST, m.path],
+                                  stdin=slave, stdout=f, stderr=subprocess.STDOUT, env=cli_env(), cwd=str(tmp_path))
+    procs.running.append((asking, log))
+    os.close(slave)
+    try:
+        poll(lambda: "Apply this plan?" in log.read_text(errors="replace"), timeout=60, interval=0.1,
+             what="the question")
+        code, out = run_cli("unlock", fleet_name, "--force")
+        assert code == 0 and "removed the lock" in out, out
+        started = time.monotonic()
+        code, out = run_cli("apply", "--yes", "--lock-timeout", "20", *FAST, m.path)
+        assert code == 0, out
+        assert "still finishing its changes" not in out, out
+        assert time.monotonic() - started < 15, out  # at most a beat or two of the old run, not its TTL and more
+        created = get_container(docker_client, m.cname("a")).id
+        os.write(master, b"y\n")
+        code, out = procs.finish(asking, timeout=60)
+    finally:
+        os.close(master)
+    assert code == 1, out
+    assert "Traceback" not in out and "Apply finished" not in out and "[...]" not in out, out
+    # the answer's echo (and its newline) went to the pty, not the log: the error follows the question
+    errors = [line.split("error: ", 1)[1] for line in out.splitlines() if "error: " in line]
+    assert len(errors) == 1 and "lock" in errors[0] and "nothing was changed" in errors[0], out
+    assert get_container(docker_client, m.cname("a")).id == created  # untouched by the old run
+    assert lock_markers(docker_client, fleet_name) == {}

@@ -567,3 +567,18 @@ def test_a_summary_hook_that_fails_still_leaves_the_record_and_history_entry() -
     assert record is not None and record["result"] == "1 succeeded, 0 failed"
     assert [e.result for e in read_history(engine, FLEET)] == ["1 succeeded, 0 failed"]
     assert lock_markers(engine) == []
+
+
+def test_a_lock_removed_while_the_plan_is_asked_about_changes_nothing() -> None:
+    """Review of issue 24, item 2: `unlock --force` while the run sits at its question."""
+    from deployer.errors import LockLost
+    from deployer.runtime.lock import force_unlock
+
+    engine = Engine()
+    hooks = dataclasses.replace(Said().hooks(), confirm=lambda plan: (force_unlock(engine, FLEET), True)[1])
+    outcome = run_apply(request(fleet("a")), engine, hooks)
+    assert outcome.status is ApplyStatus.FAILED and isinstance(outcome.error, LockLost)
+    assert str(outcome.error).startswith(f"fleet {FLEET}: the lock was lost while the plan awaited confirmation: ")
+    assert str(outcome.error).endswith("nothing was changed: plan and apply again")
+    assert outcome.report is None and bots_on(engine) == [] and read_record(engine, FLEET) is None
+    assert engine.list_markers("botmaker.lock", FLEET)[1] == []
