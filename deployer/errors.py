@@ -54,6 +54,10 @@ class LockHeld(DeployerError):
     pass
 
 
+class LockLost(DeployerError):
+    """The run's fleet lock was removed (unlock --force, a takeover) before it changed anything."""
+
+
 # --- engines --------------------------------------------------------------------------------
 
 class EndpointError(DeployerError):

@@ -5,6 +5,7 @@ code from its outcome. The only commands that ask a question (unless --yes)."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import signal
 import sys
 from dataclasses import dataclass
@@ -154,21 +155,49 @@ def rollback(args: RollbackArgs) -> None:
     ), ask=not args.yes)
 
 
+class _Streams:
+    closed: set[int] = set()  # the file descriptors found closed (1, 2), pointed at /dev/null since
+
+
+def _echo(text: str = "", *, err: bool = False) -> None:
+    """click.echo for a run that must go on when its output cannot: a closed pipe (`apply ... |
+    head`: BrokenPipeError) or a hung-up terminal (EIO). The first failed write points the stream
+    at /dev/null (so nothing fails again, at exit neither) and says so once on stderr; the apply goes
+    on, and its record and history entry say what ran."""
+    stream = sys.stderr if err else sys.stdout
+    fd = 2 if err else 1
+    if fd in _Streams.closed:
+        return
+    try:
+        click.echo(text, err=err)
+    except OSError as exc:  # BrokenPipeError, EIO
+        _Streams.closed.add(fd)
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+        if not err:
+            _echo(f"warning: standard output is closed ({exc.strerror or exc}); the apply goes on: "
+                  "`deployer history` and `deployer status` say what it did", err=True)
+
+
 def _apply_and_exit(engine: Backend, request: ApplyRequest, *, ask: bool) -> NoReturn:
     """Run the apply flow with the terminal as its hooks; say how it ended and exit with its code."""
     from deployer.flows.apply import ApplyHooks, run_apply
 
     def show(prepared: Prepared, notes: list[str]) -> None:
-        click.echo(engine_line(engine))
-        click.echo(render_plan(prepared.plan, "text", wants_color()))
+        _echo(engine_line(engine))
+        _echo(render_plan(prepared.plan, "text", wants_color()))
         for line in notes:
-            click.echo(line)
+            _echo(line)
 
     def progress(bot: str, event: str, message: str) -> None:
         mark = {"start": "...", "done": "ok ", "fail": "ERR", "skip": "-- "}.get(event, "   ")
-        click.echo(f"[{mark}] {bot}: {message}")
+        _echo(f"[{mark}] {bot}: {message}")
 
-    hooks = ApplyHooks(notify=lambda text: click.echo(text, err=True), show=show,
+    hooks = ApplyHooks(notify=lambda text: _echo(text, err=True), show=show,
                        confirm=lambda plan: not ask or _confirm("Apply this plan?"),
                        progress=progress, applied=_show_report)
     previous = _interrupts_raise()
@@ -186,30 +215,30 @@ def _confirm(question: str) -> bool:
         return click.confirm(question, default=False)
     except click.Abort as exc:
         if isinstance(exc.__context__, KeyboardInterrupt):  # click turns ^C (and end of input) into Abort
-            click.echo("")  # end the question's line
+            _echo("")  # end the question's line
             raise KeyboardInterrupt from None
         raise
 
 
 def _show_report(report: ApplyReport, result: str) -> None:
     """Per bot what was done, then why a rollout stopped early, then the result line."""
-    click.echo("")
+    _echo("")
     for r in report.results:
         status = "ok" if r.ok else ("rolled back" if r.rolled_back else "FAILED")
         detail = "" if r.ok else r.message
-        click.echo(f"  {r.bot:<30} {r.action:<8} {status:<12} {r.seconds:6.1f}s  {detail}".rstrip())
+        _echo(f"  {r.bot:<30} {r.action:<8} {status:<12} {r.seconds:6.1f}s  {detail}".rstrip())
     why = "an earlier change failed" if report.failed else report.stopped or "the rollout stopped early"
     for bot in report.skipped:
-        click.echo(f"  {bot:<30} remove   skipped      ({why}; nothing pruned)")
+        _echo(f"  {bot:<30} remove   skipped      ({why}; nothing pruned)")
     for a in report.not_started:
-        click.echo(f"  {a.bot:<30} {a.action:<8} not started")
+        _echo(f"  {a.bot:<30} {a.action:<8} not started")
     if report.stopped:
         failed = len(report.failed)
         rolled = sum(r.rolled_back for r in report.failed)
-        click.echo(f"\nRollout stopped early: {report.stopped}. The changes under way were finished; "
-                   f"{len(report.results) - failed} succeeded, {failed} failed ({rolled} of them rolled back "
-                   f"to the old container), {len(report.not_started)} not started.")
-    click.echo(f"\nApply finished: {result}.")
+        _echo(f"\nRollout stopped early: {report.stopped}. The changes under way were finished; "
+              f"{len(report.results) - failed} succeeded, {failed} failed ({rolled} of them rolled back "
+              f"to the old container), {len(report.not_started)} not started.")
+    _echo(f"\nApply finished: {result}.")
 
 
 def _said(outcome: ApplyOutcome) -> int:
@@ -220,19 +249,19 @@ def _said(outcome: ApplyOutcome) -> int:
     if status is ApplyStatus.FAILED and outcome.error is not None:
         say_error(outcome.error)
     elif status is ApplyStatus.REFUSED:
-        click.echo("error: the plan has errors (above); nothing was changed", err=True)
+        _echo("error: the plan has errors (above); nothing was changed", err=True)
     elif status is ApplyStatus.CANCELLED:
-        click.echo("Apply cancelled; nothing was changed.")
+        _echo("Apply cancelled; nothing was changed.")
     elif status is ApplyStatus.INTERRUPTED and outcome.report is not None:
-        click.echo("Interrupted after the apply finished (its summary is above); the fleet's last-applied "
+        _echo("Interrupted after the apply finished (its summary is above); the fleet's last-applied "
                    "record may not have been written: the next apply writes it.", err=True)
     elif status is ApplyStatus.INTERRUPTED:
-        click.echo("Interrupted before any change was made; nothing was changed.", err=True)
+        _echo("Interrupted before any change was made; nothing was changed.", err=True)
     elif outcome.late_interrupt:
-        click.echo("Interrupted after the last change was made: nothing was left undone (the summary is above).",
+        _echo("Interrupted after the last change was made: nothing was left undone (the summary is above).",
                    err=True)
     for warning in outcome.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        _echo(f"warning: {warning}", err=True)
     return _exit_code(outcome)
 
 
@@ -249,14 +278,22 @@ def _exit_code(outcome: ApplyOutcome) -> int:
     return EXIT_ERROR
 
 
-def _interrupts_raise() -> Any:
-    """SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so the lock is released and a report printed."""
-    try:
-        return signal.signal(signal.SIGTERM, signal.default_int_handler)
-    except ValueError:  # not in the main thread (e.g. under a test runner)
-        return None
+def _interrupts_raise() -> dict[int, Any]:
+    """SIGTERM (CI cancelling a job) and SIGHUP (the terminal or SSH session closed) unwind like
+    Ctrl-C, so the lock is released and a report printed; returns the handlers they replaced."""
+    from deployer.runtime.interrupts import INTERRUPTS
+
+    previous: dict[int, Any] = {}
+    for signum in INTERRUPTS:
+        if signum == signal.SIGINT:
+            continue
+        try:
+            previous[signum] = signal.signal(signum, signal.default_int_handler)
+        except ValueError:  # not in the main thread (e.g. under a test runner)
+            break
+    return previous
 
 
-def _restore_signals(previous: Any) -> None:
-    if previous is not None:
-        signal.signal(signal.SIGTERM, previous)
+def _restore_signals(previous: dict[int, Any]) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)

@@ -30,7 +30,7 @@ Exit codes:
   0    success; no changes (plan --detailed-exitcode), no drift (drift)
   1    an error, also a usage error (unknown option, missing argument)
   2    changes found (plan --detailed-exitcode), drift found (drift)
-  130  apply or rollback interrupted (Ctrl-C, SIGTERM)
+  130  apply or rollback interrupted (Ctrl-C, SIGTERM, SIGHUP)
 
 \b
 -H/--host, -c/--context and --no-color go before or after the command.

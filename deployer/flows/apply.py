@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from deployer.core.model import FleetSpec, ObservedContainer, Plan
-from deployer.errors import DeployerError
+from deployer.errors import DeployerError, LockLost
 from deployer.flows import prepare as workflow
 from deployer.flows.planfile import SavedPlan, check_state
 from deployer.flows.prepare import PlanSettings, Prepared
@@ -79,7 +79,7 @@ class ApplyStatus(enum.Enum):
     REFUSED = "refused"  # the plan has errors; nothing was changed
     CANCELLED = "cancelled"  # the confirmation said no; nothing was changed
     FAILED = "failed"  # `error` stopped it (before the applier ran, or writing a no-change record)
-    INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM before the first change (later ones let the run finish)
+    INTERRUPTED = "interrupted"  # Ctrl-C, SIGTERM or SIGHUP before the first change (later ones let the run finish)
 
 
 @dataclass
@@ -102,7 +102,7 @@ class ApplyOutcome:
 def run_apply(request: ApplyRequest, engine: Backend, hooks: ApplyHooks = ApplyHooks()) -> ApplyOutcome:
     """Take the fleet lock, run the apply under it, release the lock whatever happens.
 
-    Expected failures (DeployerError) and interrupts (KeyboardInterrupt; the CLI maps SIGTERM to
+    Expected failures (DeployerError) and interrupts (KeyboardInterrupt; the CLI maps SIGTERM and SIGHUP to
     it) end in the outcome; anything else (a hook's exception) propagates, after the release.
     An interrupt before the first change unwinds (nothing was changed); from the first change to
     the release of the lock, interrupts (however many) are said at once through hooks.notify and
@@ -127,12 +127,25 @@ def run_apply(request: ApplyRequest, engine: Backend, hooks: ApplyHooks = ApplyH
                 outcome.status, outcome.error = ApplyStatus.FAILED, exc
             ended = True
         finally:
+            if not ended or outcome.status is ApplyStatus.INTERRUPTED:
+                # before the first change (after it, the applier's or late()'s callback is in place):
+                # a further interrupt must not cut the release short and leave the lock until its TTL
+                interrupts.defer(lambda: _say(hooks.notify, "interrupt received again: releasing the lock"))
             warning = _release(lock, request.fleet.name)
             if warning and ended:
                 outcome.warnings.append(warning)
             elif warning:  # no outcome will be read: say it now
                 hooks.notify(f"warning: {warning}")
     return outcome
+
+
+def _say(notify: Callable[[str], None], text: str) -> None:
+    """A notice from a signal handler: best effort (the terminal may be gone), never an exception
+    raised into whatever the main thread was doing."""
+    try:
+        notify(text)
+    except Exception:  # noqa: BLE001, S110 - nothing better to do with a notice that cannot be said
+        pass
 
 
 def _release(lock: FleetLock | None, fleet: str) -> str | None:
@@ -172,9 +185,12 @@ def _apply_locked(request: ApplyRequest, engine: Backend, lock: FleetLock, hooks
         _record(engine, request, stamp, prepared, "no changes")  # a record that cannot be written fails the run
         outcome.status, outcome.result = ApplyStatus.NO_CHANGES, "no changes"
         return
+    _still_ours(lock, "before the plan could be confirmed")
     if not hooks.confirm(the_plan):
         outcome.status = ApplyStatus.CANCELLED
         return
+    lock.changing = True  # then look: a lock lost from here on keeps its run beating until it ends
+    _still_ours(lock, "while the plan awaited confirmation")
 
     applier = Applier(engine, request.fleet.name, ApplyOptions(
         parallelism=request.parallelism, wait_timeout=request.wait_timeout, stop_timeout=request.stop_timeout,
@@ -189,18 +205,29 @@ def _apply_locked(request: ApplyRequest, engine: Backend, lock: FleetLock, hooks
 
     def late() -> None:
         outcome.late_interrupt = True
-        hooks.notify("interrupt received after the last change: writing the record and the history entry, "
+        _say(hooks.notify, "interrupt received after the last change: writing the record and the history entry, "
                      "then releasing the lock")
 
     interrupts.defer(late)
-    outcome.late_interrupt = applier.cancelled.is_set() and not report.interrupted  # between the two defers
+    # an interrupt between the two defers; one after them was said by `late`, which this must not undo
+    outcome.late_interrupt = outcome.late_interrupt or (applier.cancelled.is_set() and not report.interrupted)
     outcome.status, outcome.report, outcome.result = ApplyStatus.APPLIED, report, result_line(report)
-    hooks.applied(report, outcome.result)
     try:
-        warning = _record(engine, request, stamp, prepared, outcome.result, report)
-    except DeployerError as exc:
-        warning = f"could not write the fleet's last-applied record: {exc}"
-    outcome.warnings += [warning] if warning else []
+        hooks.applied(report, outcome.result)
+    finally:  # what ran is recorded whatever the summary hook does (e.g. BrokenPipeError on a closed stdout)
+        try:
+            warning = _record(engine, request, stamp, prepared, outcome.result, report)
+        except DeployerError as exc:
+            warning = f"could not write the fleet's last-applied record: {exc}"
+        outcome.warnings += [warning] if warning else []
+
+
+def _still_ours(lock: FleetLock, when: str) -> None:
+    """Refuse to start changing the fleet under a lock that is no longer ours (LockLost)."""
+    why = lock.check()
+    if why is not None:
+        raise LockLost(f"fleet {lock.fleet}: the lock was lost {when}: {why}; nothing was changed: "
+                       "plan and apply again")
 
 
 def result_line(report: ApplyReport) -> str:

@@ -1,14 +1,15 @@
 """Executes exactly a Plan's actions through an engine: the rollout policy. Bounded parallelism,
 a failure budget, a canary, removals last, and an interrupt that lets the changes under way
 finish. Each action is carried out by the step of its method (steps.STEPS, the planner's choice);
-progress goes to a callback; nothing here prints or prompts."""
+progress goes to a callback, best effort (one that fails is said once through `notify` and left
+alone: what ran is in the report whatever the callbacks do); nothing here prints or prompts."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -77,6 +78,7 @@ class Applier:
         # one-line notices said at once (an interrupt received, what is still under way)
         self.notify: Callable[[str], None] = lambda text: None
         self._failures = 0
+        self._progress_failed = False  # the progress callback raised once: it is not called again
         self._under_way = 0  # actions between their first engine call and their result
         self._count_lock = threading.Lock()
 
@@ -113,10 +115,31 @@ class Applier:
                 report.skipped.extend(a.bot for a in removals)
                 why = "an earlier change failed" if report.failed else report.stopped or "the rollout stopped early"
                 for a in removals:
-                    self.progress(a.bot, "skip", f"not removed: {why}, so nothing is pruned")
+                    self._progress(a.bot, "skip", f"not removed: {why}, so nothing is pruned")
             else:
                 report.results.extend(self._run_all(removals, report))
         return report
+
+    def _progress(self, bot: str, event: str, message: str) -> None:
+        """Tell the progress callback, best effort: a callback that fails (e.g. BrokenPipeError on a
+        closed stdout) must not cost a bot its result or the run its record. Said once, then left."""
+        if self._progress_failed:
+            return
+        try:
+            self.progress(bot, event, message)
+        except Exception as exc:  # noqa: BLE001 - whatever the callback raises, the rollout goes on
+            with self._count_lock:
+                first, self._progress_failed = not self._progress_failed, True
+            if first:
+                self._notify(f"warning: progress could not be shown ({type(exc).__name__}: {exc}); the apply "
+                             "goes on, and its summary, record and history entry say what ran")
+
+    def _notify(self, text: str) -> None:
+        """A notice, best effort (also from a signal handler: it must not raise into the main thread)."""
+        try:
+            self.notify(text)
+        except Exception:  # noqa: BLE001, S110 - a notice that cannot be said is only lost
+            pass
 
     def _stop_reason(self) -> str | None:
         budget = self.options.max_failures
@@ -126,7 +149,7 @@ class Applier:
 
     def interrupt(self) -> None:
         """Start no new action; the ones under way finish, since a bot is never left half-changed
-        (SIGINT and SIGTERM call this through the apply flow's handler; a KeyboardInterrupt that
+        (SIGINT, SIGTERM and SIGHUP call this through the apply flow's handler; a KeyboardInterrupt that
         reaches the applier does the same). Says so at once through `notify`. Safe from a signal
         handler in the main thread: it sets an Event and reads a counter, and takes no lock."""
         again = self.cancelled.is_set()
@@ -134,10 +157,10 @@ class Applier:
         n = self._under_way
         bots = f"{n} bot{'' if n == 1 else 's'} under way"
         if again:
-            self.notify(f"interrupt received again, still finishing {bots}: a bot is never left "
+            self._notify(f"interrupt received again, still finishing {bots}: a bot is never left "
                         "half-changed; the summary, the record and the history entry follow")
         else:
-            self.notify(f"interrupt received, finishing {bots}; no new change starts")
+            self._notify(f"interrupt received, finishing {bots}; no new change starts")
 
     def _run_all(self, actions: list[Action], report: ApplyReport) -> list[BotResult]:
         """`parallelism` bounds the bots being changed at once: an action holds its slot from its
@@ -150,11 +173,14 @@ class Applier:
             return []
         slots = threading.Semaphore(max(1, self.options.parallelism))
         outcomes: dict[int, BotResult] = {}  # by the action's index; written by the worker that ran it
-        futures: list[Future[None]] = []
 
         def run_in_slot(index: int, action: Action) -> None:
             try:
-                result = self._run(action)
+                try:
+                    result = self._run(action)
+                except Exception as exc:  # noqa: BLE001 - a bug outside the step's error handling: this bot failed
+                    result = BotResult(action.bot, action.action, False,
+                                       f"unexpected error: {type(exc).__name__}: {exc}")
                 if result is not None:
                     outcomes[index] = result
             finally:
@@ -170,7 +196,7 @@ class Applier:
                     if reason is not None and report.stopped is None:
                         report.stopped = reason
                     break
-                futures.append(pool.submit(run_in_slot, index, action))
+                pool.submit(run_in_slot, index, action)
         except KeyboardInterrupt:  # no deferring handler (a Python caller), or raised by `hold`
             self.interrupt()
         while True:  # the changes under way finish, however often the caller is interrupted
@@ -179,8 +205,7 @@ class Applier:
                 break
             except KeyboardInterrupt:
                 self.interrupt()
-        for f in futures:
-            f.result()  # a bug outside the step's own error handling (e.g. in a hook) propagates
+        # every worker wrote down its result (run_in_slot catches what the step did not): nothing to collect
         unstarted = [a for i, a in enumerate(actions) if i not in outcomes]
         report.not_started.extend(unstarted)
         if self.cancelled.is_set():
@@ -201,7 +226,7 @@ class Applier:
             started = time.monotonic()
             verb = {CREATE: "creating", REPLACE: "replacing", UPDATE: "updating", START: "starting",
                     STOP: "stopping", REMOVE: "removing", NOOP: "cleaning up"}[action.action]
-            self.progress(action.bot, "start", verb)
+            self._progress(action.bot, "start", verb)
             try:
                 outcome = STEPS[action.method](self.steps, action)
                 message = outcome.wait() if isinstance(outcome, Deferred) else outcome
@@ -226,5 +251,5 @@ class Applier:
             with self._count_lock:
                 self._failures += 1
         seconds = time.monotonic() - started
-        self.progress(action.bot, "done" if ok else "fail", f"{message} in {seconds:.1f}s" if ok else message)
+        self._progress(action.bot, "done" if ok else "fail", f"{message} in {seconds:.1f}s" if ok else message)
         return BotResult(action.bot, action.action, ok, message, seconds, rolled_back)

@@ -1,4 +1,4 @@
-"""What an interrupt (Ctrl-C, or SIGTERM when the CLI maps it to one) does during an apply.
+"""What an interrupt (Ctrl-C, or SIGTERM / SIGHUP when the CLI maps them to one) does during an apply.
 
 Before any change it unwinds as usual (KeyboardInterrupt: nothing was changed). Once changes
 start, an exception would cut short what must not be cut short: waiting for the bots under way,
@@ -10,7 +10,7 @@ The apply flow holds one from the lock to its release; the applier holds one aro
 (for callers without the flow). Nested, the outer one wins: the inner finds no default handler.
 
 Only signals that would raise KeyboardInterrupt are taken over (their handler is Python's
-default_int_handler: SIGINT, SIGTERM once the CLI maps it), and only in the main thread, where
+default_int_handler: SIGINT; SIGTERM and SIGHUP once the CLI maps them), and only in the main thread, where
 signal handlers run; elsewhere, or for an ignored signal, nothing changes.
 """
 
@@ -21,6 +21,10 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
+
+# Ctrl-C; CI cancelling a job; the terminal or SSH session closed (a hang-up abandons nothing either)
+INTERRUPTS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 class Interrupts:
@@ -38,7 +42,7 @@ class Interrupts:
     def __enter__(self) -> Interrupts:
         if threading.current_thread() is not threading.main_thread():
             return self
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in INTERRUPTS:
             if signal.getsignal(signum) is signal.default_int_handler:
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self

@@ -21,7 +21,10 @@ asked before each new change, also looks the lock marker up on the engine, so a 
 
 A run that lost its lock still has the changes it started to finish (a replace may wait minutes
 for a healthcheck): it goes on beating, as a sign of life that no longer claims the lock, until it
-releases. Its beats say who it is and its TTL. `unlock --force` leaves a fresh beat in place (and
+releases. A run that started no change (`changing` is still False: planning, or sitting at its
+confirmation question) has nothing to finish: at the loss it removes its beats and beats no more,
+so nobody waits for it, and it ends without changing anything (the holder sets `changing`, then
+checks the lock, before its first change: of the two threads one sees the other's write). Its beats say who it is and its TTL. `unlock --force` leaves a fresh beat in place (and
 writes one for a holder too young to have beaten yet), and a new holder waits, before it plans
 anything, until no other run shows life: a dead run is silent for its TTL, a live one ends with
 its changes. So two runs never change a fleet at once, even after an `unlock --force` of a run
@@ -222,6 +225,9 @@ class FleetLock:
     marker_id: str | None = None
     took_over: str | None = None  # description of an expired holder we replaced
     lost: str | None = None  # set by the heartbeat when the lock can no longer be vouched for
+    # set by the holder before its first change (then checks the lock): only a run that may have started
+    # changes keeps beating once it lost the lock; one that started none falls silent at once
+    changing: bool = False
     token: str = field(default_factory=lambda: secrets.token_hex(6))
     beats: int = 0
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -387,6 +393,9 @@ class FleetLock:
             while not self._stop.wait(self.interval):
                 if self.marker_id is None:
                     break  # released (or given up) meanwhile
+                if self.lost and not self.changing:
+                    self._fall_silent()
+                    break
                 if self.lost:
                     try:
                         self._beat(check=False)
@@ -408,8 +417,16 @@ class FleetLock:
                 if not self.lost and time.monotonic() - self._vouched > self.ttl:
                     self.lost = (f"no heartbeat could be written for {self.ttl:g}s (--lock-ttl), so another run "
                                  f"may take the lock over" + (f": {error}" if error else ""))
+                if self.lost and not self.changing:
+                    self._fall_silent()
+                    break
         except Exception as exc:  # noqa: BLE001 - a thread must not die with a traceback on stderr
             self.lost = f"the lock heartbeat failed: {type(exc).__name__}: {exc}"
+
+    def _fall_silent(self) -> None:
+        """Lost before any change: remove our beats (also the one `unlock --force` left for us), so the
+        next holder need not wait for a run that has nothing to finish."""
+        self._remove_own_beats()
 
     def _beat(self, check: bool = True) -> float:
         """Write the next beat; returns the monotonic time its create was answered (the beat

@@ -70,7 +70,7 @@ def test_the_help_ends_with_the_exit_codes_and_where_the_global_options_go() -> 
     assert "0    success; no changes (plan --detailed-exitcode), no drift (drift)" in lines
     assert "1    an error, also a usage error (unknown option, missing argument)" in lines
     assert "2    changes found (plan --detailed-exitcode), drift found (drift)" in lines
-    assert "130  apply or rollback interrupted (Ctrl-C, SIGTERM)" in lines
+    assert "130  apply or rollback interrupted (Ctrl-C, SIGTERM, SIGHUP)" in lines
     assert "-H/--host, -c/--context and --no-color go before or after the command." in lines
     assert 'eval "$(_DEPLOYER_COMPLETE=bash_source deployer)"' in lines
 

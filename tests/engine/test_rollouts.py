@@ -368,3 +368,112 @@ def test_a_rolled_back_replace_says_how_long_it_took_not_the_timeout(tmp_path, f
     found = re.search(r"rolled back: container is unhealthy after (\d+\.\d)s; the old container was restored", out)
     assert found and float(found.group(1)) < 30, out
     assert "after 60s" not in out, out
+
+
+# --- issue 24 review: hang-ups, a lock removed at the question, a closed stdout --------------------
+
+def _aside_copies(client: Any, fleet: str) -> list[str]:
+    rows = client.api.containers(all=True, filters={"label": f"botmaker.fleet={fleet}"})
+    return [n.lstrip("/") for r in rows for n in r["Names"] or [] if "_old_" in n]
+
+
+def test_a_hang_up_is_an_interrupt_not_an_abandoned_run(tmp_path, fleet_name, docker_client, procs):
+    """Review of issue 24, item 1: closing the terminal (SIGHUP) while the first of 3 replaces
+    waits for its new container lets it finish, like SIGTERM: no aside copy or lock left behind,
+    and the summary, the record and a history entry say what ran; exit 130."""
+    m = Manifests(tmp_path, fleet_name, None)
+    shorts = ("a", "b", "c")
+    m.write({s: bot() for s in shorts})
+    apply_ok(m, "--parallelism", "3")
+    entries_before = len(_history(fleet_name))
+    m.write({s: bot(healthcheck=SLOW) for s in shorts})
+    proc = procs.start("apply", "--yes", "--parallelism", "1", "--wait-timeout", "60", m.path, tag="hup")
+    poll(lambda: f"[...] {m.name('a')}: replacing" in procs.output(proc), timeout=60, interval=0.05,
+         what="the first replace to start")
+    proc.send_signal(signal.SIGHUP)
+    code, out = procs.finish(proc, timeout=120)
+    assert code == 130, out
+    assert "Traceback" not in out and "interrupt received, finishing 1 bot under way" in out, out
+    assert "Apply finished: 1 succeeded, 0 failed, 2 not started (interrupted)." in out, out
+    assert _aside_copies(docker_client, fleet_name) == [], out
+    assert lock_markers(docker_client, fleet_name) == {}, out
+    entries = _history(fleet_name)
+    assert len(entries) == entries_before + 1 and entries[0]["result"].endswith("(interrupted)"), entries
+
+
+def test_a_closed_stdout_loses_neither_the_apply_nor_its_record(tmp_path, fleet_name, docker_client):
+    """Review of issue 24, item 3: `apply --yes M | head` closes stdout while a replace is under
+    way; the apply goes on, says once on stderr that its output is lost, and its record and
+    history entry say what ran; no traceback."""
+    m = Manifests(tmp_path, fleet_name, None)
+    shorts = ("a", "b", "c")
+    m.write({s: bot() for s in shorts})
+    apply_ok(m, "--parallelism", "3")
+    old = {s: get_container(docker_client, m.cname(s)).id for s in shorts}
+    entries_before = len(_history(fleet_name))
+    m.write({s: bot(healthcheck=SLOW) for s in shorts})
+    proc = subprocess.Popen([sys.executable, "-m", "deployer", "apply", "--yes", "--parallelism", "1",
+                             "--wait-timeout", "60", m.path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, env=cli_env(), cwd=str(tmp_path), text=True)
+    try:
+        seen = []
+        while not any(line.startswith("[...] ") for line in seen):
+            line = proc.stdout.readline()
+            assert line, "".join(seen)
+            seen.append(line)
+        proc.stdout.close()  # what `| head` does once it has its lines
+        err = proc.stderr.read()
+        code = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert code == 0, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert err.count("standard output is closed") == 1, err
+    entries = _history(fleet_name)
+    assert len(entries) == entries_before + 1 and entries[0]["result"] == "3 succeeded, 0 failed", entries
+    for s in shorts:
+        assert get_container(docker_client, m.cname(s)).id != old[s], s
+    assert lock_markers(docker_client, fleet_name) == {}
+
+
+def test_a_run_whose_lock_is_removed_at_its_question_blocks_nobody_and_changes_nothing(
+        tmp_path, fleet_name, docker_client, procs):
+    """Review of issue 24, item 2: `unlock --force` of a live run sitting at "Apply this plan?".
+    It started no change, so it stops showing life at its next beat: the next `apply --yes` goes
+    ahead instead of failing "a run that lost the fleet lock ... is still finishing its changes";
+    answering yes then ends the old run with a one-line error, and it changes nothing."""
+    import pty
+
+    m = Manifests(tmp_path, fleet_name, None)
+    m.write({"a": bot()})
+    master, slave = pty.openpty()
+    log = tmp_path / "asking.log"
+    with open(log, "wb") as f:
+        asking = subprocess.Popen([sys.executable, "-m", "deployer", "apply", "--lock-ttl", TTL, *FAST, m.path],
+                                  stdin=slave, stdout=f, stderr=subprocess.STDOUT, env=cli_env(), cwd=str(tmp_path))
+    procs.running.append((asking, log))
+    os.close(slave)
+    try:
+        poll(lambda: "Apply this plan?" in log.read_text(errors="replace"), timeout=60, interval=0.1,
+             what="the question")
+        code, out = run_cli("unlock", fleet_name, "--force")
+        assert code == 0 and "removed the lock" in out, out
+        started = time.monotonic()
+        code, out = run_cli("apply", "--yes", "--lock-timeout", "20", *FAST, m.path)
+        assert code == 0, out
+        assert "still finishing its changes" not in out, out
+        assert time.monotonic() - started < 15, out  # at most a beat or two of the old run, not its TTL and more
+        created = get_container(docker_client, m.cname("a")).id
+        os.write(master, b"y\n")
+        code, out = procs.finish(asking, timeout=60)
+    finally:
+        os.close(master)
+    assert code == 1, out
+    assert "Traceback" not in out and "Apply finished" not in out and "[...]" not in out, out
+    # the answer's echo (and its newline) went to the pty, not the log: the error follows the question
+    errors = [line.split("error: ", 1)[1] for line in out.splitlines() if "error: " in line]
+    assert len(errors) == 1 and "lock" in errors[0] and "nothing was changed" in errors[0], out
+    assert get_container(docker_client, m.cname("a")).id == created  # untouched by the old run
+    assert lock_markers(docker_client, fleet_name) == {}

@@ -620,3 +620,103 @@ def test_the_observer_finds_its_fleets_in_place_record_in_its_one_list_call() ->
     assert [c.kind for c in engine.log] == ["list", "inspect_image"]
     for unreadable in ("not json", "[1]", '{"x": 1}', ""):
         assert updated_in_place_of({"botmaker.updated-in-place": unreadable}) == {}
+
+
+def test_ctrl_c_just_after_the_last_change_is_deferred_is_not_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review of issue 24, item 5: ^C the moment the flow hands interrupts to `late` (after the
+    applier returned, before the outcome is filled in) is said and exits 130, not overwritten."""
+    from deployer.flows import apply as flow
+    from deployer.runtime.interrupts import Interrupts
+
+    class SignalAfterLate(Interrupts):
+        def defer(self, callback: Any) -> None:
+            super().defer(callback)
+            if getattr(callback, "__name__", "") == "late":
+                sigint()
+
+    monkeypatch.setattr(flow, "Interrupts", SignalAfterLate)
+    said = Said()
+    outcome = run_apply(request(fleet("a")), Engine(), said.hooks())
+    assert outcome.status is ApplyStatus.APPLIED and outcome.report is not None
+    assert not outcome.report.interrupted and outcome.late_interrupt
+    assert ("notify", "interrupt received after the last change: writing the record and the history entry, "
+                      "then releasing the lock") in said.events
+
+
+class InterruptedWhileReleasing(Engine):
+    """Ctrl-C while the lock marker is being removed."""
+
+    def remove_marker(self, marker_id: str, name: str = "") -> None:
+        if name.startswith(LOCK_PREFIX) and ".beat." not in name:
+            sigint()
+        super().remove_marker(marker_id, name)
+
+
+def test_a_second_ctrl_c_while_the_lock_is_released_before_any_change_still_releases_it() -> None:
+    """Review of issue 24, item 4: ^C at the question, then ^C again during the release: the run
+    still ends in its outcome (exit 130 from the CLI, not click's "Aborted!") and the lock is gone,
+    not left until its TTL."""
+    engine = InterruptedWhileReleasing()
+    said = Said()
+    hooks = dataclasses.replace(said.hooks(), confirm=lambda plan: (sigint(), True)[1])
+    outcome = run_apply(request(fleet("a")), engine, hooks)
+    assert outcome.status is ApplyStatus.INTERRUPTED and outcome.report is None
+    assert bots_on(engine) == [] and lock_markers(engine) == []
+    assert [t for k, t in said.events if k == "notify"] == ["interrupt received again: releasing the lock"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    from deployer.cli.apply import _exit_code
+
+    assert _exit_code(outcome) == 130
+
+
+# --- review of issue 24, item 3: hooks that fail (a closed stdout) lose nothing -------------------
+
+def test_a_failing_progress_hook_is_said_once_then_left_and_the_apply_goes_on_and_is_recorded() -> None:
+    engine, said = Engine(), Said()
+    calls: list[tuple[str, str]] = []
+
+    def progress(bot: str, event: str, message: str) -> None:
+        calls.append((bot, event))
+        raise BrokenPipeError(32, "Broken pipe")
+
+    hooks = dataclasses.replace(said.hooks(), progress=progress)
+    outcome = run_apply(request(fleet("a", "b", "c"), parallelism=1), engine, hooks)
+    assert outcome.status is ApplyStatus.APPLIED and outcome.report is not None
+    assert outcome.result == "3 succeeded, 0 failed"
+    assert calls == [("a", "start")]  # never called again
+    notices = [t for k, t in said.events if k == "notify"]
+    assert len(notices) == 1 and notices[0].startswith("warning: progress could not be shown (BrokenPipeError"), notices
+    assert bots_on(engine) == ["botmaker-a", "botmaker-b", "botmaker-c"]
+    record = read_record(engine, FLEET)
+    assert record is not None and record["result"] == outcome.result
+    assert [e.result for e in read_history(engine, FLEET)] == [outcome.result]
+    assert lock_markers(engine) == []
+
+
+def test_a_summary_hook_that_fails_still_leaves_the_record_and_history_entry() -> None:
+    engine, said = Engine(), Said()
+
+    def applied(report: ApplyReport, result: str) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    with pytest.raises(BrokenPipeError):
+        run_apply(request(fleet("a")), engine, dataclasses.replace(said.hooks(), applied=applied))
+    record = read_record(engine, FLEET)
+    assert record is not None and record["result"] == "1 succeeded, 0 failed"
+    assert [e.result for e in read_history(engine, FLEET)] == ["1 succeeded, 0 failed"]
+    assert lock_markers(engine) == []
+
+
+def test_a_lock_removed_while_the_plan_is_asked_about_changes_nothing() -> None:
+    """Review of issue 24, item 2: `unlock --force` while the run sits at its question."""
+    from deployer.errors import LockLost
+    from deployer.runtime.lock import force_unlock
+
+    engine = Engine()
+    hooks = dataclasses.replace(Said().hooks(), confirm=lambda plan: (force_unlock(engine, FLEET), True)[1])
+    outcome = run_apply(request(fleet("a")), engine, hooks)
+    assert outcome.status is ApplyStatus.FAILED and isinstance(outcome.error, LockLost)
+    assert str(outcome.error).startswith(f"fleet {FLEET}: the lock was lost while the plan awaited confirmation: ")
+    assert str(outcome.error).endswith("nothing was changed: plan and apply again")
+    assert outcome.report is None and bots_on(engine) == [] and read_record(engine, FLEET) is None
+    assert engine.list_markers("botmaker.lock", FLEET)[1] == []

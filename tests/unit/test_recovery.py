@@ -320,6 +320,7 @@ def test_the_next_holder_waits_for_a_run_that_lost_the_lock_to_finish() -> None:
     engine = FakeBackend()
     first = FleetLock(engine, FLEET, ttl=2, interval=0.1)
     first.acquire()
+    first.changing = True  # it has changes under way
     force_unlock(engine, FLEET)
     said: list[str] = []
     second = FleetLock(engine, FLEET, ttl=2, interval=0.1, poll=0.05, notify=said.append)
@@ -341,6 +342,7 @@ def test_a_run_that_lost_the_lock_and_still_beats_after_its_ttl_is_not_changed_b
     engine = FakeBackend()
     first = FleetLock(engine, FLEET, ttl=0.6, interval=0.1)
     first.acquire()
+    first.changing = True  # it has changes under way
     force_unlock(engine, FLEET)
     second = FleetLock(engine, FLEET, ttl=5, poll=0.05)
     with pytest.raises(LockHeld, match="a run that lost the fleet lock .* is still finishing its changes"):
@@ -382,3 +384,20 @@ def test_waiting_for_a_held_lock_says_who_holds_it_once_then_now_and_then() -> N
     assert texts[0].endswith("s for it (--lock-timeout)...")
     assert 2 <= len(texts) <= 3 and all(t.startswith(f"fleet {FLEET}: still waiting for the lock (") for t in texts[1:])
     assert all(b - a >= 0.5 for (a, _), (b, _) in zip(said, said[1:], strict=False))
+
+
+def test_a_run_that_lost_the_lock_before_any_change_falls_silent_and_nobody_waits_for_it() -> None:
+    """Review of issue 24, item 2: a run at its confirmation question has nothing to finish: once
+    its lock is removed it removes its beats (the one unlock --force left too) and beats no more."""
+    engine = FakeBackend()
+    first = FleetLock(engine, FLEET, ttl=2, interval=0.1)
+    first.acquire()
+    force_unlock(engine, FLEET)
+    wait_for(lambda: first.lost is not None and engine.list_markers(LABEL_LOCK, FLEET)[1] == [])
+    beats = first.beats
+    time.sleep(0.4)
+    assert first.beats == beats and engine.list_markers(LABEL_LOCK, FLEET)[1] == []
+    second = FleetLock(engine, FLEET, ttl=2, timeout=0, poll=0.05)
+    second.acquire()  # at once: no run shows life
+    second.release()
+    first.release()
