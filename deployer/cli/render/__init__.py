@@ -35,7 +35,7 @@ from deployer.core.model import Plan
 from deployer.core.problems import Problem
 from deployer.plan.document import PLAN_FORMAT_VERSION, plan_document
 
-if TYPE_CHECKING:  # status.py talks to the engine; the reporters only read its data
+if TYPE_CHECKING:  # flows/status.py talks to the engine; the reporters only read its data
     from deployer.flows.status import StatusReport
 
 __all__ = [

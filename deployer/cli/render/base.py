@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 from deployer.core.model import Plan
 from deployer.core.problems import Problem
 
-if TYPE_CHECKING:  # status.py talks to the engine; the reporters only read its data
+if TYPE_CHECKING:  # flows/status.py talks to the engine; the reporters only read its data
     from deployer.flows.status import StatusReport
 
 KINDS = ("problems", "plan", "drift", "status")

@@ -12,7 +12,7 @@ from deployer.core.model import Plan
 from deployer.core.problems import Problem
 from deployer.plan.document import PLAN_FORMAT_VERSION, plan_document, unplanned_document
 
-if TYPE_CHECKING:  # status.py talks to the engine; the reporters only read its data
+if TYPE_CHECKING:  # flows/status.py talks to the engine; the reporters only read its data
     from deployer.flows.status import StatusReport
 
 STATUS_FORMAT_VERSION = "1"  # of the status document (README, "status --format json"); bumped on any incompatible change

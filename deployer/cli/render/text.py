@@ -23,7 +23,7 @@ from deployer.cli.render.common import (
 from deployer.core.model import Method, Plan
 from deployer.core.problems import Problem
 
-if TYPE_CHECKING:  # status.py talks to the engine; the reporters only read its data
+if TYPE_CHECKING:  # flows/status.py talks to the engine; the reporters only read its data
     from deployer.flows.status import StatusReport
 
 
