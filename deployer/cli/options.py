@@ -102,8 +102,7 @@ def format_option(kind: str) -> Decorator:
     return click.option("--format", "fmt", type=click.Choice(formats(kind)), default="text", show_default=True)
 
 
-history_format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-                                     show_default=True)
+history_format_option = format_option("history")
 
 
 def yes_option(verb: str) -> Decorator:
