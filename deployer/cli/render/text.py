@@ -80,7 +80,7 @@ def _diff_value(field: str, before: object, after: object) -> str:
         parts = []
         for k in sorted(set(before) | set(after)):
             if before.get(k) != after.get(k):
-                parts.append(f"{k}: {value(before.get(k))} -> {value(after.get(k))}")
+                parts.append(f"{k}: {value(before.get(k), f'{field}.{k}')} -> {value(after.get(k), f'{field}.{k}')}")
         return "{ " + "; ".join(parts) + " }"
     return f"{value(before, field)} -> {value(after, field)}"
 
