@@ -3,7 +3,7 @@
 
     python3 -m bench.rollout_budget [--bots 1000] [--latency 0.02] [--parallelism 4]
 
-Runs the real Applier (deployer/applier.py, its scheduling loop and failure budget unchanged)
+Runs the real Applier (deployer/runtime/applier.py, its scheduling loop and failure budget unchanged)
 against the in-memory engine of tests/support/fake_backend.py, not 1,000 real containers (too heavy
 for a shared 2-core machine): every engine call sleeps --latency seconds so parallel actions
 overlap as on a real engine, and the changed command makes every new container exit at once.

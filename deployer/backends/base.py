@@ -39,7 +39,7 @@ class Marker:
 @dataclass(frozen=True)
 class UnitStatus:
     """One unit, inspected. `live` is its configuration normalised to the keys of
-    hashing.container_spec (plus `secrets_mount`), which is what drift compares."""
+    core.spec.container_spec (plus `secrets_mount`), which is what drift compares."""
 
     id: str
     name: str

@@ -252,10 +252,7 @@ def _said(outcome: ApplyOutcome) -> int:
         _echo("error: the plan has errors (above); nothing was changed", err=True)
     elif status is ApplyStatus.CANCELLED:
         _echo("Apply cancelled; nothing was changed.")
-    elif status is ApplyStatus.INTERRUPTED and outcome.report is not None:
-        _echo("Interrupted after the apply finished (its summary is above); the fleet's last-applied "
-                   "record may not have been written: the next apply writes it.", err=True)
-    elif status is ApplyStatus.INTERRUPTED:
+    elif status is ApplyStatus.INTERRUPTED:  # only ever before the applier ran (flows.apply: later ones are deferred)
         _echo("Interrupted before any change was made; nothing was changed.", err=True)
     elif outcome.late_interrupt:
         _echo("Interrupted after the last change was made: nothing was left undone (the summary is above).",

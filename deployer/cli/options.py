@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from deployer.cli.render import formats
+from deployer.core import defaults
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -101,8 +102,7 @@ def format_option(kind: str) -> Decorator:
     return click.option("--format", "fmt", type=click.Choice(formats(kind)), default="text", show_default=True)
 
 
-history_format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-                                     show_default=True)
+history_format_option = format_option("history")
 
 
 def yes_option(verb: str) -> Decorator:
@@ -162,30 +162,26 @@ class Rollout:
     canary: int
 
 
-# --wait-timeout 180 s for both: wait_ready stops at once when the container exits or turns healthy or
-# unhealthy, so the timeout only cuts off one still "starting". A gateway is healthy after 17-22 s at
-# load 3-5 but 40-70 s at load 10-20, and the deployer's OpenClaw healthcheck (start period 60 s, then
-# 3 misses 10 s apart) lets the engine itself call a dead one unhealthy by about 90-100 s: a shorter
-# wait (rollback had 60 s) gives up on a gateway that is only slow and undoes its change.
+# the defaults are core.defaults' (why --wait-timeout is 180 s for apply and rollback: see there)
 rollout_options = _grouped(
     "rollout", Rollout,
-    click.option("--parallelism", type=click.IntRange(1, 64), default=4, show_default=True,
+    click.option("--parallelism", type=click.IntRange(1, 64), default=defaults.PARALLELISM, show_default=True,
                  help="How many bots are changed at once; a change holds its place until its container is "
                       "ready or failed."),
-    click.option("--wait-timeout", type=click.FloatRange(1, 3600), default=180, show_default=True,
+    click.option("--wait-timeout", type=click.FloatRange(1, 3600), default=defaults.WAIT_TIMEOUT, show_default=True,
                  help="Seconds to wait for a started container to run (and be healthy); a real OpenClaw gateway "
                       "needs 20-70 s on a small host, depending on its load."),
-    click.option("--stop-timeout", type=click.IntRange(0, 3600), default=10, show_default=True,
+    click.option("--stop-timeout", type=click.IntRange(0, 3600), default=defaults.STOP_TIMEOUT, show_default=True,
                  help="Seconds a container gets to stop gracefully before it is killed."),
-    click.option("--lock-timeout", type=click.FloatRange(0), default=0, show_default=True,
+    click.option("--lock-timeout", type=click.FloatRange(0), default=defaults.LOCK_TIMEOUT, show_default=True,
                  help="Seconds to wait for another run's lock on this fleet (0: fail at once)."),
-    click.option("--lock-ttl", type=click.FloatRange(5), default=60, show_default=True,
+    click.option("--lock-ttl", type=click.FloatRange(5), default=defaults.LOCK_TTL, show_default=True,
                  help="Seconds without a heartbeat after which our lock counts as abandoned and may be taken "
                       "over; the run renews it every TTL/4."),
-    click.option("--max-failures", type=click.IntRange(1), default=3, show_default=True,
+    click.option("--max-failures", type=click.IntRange(1), default=defaults.MAX_FAILURES, show_default=True,
                  help="Failure budget: once N changes failed (each is rolled back), no new change starts; "
                       "the ones under way finish."),
-    click.option("--canary", type=click.IntRange(0), default=0, show_default=True,
+    click.option("--canary", type=click.IntRange(0), default=defaults.CANARY, show_default=True,
                  help="Apply the first K changes (in plan order) first; go on only if all of them succeeded."),
 )
 

@@ -50,7 +50,8 @@ def history(fleet: str, fmt: str, limit: int, bots: bool, entry: str | None) -> 
     """The fleet's last applies, newest first: entry, revision, time, who, CI job, result, and
     which bots each one changed and how. Every bot's spec hash and image ID with --bots, or for
     one entry with --entry N; --format json has them all. Kept on the engine (the newest 20)."""
-    from deployer.runtime.history import find_entry, read_history, render_history
+    from deployer.cli.render import render_history
+    from deployer.runtime.history import find_entry, read_history
 
     entries = handle_errors(lambda: read_history(open_engine(), fleet_name(fleet)))
     if entry is not None:

@@ -68,6 +68,44 @@ def parse_duration(text: str) -> int:
     return sum(int(n) * DURATION_NS[unit] for n, unit in DURATION_PART.findall(text))
 
 
+def format_duration(ns: int) -> str:
+    """Nanoseconds as the manifest writes them, largest unit first (parse_duration reads it back):
+    10000000000 -> "10s", 90000000000 -> "1m30s", 1500000000 -> "1s500ms", 0 -> "0s". A rest below
+    a millisecond (only an engine sets one) is shown in ns."""
+    parts = []
+    rest = ns
+    for unit in ("h", "m", "s", "ms"):
+        n, rest = divmod(rest, DURATION_NS[unit])
+        if n:
+            parts.append(f"{n}{unit}")
+    if rest:
+        parts.append(f"{rest}ns")
+    return "".join(parts) or "0s"
+
+
+# spec fields whose values hold durations in nanoseconds, and their keys that do: shown with
+# format_duration by the text and markdown reporters (json keeps the numbers)
+DURATION_KEYS = {"healthcheck": frozenset({"interval", "timeout", "startPeriod"})}
+
+
+def with_durations(v: object, field: str) -> object:
+    """`v` (the value of spec field `field`, or of one of its keys: "healthcheck.interval") with
+    its durations as the manifest writes them; anything else as it is."""
+    top, _, key = field.partition(".")
+    keys = DURATION_KEYS.get(top)
+    if not keys:
+        return v
+    if key:
+        return _duration(v) if key in keys else v
+    if isinstance(v, dict):
+        return {k: _duration(x) if k in keys else x for k, x in v.items()}
+    return v
+
+
+def _duration(v: object) -> object:
+    return format_duration(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
 
 def parse_memory(value: str | int) -> int | None:
     if isinstance(value, int):

@@ -302,8 +302,6 @@ class Plan:
     actions: tuple[Action, ...]
     foreign_managed_count: int = 0
     errors: tuple[str, ...] = ()  # conflicts that make the plan unappliable
-    # the backend's in-place fields the plan was made with (its traits)
-    in_place_fields: frozenset[str] | None = field(default=None, compare=False)
 
     def summary(self) -> dict[str, int]:
         counts = {k: 0 for k in (CREATE, REPLACE, UPDATE, START, STOP, REMOVE)}

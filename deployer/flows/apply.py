@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from deployer.core import defaults
 from deployer.core.model import FleetSpec, ObservedContainer, Plan
 from deployer.errors import DeployerError, LockLost
 from deployer.flows import prepare as workflow
@@ -45,13 +46,13 @@ class ApplyRequest:
     revision: str | None = None  # to stamp; None: the git HEAD of the manifests' repository
     saved: SavedPlan | None = None  # apply exactly this plan: refused if the engine moved since
     rollback_of: Entry | None = None  # a rollback to this history entry: its revision, notes and record
-    parallelism: int = 4
-    wait_timeout: float = 180.0
-    stop_timeout: int = 10
-    max_failures: int | None = 3
-    canary: int = 0
-    lock_ttl: float = 60.0
-    lock_timeout: float = 0.0
+    parallelism: int = defaults.PARALLELISM
+    wait_timeout: float = defaults.WAIT_TIMEOUT
+    stop_timeout: int = defaults.STOP_TIMEOUT
+    max_failures: int | None = defaults.MAX_FAILURES
+    canary: int = defaults.CANARY
+    lock_ttl: float = defaults.LOCK_TTL
+    lock_timeout: float = defaults.LOCK_TIMEOUT
 
 
 def _nothing(*_: object) -> None:

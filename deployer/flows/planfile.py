@@ -114,6 +114,17 @@ class SavedPlan:
     base: Path | None = None  # the checkout the stored paths are relative to; None: they are absolute
 
 
+# what each saved option must be: read back by PlanSettings.of_saved_plan
+OPTION_TYPES: dict[str, tuple[str, Any]] = {
+    "secrets_dir": ("a path or null", lambda v: v is None or isinstance(v, str)),
+    "prune": ("true or false", lambda v: isinstance(v, bool)),
+    "allow_empty": ("true or false", lambda v: isinstance(v, bool)),
+    "max_removals": ("a whole number or null", lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool))),
+    "adopt": ("a list of bot names", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)),
+    "refresh": ("true or false", lambda v: isinstance(v, bool)),
+}
+
+
 def options_document(options: PlanOptions, refresh: bool) -> dict[str, Any]:
     return {
         "secrets_dir": options.secrets_dir, "prune": options.prune, "allow_empty": options.allow_empty,
@@ -151,22 +162,56 @@ def read_plan_file(path: str) -> SavedPlan:
     if data.get("format_version") != PLANFILE_VERSION:
         raise DeployerError(f"plan file {path} has format_version {data.get('format_version')!r}; "
                             f"this deployer reads {PLANFILE_VERSION!r}: make the plan again")
-    try:
-        stored = [str(p) for p in data["paths"]]
-        saved = SavedPlan(data["fleet"], stored, dict(data["options"]), dict(data["manifests"]),
-                          dict(data["state"]), dict(data["plan"]))
-        relative_to = data["relative_to"]
-    except (KeyError, TypeError, ValueError):
-        raise DeployerError(f"plan file {path} is incomplete: make the plan again") from None
+    damage = damaged(data)
+    if damage:
+        raise DeployerError(f"plan file {path} is incomplete or damaged: {damage}; make the plan again")
+    stored = list(data["paths"])
+    saved = SavedPlan(data["fleet"], stored, dict(data["options"]), dict(data["manifests"]),
+                      dict(data["state"]), dict(data["plan"]))
+    relative_to = data["relative_to"]
     base = None
     if relative_to == REPOSITORY:
         base = repository_root(Path.cwd()) or repository_root(_directory_of(path))
         if base is None:
             raise DeployerError(f"plan file {path} names its manifests relative to the root of their git checkout "
                                 f"({', '.join(stored)}); run apply --plan inside a checkout of that repository")
-    elif relative_to is not None:
-        raise DeployerError(f"plan file {path} is incomplete: make the plan again")
     return dataclasses.replace(saved, paths=[local_path(p, base) for p in stored], base=base)
+
+
+def damaged(data: dict[str, Any]) -> str | None:
+    """What is missing or of the wrong type in a plan file's document (kind and version aside),
+    in a few words; None when every field the deployer reads is there and of its type."""
+    def strings(v: object) -> bool:
+        return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+    def string_map(v: object) -> bool:
+        return isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
+
+    fields: list[tuple[str, str, Any]] = [
+        ("fleet", "a fleet name", lambda v: isinstance(v, str) and v != ""),
+        ("relative_to", f"{REPOSITORY!r} or null", lambda v: v is None or v == REPOSITORY),
+        ("paths", "a list of paths", strings),
+        ("options", "a mapping", lambda v: isinstance(v, dict)),
+        ("manifests", "a mapping of file to digest", string_map),
+        ("state", "a mapping of bot to fingerprint", string_map),
+        ("plan", "a plan document (a mapping)", lambda v: isinstance(v, dict)),
+    ]
+    for name, want, ok in fields:
+        if name not in data:
+            return f"{name} is missing"
+        if not ok(data[name]):
+            return f"{name} is {_shown(data[name])}, not {want}"
+    for name, (want, ok) in OPTION_TYPES.items():
+        if name not in data["options"]:
+            return f"options.{name} is missing"
+        if not ok(data["options"][name]):
+            return f"options.{name} is {_shown(data['options'][name])}, not {want}"
+    return None
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def check_manifests(saved: SavedPlan) -> None:

@@ -1,11 +1,12 @@
 """Rollback: the fleet as a history entry recorded it, as a FleetSpec the usual planner and
 applier take (with the lock, confirmation, budget and record of any apply).
 
-Each bot is rebuilt from its recorded canonical spec (specinverse.bot_from_spec). Its image is
-pinned to the image ID it ran where that is not what it runs now (a tag may point elsewhere since);
-a bot that runs that very image keeps its tag, so a rollback to what runs is no change and the
-next apply of the manifests does not replace it for the pin alone. Secrets are today's files
-(only fingerprints were ever recorded), so a rotated secret stays rotated.
+Each bot is rebuilt from its recorded canonical spec (spec_inverse.bot_from_spec). Its image is
+pinned to the image ID it ran only where its tag has moved since (it resolves to another image
+now, or to none); a tag that still resolves to the recorded image is kept, so a rollback to what
+runs is no change, and after a rollback the manifests of that entry (a git revert) plan no change
+either: no bot is replaced for the pin alone. Secrets are today's files (only fingerprints were
+ever recorded), so a rotated secret stays rotated.
 """
 
 from __future__ import annotations
@@ -44,27 +45,33 @@ def fleet_at(entry: Entry, fleet: str, *, keep_tags: Collection[str] = ()) -> Fl
 def tags_to_keep(entry: Entry, newest: Entry | None, running: Mapping[str, ObservedContainer],
                  tag_ids: Mapping[str, str | None]) -> set[str]:
     """The bots of `entry` that may keep their recorded tag instead of the pinned image ID:
-    - the bot's container (`running`, by bot) runs the recorded image ID, and
-    - the tag still resolves to it here (`tag_ids`; else a new container would run another image), and
-    - the planner will look at its in-place settings where they matter: when the recorded spec
-      hashes as the container's label does, the planner takes the label's word for the settings;
-      a label is stale when the newest entry (`newest`, what runs now) records another hash for the
-      bot: an in-place update changed the container since it was made. Pinned, its spec hashes
-      differently, so the container is inspected and its settings compared."""
+    - the tag still resolves here to the image ID the entry recorded (`tag_ids`; a tag that moved
+      would make a new container run another image), whatever the bot runs now, and
+    - where the bot's container (`running`, by bot) runs that very image, the planner will look at
+      its in-place settings where they matter: when the recorded spec hashes as the container's
+      label does, the planner takes the label's word for the settings; a label is stale when the
+      newest entry (`newest`, what runs now) records another hash for the bot: an in-place update
+      changed the container since it was made. Pinned, its spec hashes differently, so the
+      container is inspected and its settings compared. (A container that runs another image is
+      replaced anyway, its settings with it.)"""
     keep: set[str] = set()
     for name, rec in entry.bots.items():
         c = running.get(name)
         tag = (rec.spec or {}).get("image")
-        if c is None or not rec.image_id or not isinstance(tag, str):
+        if not rec.image_id or not isinstance(tag, str) or tag_ids.get(tag) != rec.image_id:
             continue
-        if c.image_id != rec.image_id or tag_ids.get(tag) != rec.image_id:
-            continue
-        label = c.labels.get(LABEL_SPEC_HASH)
-        now = newest.bots.get(name) if newest is not None else None
-        if rec.spec_hash == label and (now is None or now.spec_hash != label):
+        if c is not None and c.image_id == rec.image_id and stale_label(c, rec.spec_hash, newest, name):
             continue
         keep.add(name)
     return keep
+
+
+def stale_label(c: ObservedContainer, target_hash: str, newest: Entry | None, name: str) -> bool:
+    """The container's spec label hashes as the target does, but the newest entry records another
+    hash for the bot (updated in place since it was made): the planner would not inspect it."""
+    label = c.labels.get(LABEL_SPEC_HASH)
+    now = newest.bots.get(name) if newest is not None else None
+    return target_hash == label and (now is None or now.spec_hash != label)
 
 
 def restorable_fleet(engine: Backend, entries: list[Entry], entry: Entry, fleet: str) -> FleetSpec:
@@ -73,8 +80,7 @@ def restorable_fleet(engine: Backend, entries: list[Entry], entry: Entry, fleet:
     fleet_at(entry, fleet)  # refuses an entry that cannot be restored before asking the engine
     running = {c.bot: c for c in engine.list_containers(labels=ownership_filters(fleet))
                if c.bot and c.name == CONTAINER_PREFIX + c.bot}
-    tags = {(rec.spec or {}).get("image") for name, rec in entry.bots.items()
-            if rec.image_id and name in running and running[name].image_id == rec.image_id}
+    tags = {(rec.spec or {}).get("image") for rec in entry.bots.values() if rec.image_id}
     tag_ids = {tag: engine.image_id(tag) for tag in sorted(t for t in tags if isinstance(t, str))}
     keep = tags_to_keep(entry, entries[0] if entries else None, running, tag_ids)
     return fleet_at(entry, fleet, keep_tags=keep)
@@ -91,7 +97,7 @@ def notes(entry: Entry, spec: FleetSpec, secrets_dir: str | None) -> list[str]:
                      for name, rec in entry.bots.items()
                      if rec.image_id and images.get(name) == rec.image_id != (rec.spec or {}).get("image")})
     if pinned:
-        out = [f"Note: this is a rollback to entry #{entry.seq}; where a bot runs another image now, its image is "
+        out = [f"Note: this is a rollback to entry #{entry.seq}; where a tag resolves to another image now, the image is "
                f"pinned to the image ID it ran then (a tag may have moved since): {', '.join(pinned)}."]
     else:
         out = [f"Note: this is a rollback to entry #{entry.seq}; no image is pinned: the bots run the images "

@@ -1,7 +1,7 @@
 """The fast path for the common case, a valid manifest set: plain data and a compiled validator.
 
 `load_and_validate(paths)` gives exactly what `validate_documents(*load_paths(paths))` gives.
-It first parses every file into plain data (manifest.load_file_plain: the C composer, no
+It first parses every file into plain data (manifests.load.load_file_plain: the C composer, no
 locations) and runs the whole of validate_documents on it with a schema check that asks a
 compiled validator (jsonschema-rs, built from the same schemas/ files) first and jsonschema
 only when that one says no. Only when anything at all turns up (a load problem, a schema or

@@ -169,7 +169,6 @@ def plan(fleet: FleetSpec, observed: Observed, options: PlanOptions) -> Plan:
         actions=tuple(actions),
         foreign_managed_count=observed.foreign_managed_count,
         errors=tuple(errors),
-        in_place_fields=options.traits.in_place_fields,
     )
 
 

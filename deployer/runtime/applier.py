@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from deployer.backends.base import Backend
+from deployer.core import defaults
 from deployer.core.model import CREATE, NOOP, ORPHAN, REMOVE, REPLACE, START, STOP, UPDATE, Action, Observed, Plan
 from deployer.errors import EngineError
 from deployer.plan.planner import PlanOptions
@@ -24,16 +25,16 @@ from deployer.runtime.steps import STEPS, Deferred, StartFailed, StepRolledBack,
 
 @dataclass(frozen=True)
 class ApplyOptions:
-    parallelism: int = 4
-    wait_timeout: float = 60.0
-    stop_timeout: int = 10
+    parallelism: int = defaults.PARALLELISM
+    wait_timeout: float = defaults.WAIT_TIMEOUT
+    stop_timeout: int = defaults.STOP_TIMEOUT
     settle: float = 1.0  # how long a container without healthcheck must stay up to count as started
     plan_options: PlanOptions | None = None  # the plan's (secrets dir, fingerprints); none: the engine's defaults
     stamp: Stamp | None = None  # revision labels put on every container created
     observed: Observed | None = None  # what the plan saw: the configs a rollback restores, image users
     reload_timeout: float = 30.0  # how long a gateway gets to report that it applied a new config
-    max_failures: int | None = None  # once this many actions failed, no new action starts
-    canary: int = 0  # apply the first K changes first; go on only if they all succeeded
+    max_failures: int | None = defaults.MAX_FAILURES  # once this many actions failed, no new action starts (None: no budget)
+    canary: int = defaults.CANARY  # apply the first K changes first; go on only if they all succeeded
 
 
 @dataclass

@@ -52,6 +52,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from deployer.backends.base import Marker
+from deployer.core import defaults
 from deployer.core.vocabulary import (
     BEAT_MARK,
     LABEL_LOCK,
@@ -72,7 +73,7 @@ from deployer.errors import DeployerError, LockHeld, NameTaken
 if TYPE_CHECKING:
     from deployer.backends.base import MarkerStore
 
-DEFAULT_TTL = 60.0
+DEFAULT_TTL = float(defaults.LOCK_TTL)
 BEATS_PER_TTL = 4  # a live holder may miss three beats in a row before its lock can be taken
 
 

@@ -71,3 +71,24 @@ def test_apply_parses_its_options_into_one_value() -> None:
     result = CliRunner().invoke(main, ["apply", "--yes"])
     assert result.exit_code == 1
     assert result.output == "error: give the manifest PATHS to apply, or --plan FILE\n"
+
+
+def test_each_rollout_default_is_declared_once() -> None:
+    """Review of issue 24 (issue 18: each default declared once): the CLI's options, ApplyRequest and
+    the applier's ApplyOptions agree, all read from core.defaults; was 180 s / 3 on the CLI and in
+    ApplyRequest but 60 s / no budget in ApplyOptions."""
+    from deployer.runtime.applier import ApplyOptions
+
+    request = {f.name: f.default for f in dataclasses.fields(ApplyRequest)}
+    applier = {f.name: f.default for f in dataclasses.fields(ApplyOptions)}
+    assert {"parallelism", "wait_timeout", "stop_timeout", "max_failures", "canary"} <= set(applier)
+    for name in (f.name for f in dataclasses.fields(Rollout)):
+        cli = declared("apply", "--" + name.replace("_", "-"))[2]
+        assert request[name] == cli, name
+        assert applier.get(name, cli) == cli, name
+    out = CliRunner().invoke(main, ["apply", "--help"], terminal_width=200).output
+    assert "default: 180;" in out and "default: 60;" in out and "180.0" not in out, out  # as before
+
+    from deployer.core import defaults
+    assert {name: getattr(defaults, name.upper()) for name in request if name.upper() in vars(defaults)} == \
+        {f.name: declared("apply", "--" + f.name.replace("_", "-"))[2] for f in dataclasses.fields(Rollout)}

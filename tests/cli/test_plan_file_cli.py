@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from deployer.cli import main
 
 
+OPTIONS = {"secrets_dir": None, "prune": False, "allow_empty": False, "max_removals": None, "adopt": [],
+           "refresh": False}
+
+
 def plan_file(path, **fields):
     document = {"kind": "deployer-plan", "format_version": "2", "fleet": "demo", "relative_to": "repository",
-                "paths": ["manifests"], "options": {}, "manifests": {}, "state": {}, "plan": {}, **fields}
+                "paths": ["manifests"], "options": OPTIONS, "manifests": {}, "state": {}, "plan": {}, **fields}
     path.write_text(json.dumps(document))
     return str(path)
 
@@ -33,3 +38,22 @@ def test_a_plan_file_of_the_previous_format_is_refused(tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert result.output == (f"error: plan file {tmp_path}/plan.json has format_version '1'; this deployer "
                              "reads '2': make the plan again\n")
+
+
+@pytest.mark.parametrize("fields, damage", [
+    ({"options": {k: v for k, v in OPTIONS.items() if k != "secrets_dir"}}, "options.secrets_dir is missing"),
+    ({"paths": "abc"}, 'paths is "abc", not a list of paths'),
+    ({"options": {**OPTIONS, "adopt": "bot-a"}}, 'options.adopt is "bot-a", not a list of bot names'),
+    ({"options": {**OPTIONS, "max_removals": True}}, "options.max_removals is true, not a whole number or null"),
+    ({"state": []}, "state is [], not a mapping of bot to fingerprint"),
+    ({"relative_to": "cwd"}, "relative_to is \"cwd\", not 'repository' or null"),
+])
+def test_a_damaged_plan_file_is_one_line_not_a_traceback(tmp_path, monkeypatch, fields, damage):
+    """Review of issue 24: `options` without secrets_dir ended in a KeyError traceback; `"paths": "abc"`
+    was read as the manifests a, b and c."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bots.yaml").write_text("")
+    path = plan_file(tmp_path / "plan.json", **{"relative_to": None, "paths": [str(tmp_path / "bots.yaml")], **fields})
+    result = CliRunner().invoke(main, ["apply", "--plan", path])
+    assert result.exit_code == 1, result.output
+    assert result.output == f"error: plan file {path} is incomplete or damaged: {damage}; make the plan again\n"

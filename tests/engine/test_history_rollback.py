@@ -207,3 +207,31 @@ def test_rollback_to_the_entry_that_runs_now_changes_nothing(tmp_path, fleet_nam
     assert "no image is pinned" in out, out
     assert {s: get_container(docker_client, m.cname(s)).id for s in ("a", "b")} == ids
     assert_clean(m)
+
+
+def test_rollback_then_the_entrys_manifests_plan_no_change(tmp_path, fleet_name, secrets_dir, docker_client,
+                                                           stand_in_image, stand_in_image_v2):
+    """Review of issue 24: a bot that runs another image now keeps its tag when the tag still
+    resolves to the image the entry recorded, so after `rollback --to 1` the manifests of entry 1
+    (a git revert and a normal apply) plan no change. Was: the rolled-back bots ran the image ID
+    pinned, and the plan replaced each one for `image: "sha256:…" -> "<tag>"`."""
+    m = Manifests(tmp_path, fleet_name, secrets_dir)
+    one = {s: bot(image=STAND_IN_IMAGE, env={"V": "1"}) for s in ("a", "b", "c")}
+    m.write(one)
+    apply_rev(m, "aaaa1111")
+    m.write({s: bot(image=STAND_IN_IMAGE_V2, env={"V": "2"}) for s in ("a", "b", "c")})
+    apply_rev(m, "bbbb2222")
+
+    code, out = run_cli("rollback", fleet_name, "--to", "1", "--yes", *FAST)
+    assert code == 0 and "Apply finished: 3 succeeded, 0 failed." in out, out
+    assert "no image is pinned" in out, out
+    img1 = docker_client.images.get(STAND_IN_IMAGE).id
+    for s in ("a", "b", "c"):
+        c = get_container(docker_client, m.cname(s))
+        assert c.image.id == img1 and env_of(c)["V"] == "1", (s, c.image.id)
+
+    m.write(one)  # git revert: entry 1's manifests again
+    code, out = run_cli("plan", m.path)
+    assert code == 0 and "No changes." in out and "sha256:" not in out, out
+    code, out = run_cli("apply", "--yes", *FAST, "--revision", "cccc3333", m.path)
+    assert code == 0 and "No changes." in out, out

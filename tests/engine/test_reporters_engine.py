@@ -181,3 +181,30 @@ def test_status_json_document(tmp_path, fleet_name, secrets_dir, docker_client):
     assert running["health"] is None  # the stand-in has no healthcheck: null, not "-"
     assert stopped["started_at"] is None and stopped["health"] is None  # never started
     assert "-" not in {v for r in doc["bots"] for v in r.values() if isinstance(v, str)}
+
+
+def test_plan_shows_healthcheck_durations_as_the_manifest_writes_them(tmp_path, fleet_name, secrets_dir,
+                                                                      docker_client):
+    """Review of issue 24: the text and markdown plans showed healthcheck durations in nanoseconds
+    (interval 10000000000); now as written (10s, 1m30s). JSON keeps the numbers."""
+    m = Manifests(tmp_path, fleet_name, secrets_dir)
+    check = {"test": ["CMD", "true"], "interval": "1s", "timeout": "5s", "retries": 3, "startPeriod": "500ms"}
+    m.write({"a": bot(healthcheck=check)})
+    code, out, both = run_cli_streams("plan", m.path)  # a create shows its fields
+    assert code == 0, both
+    assert '"interval": "1s"' in out and '"startPeriod": "500ms"' in out and '"timeout": "5s"' in out, out
+    apply_ok(m)
+    m.write({"a": bot(healthcheck={**check, "interval": "1m30s", "timeout": "10s"})})
+
+    code, out, both = run_cli_streams("plan", m.path)
+    assert code == 0, both
+    assert "        healthcheck: { interval: 1s -> 1m30s; timeout: 5s -> 10s }  # forces replacement" \
+        in out.splitlines(), out
+    assert "000000" not in out, out
+    code, out, both = run_cli_streams("plan", "--format", "markdown", m.path)
+    assert code == 0, both
+    assert '| `healthcheck["interval"]` | `1s` | `1m30s` |' in out and "000000" not in out, out
+    code, out, both = run_cli_streams("plan", "--format", "json", m.path)
+    (action,) = json.loads(out)["actions"]
+    after = {c["field"]: c["after"] for c in action["changes"]}["healthcheck"]
+    assert (after["interval"], after["timeout"], after["startPeriod"]) == (90_000_000_000, 10_000_000_000, 500_000_000)

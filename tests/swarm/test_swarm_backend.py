@@ -1,4 +1,4 @@
-"""The swarm backend through the CLI, on the 3-node test swarm (tests/swarm/swarmlab.py): the same
+"""The swarm backend through the CLI, on the 3-node test swarm (tests/support/swarmlab.py): the same
 manifests, commands, exit codes, guards and secret rules as on one engine (issue 12).
 
 Every test uses its own fleet name and removes what that fleet made (by the deployer's labels).

@@ -355,16 +355,6 @@ def test_the_cli_says_how_an_apply_ended_without_changes(status: ApplyStatus, st
     assert (out if stream == "out" else err) == line + "\n" and (err if stream == "out" else out) == ""
 
 
-def test_an_interrupt_after_the_apply_ran_does_not_claim_nothing_changed(capsys: pytest.CaptureFixture[str]) -> None:
-    from deployer.cli.apply import _said
-
-    code = _said(ApplyOutcome(ApplyStatus.INTERRUPTED, report=_report()))
-    out, err = capsys.readouterr()
-    assert code == 130 and out == ""
-    assert "nothing was changed" not in err
-    assert err.startswith("Interrupted after the apply finished (its summary is above)")
-
-
 def test_an_interrupt_after_the_last_change_says_nothing_was_left_undone(capsys: pytest.CaptureFixture[str]) -> None:
     from deployer.cli.apply import _said
 

@@ -97,7 +97,7 @@ def test_budget_bounds_creates_that_exit_at_once(parallelism):
 
 def test_without_a_budget_every_action_is_tried():
     engine = FakeBackend(bad_commands=frozenset({BAD}))
-    report, started = run(engine, bad_rollout(fleet_of(engine, 10)), parallelism=3)
+    report, started = run(engine, bad_rollout(fleet_of(engine, 10)), parallelism=3, max_failures=None)  # no budget
     assert len(started) == 10 and len(report.failed) == 10 and not report.not_started and report.stopped is None
 
 

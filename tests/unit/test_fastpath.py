@@ -1,4 +1,4 @@
-"""The fast path (deployer/fastpath.py) gives the located path's answer, or defers to it.
+"""The fast path (deployer/manifests/fastpath.py) gives the located path's answer, or defers to it.
 
 For every manifest in examples/ (valid, invalid, CI), the schema and header cases of
 test_validation.py and the hostile-input corpus of tests/support/hostile_corpus.py:

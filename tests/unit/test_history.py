@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from deployer.cli.render import render_history
 from deployer.core.model import CREATE, NOOP, REMOVE, REPLACE, UPDATE, Action, BotSpec, ObservedContainer, Port, Volume
 from deployer.core.spec import container_spec, spec_hash
 from deployer.core.vocabulary import LABEL_BOT, LABEL_HISTORY_DATA, LABEL_SPEC, LABEL_SPEC_HASH
@@ -22,7 +23,6 @@ from deployer.runtime.history import (
     decode_labels,
     encode_labels,
     find_entry,
-    render_history,
 )
 
 

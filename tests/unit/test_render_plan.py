@@ -47,7 +47,7 @@ EXPECTED_TEXT = """\
         volumes: ["botmaker-alpha-data:/home/node/.openclaw:rw"]
         secrets: {"mount": "/srv/botmaker/secrets/alpha:/run/secrets:ro", "names": ["ANTHROPIC_API_KEY", "TELEGRAM_BOT_TOKEN"]}
         network: "bridge"
-        healthcheck: {"interval": 30000000000, "retries": 3, "startPeriod": 0, "test": ["CMD", "wget", "-qO-", "http://127.0.0.1:18789/healthz"], "timeout": 5000000000}
+        healthcheck: {"interval": "30s", "retries": 3, "startPeriod": "0s", "test": ["CMD", "wget", "-qO-", "http://127.0.0.1:18789/healthz"], "timeout": "5s"}
         labels: {"team": "support"}
         provider: {"model": "claude-sonnet", "name": "anthropic"}
         channels: ["telegram"]

@@ -38,6 +38,7 @@ def test_the_registry_holds_one_reporter_per_format_text_first() -> None:
     ("plan", ["text", "json", "markdown", "github"]),
     ("drift", ["text", "json"]),
     ("status", ["text", "json"]),
+    ("history", ["text", "json"]),  # review of issue 24: history renders through the registry too
 ])
 def test_formats_are_those_whose_reporter_renders_the_kind(kind: str, expected: list[str]) -> None:
     assert formats(kind) == expected
@@ -49,7 +50,7 @@ def test_an_unknown_kind_is_a_programming_error() -> None:
 
 
 @pytest.mark.parametrize("command, kind", [
-    ("validate", "problems"), ("plan", "plan"), ("drift", "drift"), ("status", "status"),
+    ("validate", "problems"), ("plan", "plan"), ("drift", "drift"), ("status", "status"), ("history", "history"),
 ])
 def test_the_cli_offers_exactly_the_registry_formats(command: str, kind: str) -> None:
     from deployer.cli import main

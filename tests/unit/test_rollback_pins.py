@@ -1,6 +1,8 @@
 """Issue 24: rollback pins a bot's image to the recorded image ID only where that is needed: the
-bot runs another image now, the tag has moved, or the container's spec label is stale (updated
-in place since it was made) in a way that would keep the planner from looking."""
+tag has moved (resolves to another image now, or to none), or the container runs the recorded
+image and its spec label is stale (updated in place since it was made) in a way that would keep
+the planner from looking. A bot that runs another image now keeps a tag that still resolves to the
+recorded image (review of issue 24: else the manifests of the entry replace it again)."""
 
 from __future__ import annotations
 
@@ -30,14 +32,18 @@ CASES = [
     # target,          newest entry,      container (label, image ID runs), tag resolves to, kept?
     ("what runs now", entry(PLAIN), entry(PLAIN), container(PLAIN), OLD, True),
     ("another spec, same image", entry(LIMITED), entry(PLAIN), container(PLAIN), OLD, True),
-    ("runs another image", entry(PLAIN), entry(PLAIN, NEW), container(PLAIN, NEW), NEW, False),
+    ("runs another image, the tag moved to it", entry(PLAIN), entry(PLAIN, NEW), container(PLAIN, NEW), NEW, False),
+    ("runs another image, the tag did not move", entry(PLAIN), entry(PLAIN, NEW), container(PLAIN, NEW), OLD, True),
+    ("runs another image, stale label hashes like the target", entry(PLAIN), entry(LIMITED, NEW),
+     container(PLAIN, NEW), OLD, True),
     ("the tag moved", entry(PLAIN), entry(PLAIN), container(PLAIN), NEW, False),
     ("tag gone", entry(PLAIN), entry(PLAIN), container(PLAIN), None, False),
     # updated in place to LIMITED since: the label still says PLAIN; a target of PLAIN hashes like
     # the label, so the planner would not inspect: pinned, it is inspected and the limit seen
     ("stale label, target hashes like it", entry(PLAIN), entry(LIMITED), container(PLAIN), OLD, False),
     ("stale label, target differs from it", entry(LIMITED), entry(LIMITED), container(PLAIN), OLD, True),
-    ("no container", entry(PLAIN), entry(PLAIN), None, OLD, False),
+    ("no container, the tag did not move", entry(PLAIN), entry(PLAIN), None, OLD, True),
+    ("no container, the tag moved", entry(PLAIN), entry(PLAIN), None, NEW, False),
     ("no image ID recorded (swarm)", entry(PLAIN, ""), entry(PLAIN, ""), container(PLAIN, ""), None, False),
 ]
 

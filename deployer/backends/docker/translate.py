@@ -152,7 +152,7 @@ def status_from_inspect(data: dict[str, Any]) -> UnitStatus:
 
 
 def live_spec(data: dict[str, Any]) -> dict[str, Any]:
-    """An inspect, normalised to the shape of hashing.container_spec, for drift comparison.
+    """An inspect, normalised to the shape of core.spec.container_spec, for drift comparison.
 
     Keys the daemon fills from the image (env, labels, command) cannot be told apart from
     the container's own; the planner compares only what the manifest sets for those.

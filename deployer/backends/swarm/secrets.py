@@ -1,7 +1,7 @@
 """A bot's secret files as versioned Docker secrets.
 
 Docker secrets are immutable: each declared file becomes one secret per content, named
-botmaker-<fleet>-<bot>-<NAME>-<short keyed fingerprint> (the fleet's HMAC, deployer/secrets.py;
+botmaker-<fleet>-<bot>-<NAME>-<short keyed fingerprint> (the fleet's HMAC, deployer/secrets/checks.py;
 never a plain hash of the value) and labelled with the fleet, the bot, the file name and the
 fingerprint. A rotation creates the new version and the service swaps it in with one update.
 A version is removed only when neither the Spec nor the PreviousSpec of any service references

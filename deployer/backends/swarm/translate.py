@@ -23,7 +23,6 @@ from deployer.backends.docker.translate import healthcheck
 from deployer.core.encodings import cpus_from_nano
 from deployer.core.labels import bot_labels
 from deployer.core.model import BotSpec, ObservedContainer, parse_fingerprint_label
-from deployer.core.spec import placement_spec
 from deployer.core.vocabulary import (
     LABEL_BOT,
     LABEL_FLEET,
@@ -330,7 +329,7 @@ def _restart_back(policy: dict[str, Any], recorded: dict[str, Any]) -> str:
 
 
 def live_spec(svc: dict[str, Any]) -> dict[str, Any]:
-    """A service's spec normalised to the keys of hashing.container_spec (plus secrets_mount and
+    """A service's spec normalised to the keys of core.spec.container_spec (plus secrets_mount and
     placement), for drift comparison: the planner compares it field by field with the manifest.
 
     Secrets: the mount is the recorded one when the service references exactly the secret
@@ -394,14 +393,7 @@ def _print_of(secret_name: str) -> str:
     return secret_name.rsplit("-", 1)[-1] if "-" in secret_name else ""
 
 
-def desired_placement(bot: BotSpec) -> dict[str, Any] | None:
-    return placement_spec(bot) if bot.placement_constraints or bot.placement_preferences else None
-
-
 # --- progress of an update ------------------------------------------------------------------------
-
-ROLLED_BACK_STATES = ("rollback_started", "rollback_completed", "rollback_paused")
-
 
 def update_state(svc: dict[str, Any]) -> tuple[str, str]:
     """(state, message) of the service's last update; ("", "") when it never had one."""

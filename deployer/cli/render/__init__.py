@@ -1,10 +1,10 @@
 """Rendering of problems, plans, drift and status: text, json, markdown, GitHub workflow commands.
 
 One registry, REPORTERS: a format name -> a Reporter class that renders the kinds of report it
-knows (a method per kind: problems, plan, drift, status). One module per format (text, json,
+knows (a method per kind: problems, plan, drift, status, history). One module per format (text, json,
 markdown, github); `base` holds the Reporter contract, `common` what several formats share. The
 CLI takes its --format choices from `formats(kind)`, and `render_problems` / `render_plan` /
-`render_drift` / `render_status` are the front doors that look the format up. Pure functions of
+`render_drift` / `render_status` / `render_history` are the front doors that look the format up. Pure functions of
 values (apart from `use_color`, which looks at the environment and a stream).
 
 A new format is a module with a Reporter subclass, added to REPORTERS below.
@@ -35,14 +35,15 @@ from deployer.core.model import Plan
 from deployer.core.problems import Problem
 from deployer.plan.document import PLAN_FORMAT_VERSION, plan_document
 
-if TYPE_CHECKING:  # status.py talks to the engine; the reporters only read its data
+if TYPE_CHECKING:  # flows/status.py talks to the engine; the reporters only read its data
     from deployer.flows.status import StatusReport
+    from deployer.runtime.history import Entry
 
 __all__ = [
     "KINDS", "MARKDOWN_MAX_LENGTH", "MARKDOWN_VALUE_LIMIT", "PLAN_FORMAT_VERSION", "REPORTERS", "SYMBOLS", "VERBS",
     "GithubReporter", "JsonReporter", "MarkdownReporter", "Reporter", "TextReporter", "UnknownFormat",
     "formats", "github_command", "github_escape_data", "github_escape_property", "plan_document", "render_drift",
-    "render_plan", "render_plan_github", "render_plan_markdown", "render_problems", "render_status", "render_unplanned", "reporter",
+    "render_history", "render_plan", "render_plan_github", "render_plan_markdown", "render_problems", "render_status", "render_unplanned", "reporter",
     "use_color", "verb",
 ]
 
@@ -86,3 +87,7 @@ def render_drift(plan: Plan, fmt: str = "text") -> str:
 
 def render_status(report: StatusReport, fmt: str = "text") -> str:
     return reporter(fmt).status(report)
+
+
+def render_history(fleet: str, entries: list[Entry], fmt: str = "text", *, bots: bool = False) -> str:
+    return reporter(fmt).history(fleet, entries, bots=bots)

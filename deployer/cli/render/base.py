@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, ClassVar
 from deployer.core.model import Plan
 from deployer.core.problems import Problem
 
-if TYPE_CHECKING:  # status.py talks to the engine; the reporters only read its data
+if TYPE_CHECKING:  # flows/status.py talks to the engine; the reporters only read its data
     from deployer.flows.status import StatusReport
+    from deployer.runtime.history import Entry
 
-KINDS = ("problems", "plan", "drift", "status")
+KINDS = ("problems", "plan", "drift", "status", "history")
 
 
 class UnknownFormat(ValueError):
@@ -43,6 +44,10 @@ class Reporter:
 
     def status(self, report: StatusReport) -> str:
         raise UnknownFormat(f"format {self.name} does not render status")
+
+    def history(self, fleet: str, entries: list[Entry], *, bots: bool = False) -> str:
+        """`deployer history`: the fleet's entries, newest first; each bot's record with `bots`."""
+        raise UnknownFormat(f"format {self.name} does not render history")
 
     @classmethod
     def renders(cls, kind: str) -> bool:

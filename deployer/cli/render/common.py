@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import unicodedata
 
-from deployer.core.encodings import format_memory
+from deployer.core.encodings import format_memory, with_durations
 from deployer.core.model import Action, Method, Plan
 from deployer.core.problems import Problem
 
@@ -45,11 +45,16 @@ def verb(a: Action) -> str:
 
 def value(v: object, field: str = "") -> str:
     """A value as people read it: strings and structures as JSON with their letters as they are
-    (only invisible and control characters escaped), memory in the manifest's units (64m, 1g)."""
+    (only invisible and control characters escaped), memory and durations in the manifest's units
+    (64m, 1g; 10s, 1m30s). `field`: the spec field, or one of its keys ("healthcheck.interval")."""
     if v is None:
         return "(none)"
     if field == "memory" and isinstance(v, int) and not isinstance(v, bool):
         return format_memory(v)
+    shown = with_durations(v, field)
+    if isinstance(shown, str) and not isinstance(v, str):  # one duration: as written, like memory
+        return shown
+    v = shown
     if isinstance(v, (dict, list, str)):
         return readable_json(v)
     return str(v)

@@ -12,8 +12,9 @@ from deployer.core.model import Plan
 from deployer.core.problems import Problem
 from deployer.plan.document import PLAN_FORMAT_VERSION, plan_document, unplanned_document
 
-if TYPE_CHECKING:  # status.py talks to the engine; the reporters only read its data
+if TYPE_CHECKING:  # flows/status.py talks to the engine; the reporters only read its data
     from deployer.flows.status import StatusReport
+    from deployer.runtime.history import Entry
 
 STATUS_FORMAT_VERSION = "1"  # of the status document (README, "status --format json"); bumped on any incompatible change
 
@@ -72,3 +73,7 @@ class JsonReporter(Reporter):
 
     def status(self, report: StatusReport) -> str:
         return status_json(report)
+
+    def history(self, fleet: str, entries: list[Entry], *, bots: bool = False) -> str:
+        """Every field of every entry, all bots (`bots` is for the text)."""
+        return json.dumps({"fleet": fleet, "entries": [e.as_json() for e in entries]}, indent=2, sort_keys=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 from deployer.cli.render.base import Reporter
 from deployer.cli.render.common import SYMBOLS, problems_verdict, sorted_problems
-from deployer.core.encodings import format_memory
+from deployer.core.encodings import format_memory, with_durations
 from deployer.core.model import Action, Plan
 from deployer.core.problems import Problem
 
@@ -126,8 +126,8 @@ def _markdown_section(a: Action) -> str:
     elif a.changes:
         lines.extend(["| Field | Before | After |", "| --- | --- | --- |"])
         for c in a.changes:
-            for name, before, after in _change_rows(c):
-                lines.append(f"| {_code(name)} | {_md_value(before, name)} | {_md_value(after, name)} |")
+            for name, before, after, of in _change_rows(c):
+                lines.append(f"| {_code(name)} | {_md_value(before, of)} | {_md_value(after, of)} |")
         lines.append("")
     if a.reasons:
         lines.extend(f"- {_md_line(r)}" for r in a.reasons)
@@ -136,25 +136,30 @@ def _markdown_section(a: Action) -> str:
     return "\n".join(lines)
 
 
-def _change_rows(c: Any) -> list[tuple[str, Any, Any]]:
-    """One row per change; for two mappings (env, labels, ...) one row per differing key."""
+def _change_rows(c: Any) -> list[tuple[str, Any, Any, str]]:
+    """One row per change; for two mappings (env, labels, ...) one row per differing key. Each
+    row: its name, before, after, and what the values are of ("healthcheck.interval")."""
     if isinstance(c.before, dict) and isinstance(c.after, dict):
         rows = []
         for k in sorted(set(c.before) | set(c.after), key=str):
             before, after = c.before.get(k, _ABSENT), c.after.get(k, _ABSENT)
             if before != after:
-                rows.append((f"{c.field}[{json.dumps(k, ensure_ascii=False)}]", before, after))
+                rows.append((f"{c.field}[{json.dumps(k, ensure_ascii=False)}]", before, after, f"{c.field}.{k}"))
         if rows:
             return rows
-    return [(c.field, c.before, c.after)]
+    return [(c.field, c.before, c.after, c.field)]
 
 
 def _md_value(v: Any, field: str = "") -> str:
-    """JSON-encoded, but memory in the manifest's units (64m, 1g)."""
+    """JSON-encoded, but memory and durations in the manifest's units (64m, 1g; 10s, 1m30s)."""
     if v is _ABSENT:
         return "*(absent)*"
     if field == "memory" and isinstance(v, int) and not isinstance(v, bool):
         return _code(format_memory(v))
+    shown = with_durations(v, field)
+    if isinstance(shown, str) and not isinstance(v, str):  # one duration: as written, like memory
+        return _code(shown)
+    v = shown
     encoded = json.dumps(v, sort_keys=True, ensure_ascii=False, default=str)
     if len(encoded) > MARKDOWN_VALUE_LIMIT:
         encoded = encoded[:MARKDOWN_VALUE_LIMIT] + "\u2026"

@@ -22,9 +22,11 @@ from deployer.cli.render.common import (
 )
 from deployer.core.model import Method, Plan
 from deployer.core.problems import Problem
+from deployer.runtime.history import OUTCOMES
 
-if TYPE_CHECKING:  # status.py talks to the engine; the reporters only read its data
+if TYPE_CHECKING:  # flows/status.py talks to the engine; the reporters only read its data
     from deployer.flows.status import StatusReport
+    from deployer.runtime.history import Entry
 
 
 def problems_text(problems: list[Problem], bots: int | None) -> str:
@@ -78,7 +80,7 @@ def _diff_value(field: str, before: object, after: object) -> str:
         parts = []
         for k in sorted(set(before) | set(after)):
             if before.get(k) != after.get(k):
-                parts.append(f"{k}: {value(before.get(k))} -> {value(after.get(k))}")
+                parts.append(f"{k}: {value(before.get(k), f'{field}.{k}')} -> {value(after.get(k), f'{field}.{k}')}")
         return "{ " + "; ".join(parts) + " }"
     return f"{value(before, field)} -> {value(after, field)}"
 
@@ -180,6 +182,53 @@ def _started(stamp: str | None) -> str:
     return stamp.replace("T", " ").removesuffix("Z") if stamp else "-"
 
 
+NAMES_SHOWN = 10  # per kind of change in `history`'s text; the rest are counted ("+N more")
+
+
+def history_text(fleet: str, entries: list[Entry], bots: bool) -> str:
+    """`deployer history`: per entry its line, its result and what it changed (at most NAMES_SHOWN
+    names per kind); the per-bot record (spec hash, image ID) only with bots=True."""
+    if not entries:
+        return f"fleet {fleet} has no recorded applies"
+    lines = []
+    for e in entries:
+        what = f"rollback to #{e.rollback_to}" if e.kind == "rollback" else "apply"
+        lines.append(f"#{e.seq}  {e.applied_at}  {what}  revision {e.revision}  by {e.applied_by}"
+                     + (f"  ({e.ci_job})" if e.ci_job else ""))
+        lines.append(f"    result: {e.result}" + ("" if e.restorable else "  [specs not recorded: cannot roll back]"))
+        lines += [f"    {line}" for line in change_lines(e)]
+        if bots:
+            lines.append(f"    bots ({len(e.bots)}):")
+            for name, b in sorted(e.bots.items()):
+                image = (b.spec or {}).get("image", "?")
+                image = "image pinned by a rollback" if image.startswith("sha256:") else image
+                lines.append(f"      {name:<30} {b.state:<8} {b.spec_hash:<36} {image} "
+                             f"({b.image_id.split(':', 1)[-1][:12]})")
+    if not bots:
+        lines.append(f"(each bot's spec hash and image ID: deployer history {fleet} --entry N, or --bots)")
+    return "\n".join(lines)
+
+
+def change_lines(e: Entry) -> list[str]:
+    """What an entry changed, one line per kind, in OUTCOMES order: 'replaced 2: a, b'."""
+    if e.changes is None:  # written before entries kept it: the plan's counts are all there is
+        planned = ", ".join(f"{n} {kind}" for kind, n in e.summary.items() if n)
+        return [f"planned: {planned or 'nothing'} (which bots changed was not recorded)"]
+    by_outcome: dict[str, list[str]] = {}
+    for bot, outcome in sorted(e.changes.items()):
+        by_outcome.setdefault(outcome, []).append(bot)
+    order = list(OUTCOMES) + sorted(set(by_outcome) - set(OUTCOMES))
+    lines = []
+    for outcome in order:
+        names = by_outcome.get(outcome)
+        if not names:
+            continue
+        shown = ", ".join(names[:NAMES_SHOWN])
+        more = f" +{len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else ""
+        lines.append(f"{outcome} {len(names)}: {shown}{more}")
+    return lines or ["changed: nothing"]
+
+
 class TextReporter(Reporter):
     """For people at a terminal: the default."""
 
@@ -196,3 +245,6 @@ class TextReporter(Reporter):
 
     def status(self, report: StatusReport) -> str:
         return status_text(report)
+
+    def history(self, fleet: str, entries: list[Entry], *, bots: bool = False) -> str:
+        return history_text(fleet, entries, bots)
