@@ -17,7 +17,6 @@ from typing import Any
 
 import click
 
-from deployer.cli.render import formats
 from deployer.core import defaults
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -97,9 +96,25 @@ secrets_dir_option = click.option(
     help="Host directory with one sub-directory of secret files per bot (overrides the Fleet's spec.secretsDir).")
 
 
+class FormatChoice(click.Choice):
+    """The registry's formats for one kind of report, asked when click first needs them (a
+    command's --help, parsing its --format), so that `deployer --help` and commands that are
+    not run do not import the reporters."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]  # read-only: asked, never set
+        from deployer.cli.render import formats
+
+        return tuple(formats(self.kind))
+
+
 def format_option(kind: str) -> Decorator:
     """--format, with the choices of the renderer registry for this kind of report."""
-    return click.option("--format", "fmt", type=click.Choice(formats(kind)), default="text", show_default=True)
+    return click.option("--format", "fmt", type=FormatChoice(kind), default="text", show_default=True)
 
 
 history_format_option = format_option("history")

@@ -234,6 +234,13 @@ REMOVE = "remove"
 NOOP = "noop"
 ORPHAN = "orphan"
 
+# What an apply did to a bot, in the order `history` lists them (words, here so that
+# rendering them needs none of the history's encoding).
+DONE = {CREATE: "created", REPLACE: "replaced", UPDATE: "updated", START: "started", STOP: "stopped",
+        REMOVE: "removed", NOOP: "cleaned up"}
+FAILED, NOT_STARTED, NOT_REMOVED = "failed", "not started", "not removed"
+OUTCOMES = (*DONE.values(), FAILED, NOT_STARTED, NOT_REMOVED)
+
 
 class Method(StrEnum):
     """How the applier carries out an action. The planner picks it from the backend's traits and

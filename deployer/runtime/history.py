@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from deployer.core.encodings import cpus_from_nano, restart_string
 from deployer.core.labels import ownership_filters
-from deployer.core.model import CREATE, NOOP, REMOVE, REPLACE, START, STOP, UPDATE, Method
+from deployer.core.model import DONE, FAILED, NOOP, NOT_REMOVED, NOT_STARTED, REPLACE, Method
 from deployer.core.spec import canonical_json, spec_hash
 from deployer.core.vocabulary import (
     CONTAINER_PREFIX,
@@ -96,11 +96,6 @@ class Entry:
         }
 
 
-# What an apply did to a bot, in the order `history` lists them.
-DONE = {CREATE: "created", REPLACE: "replaced", UPDATE: "updated", START: "started", STOP: "stopped",
-        REMOVE: "removed", NOOP: "cleaned up"}
-FAILED, NOT_STARTED, NOT_REMOVED = "failed", "not started", "not removed"
-OUTCOMES = (*DONE.values(), FAILED, NOT_STARTED, NOT_REMOVED)
 
 
 def changes_of(report: ApplyReport) -> dict[str, str]:
@@ -316,4 +311,4 @@ def write_entry(engine: Backend, fleet: str, entry: Entry, *, applied: Mapping[s
     return entry
 
 
-__all__ = ["Entry", "BotRecord", "read_history", "write_entry", "find_entry", "changes_of", "OUTCOMES", "KEEP"]
+__all__ = ["Entry", "BotRecord", "read_history", "write_entry", "find_entry", "changes_of", "KEEP"]

@@ -20,9 +20,8 @@ from deployer.cli.render.common import (
     value,
     verb,
 )
-from deployer.core.model import Method, Plan
+from deployer.core.model import OUTCOMES, Method, Plan
 from deployer.core.problems import Problem
-from deployer.runtime.history import OUTCOMES
 
 if TYPE_CHECKING:  # flows/status.py talks to the engine; the reporters only read its data
     from deployer.flows.status import StatusReport
