@@ -256,8 +256,13 @@ def test_the_manager_killed_and_restarted_comes_back_with_its_swarm(swarm: Swarm
                                    "worker2": ("ready", "active")}
     client = swarm.manager.client()
     try:
-        # the raft state survived: same service; its task kept running on its worker meanwhile
+        # the raft state survived: same service; its task kept running on its worker meanwhile.
+        # The restarted manager reports the task running again once the worker's agent has
+        # re-registered and sent its status (seen taking a moment in CI): wait for that report,
+        # which must name the same task: a rescheduled one would carry a new ID.
         again = client.services.get(service.id)
+        poll(lambda: [t["ID"] for t in running_tasks(again)] or None, timeout=60,
+             what="the manager to see the worker's task running again")
         assert [t["ID"] for t in running_tasks(again)] == [task["ID"]]
     finally:
         client.close()
